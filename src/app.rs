@@ -1,0 +1,126 @@
+//! Wiring: bind the listener, spawn every task under one `CancellationToken` and one
+//! `TaskTracker`, serve until the shutdown future completes, then wait for everything to stop.
+//!
+//! The shutdown trigger is a parameter (`ctrl_c`/SIGTERM in `main`, anything in tests), as in
+//! mini-redis. In-flight requests finish before `run` returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{parse_listen_address, Settings};
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+
+/// Why the daemon could not run. `exit_code` maps it onto the process exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl RunError {
+    /// 2 for what the user must fix (configuration, a port in use), 1 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Bind { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Binds `address` as written in the configuration. `:PORT` is tried dual-stack first, then
+/// IPv4 only for hosts without IPv6.
+pub async fn bind(address: &str) -> Result<TcpListener, RunError> {
+    let spec = parse_listen_address(address)
+        .map_err(|m| RunError::Bind { address: address.into(), source: std::io::Error::other(m) })?;
+    let bind_err = |source| RunError::Bind { address: address.into(), source };
+    match TcpListener::bind(&spec).await {
+        Ok(l) => Ok(l),
+        Err(e) if spec.starts_with("[::]:") && e.kind() != std::io::ErrorKind::AddrInUse => {
+            let v4 = spec.replacen("[::]", "0.0.0.0", 1);
+            TcpListener::bind(&v4).await.map_err(bind_err)
+        }
+        Err(e) => Err(bind_err(e)),
+    }
+}
+
+/// Runs the exporter until `shutdown` completes.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    let listener = bind(&settings.web.listen_address).await?;
+    run_with_listener(settings, listener, shutdown).await
+}
+
+/// As [`run`], on a listener the caller already bound.
+pub async fn run_with_listener(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+
+    crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), cancel.clone(), &tracker);
+
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(
+        address = %local.map(|a| a.to_string()).unwrap_or_default(),
+        telemetry_path = %settings.web.telemetry_path,
+        servers = settings.ntp.servers.len(),
+        "listening"
+    );
+
+    let app = router(AppState { metrics: metrics.clone(), telemetry_path: settings.web.telemetry_path.clone() });
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            cancel.cancel();
+        });
+    }
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.clone().cancelled_owned())
+        .await;
+    cancel.cancel();
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!("stopped");
+    served.map_err(RunError::Serve)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,47 @@
+//! The command-line entry point: parse, load the configuration, start logging, run.
+//! `main.rs` only calls [`main`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::config::{Cli, Settings};
+
+/// Runs the program and returns its exit status: 0 on a clean stop, 2 on a configuration
+/// error or a port already in use, 1 on anything else.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skew-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.flags.check_config {
+        println!(
+            "configuration OK: listen {} path {}, {} NTP server(s) every {:?}",
+            settings.web.listen_address,
+            settings.web.telemetry_path,
+            settings.ntp.servers.len(),
+            settings.ntp.interval
+        );
+        return ExitCode::SUCCESS;
+    }
+    crate::logging::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("skew-exporter: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exiting");
+            eprintln!("skew-exporter: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! Configuration: command-line flags (clap) and the TOML file, merged into one validated
+//! [`Settings`].
+//!
+//! Two stages, as ripgrep does it: [`Flags`] and [`RawConfig`] are shaped like their sources and
+//! accept anything that parses; [`Settings::from_sources`] merges them (a flag wins over the file,
+//! the file over the built-in default) and validates, so the rest of the program only ever sees
+//! values that make sense. Every error names what was wrong and, for the file, the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// NTP servers used when neither `--ntp.server` nor the config file names any.
+pub const DEFAULT_NTP_SERVERS: &[&str] = &[
+    "0.pool.ntp.org",
+    "1.pool.ntp.org",
+    "2.pool.ntp.org",
+    "3.pool.ntp.org",
+];
+
+/// Built-in defaults; the README's flag table quotes these.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const LISTEN_ADDRESS: &str = ":9797";
+    pub const TELEMETRY_PATH: &str = "/metrics";
+    pub const NTP_INTERVAL: Duration = Duration::from_secs(32);
+    pub const NTP_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const NTP_BURST: u32 = 4;
+    pub const NTP_BURST_SPACING: Duration = Duration::from_secs(2);
+    pub const NTP_FALSETICKER_FLOOR: Duration = Duration::from_millis(1);
+    pub const NTP_MAX_BACKOFF: u32 = 16;
+    pub const LOG_LEVEL: &str = "info";
+}
+
+/// Command line. Flag names follow the Prometheus exporter convention (`--web.listen-address`).
+#[derive(Debug, Parser)]
+#[command(name = "skew-exporter", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub flags: Flags,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Every setting that can also be given on the command line. `None` means "not given".
+#[derive(Debug, Default, Args)]
+pub struct Flags {
+    /// TOML configuration file; flags given on the command line win over it.
+    #[arg(long = "config.file", value_name = "FILE", global = true)]
+    pub config_file: Option<PathBuf>,
+    /// Validate the configuration, print a summary and exit (0 when valid, 2 when not).
+    #[arg(long = "check-config")]
+    pub check_config: bool,
+    /// Address to serve /metrics, /healthz and / on (`:PORT` means every interface).
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    pub listen_address: Option<String>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub telemetry_path: Option<String>,
+    /// NTP server to sample, `host`, `host:port` or `[v6]:port` (repeatable).
+    #[arg(long = "ntp.server", value_name = "HOST[:PORT]")]
+    pub ntp_servers: Vec<String>,
+    /// Time between sampling rounds of one server, e.g. `32s`.
+    #[arg(long = "ntp.interval", value_name = "DURATION", value_parser = parse_duration)]
+    pub ntp_interval: Option<Duration>,
+    /// Timeout of one NTP exchange, e.g. `2s`.
+    #[arg(long = "ntp.timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub ntp_timeout: Option<Duration>,
+    /// Exchanges per round; the lowest-delay one sets the gauges.
+    #[arg(long = "ntp.burst", value_name = "N")]
+    pub ntp_burst: Option<u32>,
+    /// Pause between the exchanges of one burst (never back to back).
+    #[arg(long = "ntp.burst-spacing", value_name = "DURATION", value_parser = parse_duration)]
+    pub ntp_burst_spacing: Option<Duration>,
+    /// Minimum half-width of a server's agreement interval (falseticker detection).
+    #[arg(long = "ntp.falseticker-floor", value_name = "DURATION", value_parser = parse_duration)]
+    pub ntp_falseticker_floor: Option<Duration>,
+    /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or a tracing directive list.
+    #[arg(long = "log.level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format.
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 500ms, 2s or 1m: {e}"))
+}
+
+/// Serde adapter: durations in the file are human-readable strings.
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// The TOML file, as written. Every table refuses unknown keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub web: RawWeb,
+    #[serde(default)]
+    pub ntp: RawNtp,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawWeb {
+    pub listen_address: Option<String>,
+    pub telemetry_path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawNtp {
+    pub servers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub interval: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub timeout: Option<Duration>,
+    pub burst: Option<u32>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub burst_spacing: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub falseticker_floor: Option<Duration>,
+    pub max_backoff: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+/// A configuration problem. Displayed to the user as is, then the process exits with 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {setting}: {message}")]
+    Invalid { setting: &'static str, message: String },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { setting, message: message.into() }
+}
+
+impl RawConfig {
+    /// Reads and parses a TOML file; unknown keys are an error naming the key and the file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+}
+
+/// One configured NTP server: the label is the string the user wrote, verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    pub label: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl ServerSpec {
+    /// Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address. Port defaults to 123.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let label = spec.trim().to_owned();
+        if label.is_empty() {
+            return Err("empty server name".into());
+        }
+        let (host, port) = if let Some(rest) = label.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("`{label}`: missing `]`"))?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(|| format!("`{label}`: expected `:port` after `]`"))?),
+            };
+            (host, port)
+        } else if label.matches(':').count() > 1 {
+            (label.as_str(), None) // a bare IPv6 address
+        } else if let Some((h, p)) = label.rsplit_once(':') {
+            (h, Some(p))
+        } else {
+            (label.as_str(), None)
+        };
+        if host.is_empty() || host.chars().any(char::is_whitespace) {
+            return Err(format!("`{label}`: invalid host"));
+        }
+        let port = match port {
+            None => 123,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("`{label}`: invalid port `{p}`"))?,
+        };
+        Ok(Self { host: host.to_owned(), port, label })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub listen_address: String,
+    pub telemetry_path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NtpSettings {
+    pub servers: Vec<ServerSpec>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub burst: u32,
+    pub burst_spacing: Duration,
+    pub falseticker_floor: Duration,
+    /// Cap on the Kiss-o'-Death RATE backoff, as a multiple of `interval`.
+    pub max_backoff: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `None`: not set by flag or file, so `RUST_LOG` or `info` applies.
+    pub level: Option<String>,
+    pub format: LogFormat,
+}
+
+/// The validated configuration the program runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_file: Option<PathBuf>,
+    pub web: WebSettings,
+    pub ntp: NtpSettings,
+    pub log: LogSettings,
+}
+
+impl Settings {
+    /// Loads the file named by `--config.file` (if any) and merges it with the flags.
+    pub fn load(flags: &Flags) -> Result<Self, ConfigError> {
+        let raw = match &flags.config_file {
+            Some(path) => RawConfig::load(path)?,
+            None => RawConfig::default(),
+        };
+        Self::from_sources(flags, raw)
+    }
+
+    /// Merges flags over the file over the defaults, then validates.
+    pub fn from_sources(flags: &Flags, raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen_address = flags
+            .listen_address
+            .clone()
+            .or(raw.web.listen_address)
+            .unwrap_or_else(|| defaults::LISTEN_ADDRESS.into());
+        parse_listen_address(&listen_address).map_err(|m| invalid("web.listen-address", m))?;
+
+        let telemetry_path = flags
+            .telemetry_path
+            .clone()
+            .or(raw.web.telemetry_path)
+            .unwrap_or_else(|| defaults::TELEMETRY_PATH.into());
+        if !telemetry_path.starts_with('/') || telemetry_path.len() < 2 || telemetry_path.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "web.telemetry-path",
+                format!("`{telemetry_path}` must be an absolute path other than `/`, like /metrics"),
+            ));
+        }
+
+        let server_strings: Vec<String> = if !flags.ntp_servers.is_empty() {
+            flags.ntp_servers.clone()
+        } else if let Some(s) = raw.ntp.servers {
+            s
+        } else {
+            DEFAULT_NTP_SERVERS.iter().map(|s| s.to_string()).collect()
+        };
+        if server_strings.is_empty() {
+            return Err(invalid("ntp.servers", "at least one server is needed"));
+        }
+        if server_strings.len() > 64 {
+            return Err(invalid("ntp.servers", "at most 64 servers"));
+        }
+        let mut servers = Vec::with_capacity(server_strings.len());
+        for s in &server_strings {
+            let spec = ServerSpec::parse(s).map_err(|m| invalid("ntp.servers", m))?;
+            if servers.iter().any(|o: &ServerSpec| o.label == spec.label) {
+                return Err(invalid("ntp.servers", format!("`{}` is listed twice", spec.label)));
+            }
+            servers.push(spec);
+        }
+
+        let interval = flags.ntp_interval.or(raw.ntp.interval).unwrap_or(defaults::NTP_INTERVAL);
+        let timeout = flags.ntp_timeout.or(raw.ntp.timeout).unwrap_or(defaults::NTP_TIMEOUT);
+        let burst = flags.ntp_burst.or(raw.ntp.burst).unwrap_or(defaults::NTP_BURST);
+        let burst_spacing = flags
+            .ntp_burst_spacing
+            .or(raw.ntp.burst_spacing)
+            .unwrap_or(defaults::NTP_BURST_SPACING);
+        let falseticker_floor = flags
+            .ntp_falseticker_floor
+            .or(raw.ntp.falseticker_floor)
+            .unwrap_or(defaults::NTP_FALSETICKER_FLOOR);
+        let max_backoff = raw.ntp.max_backoff.unwrap_or(defaults::NTP_MAX_BACKOFF);
+
+        if interval < Duration::from_secs(1) {
+            return Err(invalid("ntp.interval", "must be at least 1s"));
+        }
+        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+            return Err(invalid("ntp.timeout", "must be between 1ms and 60s"));
+        }
+        if !(1..=16).contains(&burst) {
+            return Err(invalid("ntp.burst", format!("{burst} is outside 1..=16")));
+        }
+        if burst_spacing < Duration::from_millis(10) {
+            return Err(invalid("ntp.burst-spacing", "must be at least 10ms (never back to back)"));
+        }
+        if falseticker_floor > Duration::from_secs(1) {
+            return Err(invalid("ntp.falseticker-floor", "must be at most 1s"));
+        }
+        if !(1..=1024).contains(&max_backoff) {
+            return Err(invalid("ntp.max-backoff", format!("{max_backoff} is outside 1..=1024")));
+        }
+
+        let level = flags.log_level.clone().or(raw.log.level);
+        if let Some(l) = &level {
+            tracing_subscriber::EnvFilter::try_new(l)
+                .map_err(|e| invalid("log.level", format!("`{l}`: {e}")))?;
+        }
+        let format = flags.log_format.or(raw.log.format).unwrap_or_default();
+
+        Ok(Settings {
+            config_file: flags.config_file.clone(),
+            web: WebSettings { listen_address, telemetry_path },
+            ntp: NtpSettings {
+                servers,
+                interval,
+                timeout,
+                burst,
+                burst_spacing,
+                falseticker_floor,
+                max_backoff,
+            },
+            log: LogSettings { level, format },
+        })
+    }
+}
+
+/// Turns `:9797`, `0.0.0.0:9797`, `127.0.0.1:0`, `[::1]:9797` or `localhost:9797` into
+/// something `TcpListener::bind` takes. `:PORT` means every IPv4 and IPv6 interface.
+pub fn parse_listen_address(addr: &str) -> Result<String, String> {
+    let addr = addr.trim();
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{addr}` has no port; use HOST:PORT or :PORT"))?;
+    port.parse::<u16>().map_err(|_| format!("`{addr}`: invalid port `{port}`"))?;
+    if host.is_empty() {
+        Ok(format!("[::]:{port}"))
+    } else if host.starts_with('[') != host.ends_with(']') {
+        Err(format!("`{addr}`: unbalanced brackets"))
+    } else {
+        Ok(addr.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(flags: Flags, toml: &str) -> Result<Settings, ConfigError> {
+        Settings::from_sources(&flags, RawConfig::parse(toml).expect("toml parses"))
+    }
+
+    #[test]
+    fn defaults_apply_without_flags_or_file() {
+        let s = settings(Flags::default(), "").unwrap();
+        assert_eq!(s.web.listen_address, ":9797");
+        assert_eq!(s.web.telemetry_path, "/metrics");
+        assert_eq!(s.ntp.servers.len(), DEFAULT_NTP_SERVERS.len());
+        assert_eq!(s.ntp.interval, Duration::from_secs(32));
+        assert_eq!(s.ntp.timeout, Duration::from_secs(2));
+        assert_eq!(s.ntp.burst, 4);
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let flags = Flags {
+            ntp_interval: Some(Duration::from_secs(5)),
+            ntp_servers: vec!["127.0.0.1:1234".into()],
+            ..Flags::default()
+        };
+        let s = settings(
+            flags,
+            "[ntp]\ninterval = \"1m\"\ntimeout = \"500ms\"\nservers = [\"a.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(s.ntp.interval, Duration::from_secs(5));
+        assert_eq!(s.ntp.timeout, Duration::from_millis(500));
+        assert_eq!(s.ntp.servers[0].label, "127.0.0.1:1234");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_in_every_table() {
+        for toml in [
+            "bogus = 1",
+            "[web]\nbogus = 1",
+            "[ntp]\nbogus = 1",
+            "[log]\nbogus = 1",
+            "[nonsense]\nx = 1",
+        ] {
+            let err = RawConfig::parse(toml).unwrap_err();
+            assert!(err.contains("unknown field"), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[ntp]\nintervall = \"1s\"\n").unwrap();
+        let msg = RawConfig::load(&path).unwrap_err().to_string();
+        assert!(msg.contains("c.toml"), "{msg}");
+        assert!(msg.contains("intervall"), "{msg}");
+    }
+
+    #[test]
+    fn bad_durations_are_explained() {
+        let err = RawConfig::parse("[ntp]\ninterval = \"fast\"").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
+    }
+
+    #[test]
+    fn server_spec_forms() {
+        let p = |s| ServerSpec::parse(s).unwrap();
+        assert_eq!((p("pool.ntp.org").host, p("pool.ntp.org").port), ("pool.ntp.org".into(), 123));
+        assert_eq!(p("127.0.0.1:1123").port, 1123);
+        assert_eq!(p("[::1]:1123").host, "::1");
+        assert_eq!(p("[::1]:1123").port, 1123);
+        assert_eq!(p("[::1]").port, 123);
+        assert_eq!(p("::1").host, "::1");
+        assert_eq!(p("::1").port, 123);
+        assert_eq!(p("[::1]:1123").label, "[::1]:1123");
+        for bad in ["", "host:", "host:70000", "host:0", "[::1", "[::1]x", ":123"] {
+            assert!(ServerSpec::parse(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let cases = [
+            ("[ntp]\nburst = 0", "ntp.burst"),
+            ("[ntp]\nburst = 17", "ntp.burst"),
+            ("[ntp]\ninterval = \"10ms\"", "ntp.interval"),
+            ("[ntp]\nservers = []", "ntp.servers"),
+            ("[ntp]\nservers = [\"a\", \"a\"]", "ntp.servers"),
+            ("[web]\ntelemetry-path = \"metrics\"", "web.telemetry-path"),
+            ("[web]\nlisten-address = \"9797\"", "web.listen-address"),
+            ("[log]\nlevel = \"[[[\"", "log.level"),
+        ];
+        for (toml, setting) in cases {
+            let msg = settings(Flags::default(), toml).unwrap_err().to_string();
+            assert!(msg.contains(setting), "{toml}: {msg}");
+        }
+    }
+
+    #[test]
+    fn listen_address_forms() {
+        assert_eq!(parse_listen_address(":9797").unwrap(), "[::]:9797");
+        assert_eq!(parse_listen_address("127.0.0.1:0").unwrap(), "127.0.0.1:0");
+        assert_eq!(parse_listen_address("[::1]:9797").unwrap(), "[::1]:9797");
+        assert!(parse_listen_address("localhost").is_err());
+        assert!(parse_listen_address("x:port").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Which servers agree: the intersection algorithm of NTP's clock select (RFC 5905 §11.2.1,
+//! after Marzullo).
+//!
+//! Each server vouches for an interval `offset ± half_width`. For f = 0, 1, … while f is a
+//! minority, look for the lowest point `l` covered by at least n − f intervals and the highest
+//! point `u` covered by at least n − f; the first f for which `l ≤ u` gives the agreement
+//! interval `[l, u]`. A server agrees when its own interval reaches into `[l, u]`; the others
+//! are falsetickers. Only when the agreeing servers are a strict majority of the candidates is a
+//! system offset exported (the inverse-half-width weighted mean of the agreeing offsets).
+//!
+//! Intervals that merely touch at an endpoint overlap. Ties between several equally large
+//! groups are settled the way NTP settles them: `[l, u]` then spans all of them, and every
+//! server that reaches into it agrees.
+
+/// One server's claim: its offset and the half-width of the interval it vouches for (seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub offset: f64,
+    pub half_width: f64,
+}
+
+/// The outcome of a selection over `n` candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// Per candidate, in input order: true when it agrees with the majority. All false when
+    /// there is no majority.
+    pub agreeing: Vec<bool>,
+    /// How many candidates agree (0 without a majority).
+    pub count: usize,
+    /// Combined offset of the agreeing candidates; `None` without a strict majority.
+    pub system_offset: Option<f64>,
+}
+
+/// Runs the intersection over the candidates. Non-finite candidates never agree.
+pub fn select(candidates: &[Candidate]) -> Selection {
+    let n = candidates.len();
+    let none = Selection { agreeing: vec![false; n], count: 0, system_offset: None };
+    let valid = |c: &Candidate| c.offset.is_finite() && c.half_width.is_finite() && c.half_width >= 0.0;
+
+    // Endpoints: (value, +1 for a low end, -1 for a high end). Sorted ascending with low ends
+    // first at equal values, so that touching intervals count as overlapping.
+    let mut ends: Vec<(f64, i32)> = Vec::with_capacity(2 * n);
+    for c in candidates.iter().filter(|c| valid(c)) {
+        ends.push((c.offset - c.half_width, 1));
+        ends.push((c.offset + c.half_width, -1));
+    }
+    ends.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+
+    let mut interval = None;
+    let mut f = 0;
+    while 2 * f < n {
+        let need = (n - f) as i32;
+        let low = first_reaching(ends.iter().copied(), need);
+        // Descending, high ends (which open an interval on the way down) come first at equal
+        // values, which is exactly the reverse of the ascending order.
+        let high = first_reaching(ends.iter().rev().map(|&(v, t)| (v, -t)), need);
+        if let (Some(l), Some(u)) = (low, high) {
+            if l <= u {
+                interval = Some((l, u));
+                break;
+            }
+        }
+        f += 1;
+    }
+    let Some((l, u)) = interval else { return none };
+
+    let agreeing: Vec<bool> = candidates
+        .iter()
+        .map(|c| valid(c) && c.offset - c.half_width <= u && c.offset + c.half_width >= l)
+        .collect();
+    let count = agreeing.iter().filter(|&&a| a).count();
+    if 2 * count <= n {
+        return none;
+    }
+    let (mut sum, mut weights) = (0.0, 0.0);
+    for (c, _) in candidates.iter().zip(&agreeing).filter(|(_, &a)| a) {
+        let w = 1.0 / c.half_width.max(1e-9);
+        sum += w * c.offset;
+        weights += w;
+    }
+    Selection { agreeing, count, system_offset: Some(sum / weights) }
+}
+
+/// Sweeps endpoints in the given order and returns the first value at which the number of open
+/// intervals reaches `need`.
+fn first_reaching(ends: impl Iterator<Item = (f64, i32)>, need: i32) -> Option<f64> {
+    let mut open = 0;
+    for (value, delta) in ends {
+        open += delta;
+        if open >= need {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(offset: f64, half_width: f64) -> Candidate {
+        Candidate { offset, half_width }
+    }
+
+    #[test]
+    fn no_candidates_no_majority() {
+        let s = select(&[]);
+        assert_eq!((s.count, s.system_offset), (0, None));
+    }
+
+    #[test]
+    fn one_server_is_its_own_majority() {
+        let s = select(&[c(0.25, 0.01)]);
+        assert_eq!(s.agreeing, [true]);
+        assert_eq!(s.system_offset, Some(0.25));
+    }
+
+    #[test]
+    fn three_agree_one_falseticker() {
+        let s = select(&[c(0.0001, 0.001), c(-0.0002, 0.001), c(3.0, 0.001), c(0.0003, 0.001)]);
+        assert_eq!(s.agreeing, [true, true, false, true]);
+        assert_eq!(s.count, 3);
+        let off = s.system_offset.unwrap();
+        assert!((off - 0.0000667).abs() < 1e-6, "{off}");
+    }
+
+    #[test]
+    fn two_disjoint_servers_have_no_majority() {
+        let s = select(&[c(0.0, 0.001), c(1.0, 0.001)]);
+        assert_eq!(s.agreeing, [false, false]);
+        assert_eq!(s.system_offset, None);
+    }
+
+    #[test]
+    fn two_against_two_has_no_majority() {
+        let s = select(&[c(0.0, 0.01), c(0.001, 0.01), c(1.0, 0.01), c(1.001, 0.01)]);
+        assert_eq!((s.count, s.system_offset), (0, None));
+    }
+
+    #[test]
+    fn touching_intervals_overlap() {
+        let s = select(&[c(0.0, 1.0), c(2.0, 1.0)]);
+        assert_eq!(s.agreeing, [true, true]);
+        assert_eq!(s.system_offset, Some(1.0));
+    }
+
+    #[test]
+    fn tied_groups_are_spanned_not_picked_arbitrarily() {
+        // a overlaps b and c, b and c do not overlap: two groups of two, tied. NTP spans both,
+        // so all three agree and none is called a falseticker on a coin toss.
+        let s = select(&[c(5.0, 5.0), c(0.5, 0.5), c(5.5, 0.5)]);
+        assert_eq!(s.agreeing, [true, true, true]);
+        assert_eq!(s.count, 3);
+    }
+
+    #[test]
+    fn wide_truechimer_reaching_into_the_intersection_agrees() {
+        // The wide interval's midpoint is outside [l, u], but it vouches for it.
+        let s = select(&[c(0.0, 1.0), c(0.5, 0.1), c(0.55, 0.1)]);
+        assert_eq!(s.agreeing, [true, true, true]);
+    }
+
+    #[test]
+    fn weights_favour_the_tighter_interval() {
+        let s = select(&[c(0.0, 0.001), c(0.009, 0.01)]);
+        let off = s.system_offset.unwrap();
+        assert!(off < 0.001, "{off}");
+    }
+
+    #[test]
+    fn non_finite_candidates_never_agree() {
+        let s = select(&[c(f64::NAN, 0.1), c(0.0, 0.1), c(0.01, 0.1)]);
+        assert_eq!(s.agreeing, [false, true, true]);
+        assert_eq!(s.count, 2);
+    }
+
+    #[test]
+    fn negative_offsets_behave_like_positive_ones() {
+        let s = select(&[c(-2.0, 0.01), c(-2.001, 0.01), c(0.0, 0.01)]);
+        assert_eq!(s.agreeing, [true, true, false]);
+        let off = s.system_offset.unwrap();
+        assert!((off + 2.0005).abs() < 1e-9, "{off}");
+    }
+}
