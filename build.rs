@@ -6,16 +6,18 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SKEW_EXPORTER_REVISION");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
-    let revision = std::env::var("SKEW_EXPORTER_REVISION").ok().unwrap_or_else(|| {
-        Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned())
-    });
+    let revision = std::env::var("SKEW_EXPORTER_REVISION")
+        .ok()
+        .unwrap_or_else(|| {
+            Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".to_owned())
+        });
     println!("cargo:rustc-env=SKEW_EXPORTER_REVISION={revision}");
 }

@@ -14,13 +14,18 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
+use crate::ingest::http::EventsState;
 use crate::metrics::Metrics;
+use crate::record::Recorder;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("HTTP server failed: {0}")]
@@ -40,9 +45,14 @@ impl RunError {
 /// Binds `address` as written in the configuration. `:PORT` is tried dual-stack first, then
 /// IPv4 only for hosts without IPv6.
 pub async fn bind(address: &str) -> Result<TcpListener, RunError> {
-    let spec = parse_listen_address(address)
-        .map_err(|m| RunError::Bind { address: address.into(), source: std::io::Error::other(m) })?;
-    let bind_err = |source| RunError::Bind { address: address.into(), source };
+    let spec = parse_listen_address(address).map_err(|m| RunError::Bind {
+        address: address.into(),
+        source: std::io::Error::other(m),
+    })?;
+    let bind_err = |source| RunError::Bind {
+        address: address.into(),
+        source,
+    };
     match TcpListener::bind(&spec).await {
         Ok(l) => Ok(l),
         Err(e) if spec.starts_with("[::]:") && e.kind() != std::io::ErrorKind::AddrInUse => {
@@ -53,33 +63,44 @@ pub async fn bind(address: &str) -> Result<TcpListener, RunError> {
     }
 }
 
-/// Runs the exporter until `shutdown` completes.
-pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
-    let listener = bind(&settings.web.listen_address).await?;
-    run_with_listener(settings, listener, shutdown).await
-}
-
-/// As [`run`], on a listener the caller already bound.
-pub async fn run_with_listener(
+/// Runs the exporter until `shutdown` completes. Every listener is bound before any task
+/// starts, so a port in use is reported (exit code 2) before anything else happens.
+pub async fn run(
     settings: Settings,
-    listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let metrics = Arc::new(Metrics::new()?);
+    let main = bind(&settings.web.listen_address).await?;
+    let events = match &settings.events.listen_address {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::with_age_buckets(
+        settings.events.age_buckets.clone(),
+    )?);
+    let recorder = Arc::new(Recorder::new(metrics.clone(), &settings.events.recorder));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
     crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), cancel.clone(), &tracker);
 
-    let local: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(
-        address = %local.map(|a| a.to_string()).unwrap_or_default(),
-        telemetry_path = %settings.web.telemetry_path,
-        servers = settings.ntp.servers.len(),
-        "listening"
-    );
-
-    let app = router(AppState { metrics: metrics.clone(), telemetry_path: settings.web.telemetry_path.clone() });
+    let events_router = crate::ingest::http::router(EventsState {
+        recorder: recorder.clone(),
+        max_body: settings.events.max_body,
+        max_event: settings.events.max_line,
+        auth_token: settings.events.auth_token.clone(),
+    });
+    let mut app = router(AppState {
+        metrics: metrics.clone(),
+        telemetry_path: settings.web.telemetry_path.clone(),
+    });
+    match events {
+        None => app = app.merge(events_router),
+        Some(listener) => {
+            log_listening("events", &listener);
+            tracker.spawn(serve(listener, events_router, cancel.clone()));
+        }
+    }
+    log_listening("main", &main);
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -87,14 +108,34 @@ pub async fn run_with_listener(
             cancel.cancel();
         });
     }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await;
+    let served = serve(main, app, cancel.clone()).await;
     cancel.cancel();
     tracker.close();
     tracker.wait().await;
     tracing::info!("stopped");
-    served.map_err(RunError::Serve)
+    served
+}
+
+fn log_listening(role: &str, listener: &TcpListener) {
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(role, address = %local.map(|a| a.to_string()).unwrap_or_default(), "listening");
+}
+
+/// Serves `app` until `cancel` fires; in-flight requests finish first.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    cancel: CancellationToken,
+) -> Result<(), RunError> {
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.clone().cancelled_owned())
+        .await
+        .map_err(RunError::Serve);
+    if let Err(e) = &served {
+        tracing::error!(error = %e, "HTTP server failed");
+        cancel.cancel();
+    }
+    served
 }
 
 /// Completes on SIGINT or SIGTERM.

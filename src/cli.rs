@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::{Cli, Settings};
+use crate::config::{Cli, Command, Settings};
 
 /// Runs the program and returns its exit status: 0 on a clean stop, 2 on a configuration
 /// error or a port already in use, 1 on anything else.
@@ -18,6 +18,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Analyze(args)) = &cli.command {
+        let mut out = std::io::stdout().lock();
+        return match crate::analyze::run(args, &settings, &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("skew-exporter analyze: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if cli.flags.check_config {
         println!(
             "configuration OK: listen {} path {}, {} NTP server(s) every {:?}",
@@ -29,7 +39,10 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     crate::logging::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("skew-exporter: cannot start the runtime: {e}");

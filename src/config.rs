@@ -7,6 +7,7 @@
 //! values that make sense. Every error names what was wrong and, for the file, the file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -33,6 +34,10 @@ pub mod defaults {
     pub const NTP_FALSETICKER_FLOOR: Duration = Duration::from_millis(1);
     pub const NTP_MAX_BACKOFF: u32 = 16;
     pub const LOG_LEVEL: &str = "info";
+    pub const EVENTS_MAX_BODY: usize = 16 << 20;
+    pub const EVENTS_MAX_LINE: usize = 1 << 20;
+    pub const LEAD_WINDOW: Duration = Duration::from_secs(300);
+    pub const MAX_LABEL_VALUES: usize = 32;
 }
 
 /// Command line. Flag names follow the Prometheus exporter convention (`--web.listen-address`).
@@ -46,7 +51,28 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Read JSON-lines verification events from files (or `-` for stdin), record them exactly
+    /// as the daemon would, and print a report (incident forensics).
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// JSON-lines files of events; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output: a human report, the Prometheus exposition, or a JSON summary.
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
+    pub format: AnalyzeFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    Text,
+    Prometheus,
+    Json,
+}
 
 /// Every setting that can also be given on the command line. `None` means "not given".
 #[derive(Debug, Default, Args)]
@@ -81,6 +107,18 @@ pub struct Flags {
     /// Minimum half-width of a server's agreement interval (falseticker detection).
     #[arg(long = "ntp.falseticker-floor", value_name = "DURATION", value_parser = parse_duration)]
     pub ntp_falseticker_floor: Option<Duration>,
+    /// Serve POST /v1/events on this address instead of the main listener.
+    #[arg(long = "events.listen-address", value_name = "ADDR")]
+    pub events_listen_address: Option<String>,
+    /// Largest accepted POST /v1/events body, e.g. `16MiB`.
+    #[arg(long = "events.max-body", value_name = "SIZE", value_parser = parse_size)]
+    pub events_max_body: Option<usize>,
+    /// Largest accepted single event (one line), e.g. `1MiB`.
+    #[arg(long = "events.max-line", value_name = "SIZE", value_parser = parse_size)]
+    pub events_max_line: Option<usize>,
+    /// File holding a shared secret that senders must present as `Authorization: Bearer …`.
+    #[arg(long = "events.auth-token-file", value_name = "FILE")]
+    pub events_auth_token_file: Option<PathBuf>,
     /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or a tracing directive list.
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -98,13 +136,40 @@ pub enum LogFormat {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 500ms, 2s or 1m: {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 500ms, 2s or 1m: {e}"))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 512KiB, 16MiB or 1000000"))?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("`{s}` is too large"))
+}
+
+/// Serde adapter: sizes in the file are strings like "16MiB" or plain numbers of bytes.
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => usize::try_from(n)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        Size::Text(s) => parse_size(&s).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// Serde adapter: durations in the file are human-readable strings.
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s = String::deserialize(d)?;
-    parse_duration(&s).map(Some).map_err(serde::de::Error::custom)
+    parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// The TOML file, as written. Every table refuses unknown keys.
@@ -117,6 +182,28 @@ pub struct RawConfig {
     pub ntp: RawNtp,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub events: RawEvents,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawEvents {
+    pub listen_address: Option<String>,
+    #[serde(default, deserialize_with = "de_size")]
+    pub max_body: Option<usize>,
+    #[serde(default, deserialize_with = "de_size")]
+    pub max_line: Option<usize>,
+    pub auth_token_file: Option<PathBuf>,
+    /// Allow-list of `source` values; everything else becomes `other`.
+    pub sources: Option<Vec<String>>,
+    /// Allow-list of `issuer` values; everything else becomes `other`.
+    pub issuers: Option<Vec<String>>,
+    pub max_sources: Option<usize>,
+    pub max_issuers: Option<usize>,
+    pub age_buckets: Option<Vec<f64>>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub lead_window: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,23 +240,37 @@ pub struct RawLog {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting {setting}: {message}")]
-    Invalid { setting: &'static str, message: String },
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { setting, message: message.into() }
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
 }
 
 impl RawConfig {
     /// Reads and parses a TOML file; unknown keys are an error naming the key and the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -198,7 +299,10 @@ impl ServerSpec {
                 .ok_or_else(|| format!("`{label}`: missing `]`"))?;
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| format!("`{label}`: expected `:port` after `]`"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("`{label}`: expected `:port` after `]`"))?,
+                ),
             };
             (host, port)
         } else if label.matches(':').count() > 1 {
@@ -219,7 +323,11 @@ impl ServerSpec {
                 .filter(|&p| p != 0)
                 .ok_or_else(|| format!("`{label}`: invalid port `{p}`"))?,
         };
-        Ok(Self { host: host.to_owned(), port, label })
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            label,
+        })
     }
 }
 
@@ -248,6 +356,35 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+#[derive(Clone)]
+pub struct EventsSettings {
+    /// `None`: /v1/events is served on the main listener.
+    pub listen_address: Option<String>,
+    pub max_body: usize,
+    pub max_line: usize,
+    /// The shared secret read from `auth-token-file`, whitespace trimmed.
+    pub auth_token: Option<Arc<[u8]>>,
+    pub age_buckets: Vec<f64>,
+    pub recorder: crate::record::RecorderSettings,
+}
+
+impl std::fmt::Debug for EventsSettings {
+    // Hand-written so the secret never reaches a log line or an error.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventsSettings")
+            .field("listen_address", &self.listen_address)
+            .field("max_body", &self.max_body)
+            .field("max_line", &self.max_line)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("age_buckets", &self.age_buckets)
+            .field("recorder", &self.recorder)
+            .finish()
+    }
+}
+
 /// The validated configuration the program runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -255,6 +392,7 @@ pub struct Settings {
     pub web: WebSettings,
     pub ntp: NtpSettings,
     pub log: LogSettings,
+    pub events: EventsSettings,
 }
 
 impl Settings {
@@ -281,10 +419,15 @@ impl Settings {
             .clone()
             .or(raw.web.telemetry_path)
             .unwrap_or_else(|| defaults::TELEMETRY_PATH.into());
-        if !telemetry_path.starts_with('/') || telemetry_path.len() < 2 || telemetry_path.contains(['?', '#', ' ']) {
+        if !telemetry_path.starts_with('/')
+            || telemetry_path.len() < 2
+            || telemetry_path.contains(['?', '#', ' '])
+        {
             return Err(invalid(
                 "web.telemetry-path",
-                format!("`{telemetry_path}` must be an absolute path other than `/`, like /metrics"),
+                format!(
+                    "`{telemetry_path}` must be an absolute path other than `/`, like /metrics"
+                ),
             ));
         }
 
@@ -305,14 +448,26 @@ impl Settings {
         for s in &server_strings {
             let spec = ServerSpec::parse(s).map_err(|m| invalid("ntp.servers", m))?;
             if servers.iter().any(|o: &ServerSpec| o.label == spec.label) {
-                return Err(invalid("ntp.servers", format!("`{}` is listed twice", spec.label)));
+                return Err(invalid(
+                    "ntp.servers",
+                    format!("`{}` is listed twice", spec.label),
+                ));
             }
             servers.push(spec);
         }
 
-        let interval = flags.ntp_interval.or(raw.ntp.interval).unwrap_or(defaults::NTP_INTERVAL);
-        let timeout = flags.ntp_timeout.or(raw.ntp.timeout).unwrap_or(defaults::NTP_TIMEOUT);
-        let burst = flags.ntp_burst.or(raw.ntp.burst).unwrap_or(defaults::NTP_BURST);
+        let interval = flags
+            .ntp_interval
+            .or(raw.ntp.interval)
+            .unwrap_or(defaults::NTP_INTERVAL);
+        let timeout = flags
+            .ntp_timeout
+            .or(raw.ntp.timeout)
+            .unwrap_or(defaults::NTP_TIMEOUT);
+        let burst = flags
+            .ntp_burst
+            .or(raw.ntp.burst)
+            .unwrap_or(defaults::NTP_BURST);
         let burst_spacing = flags
             .ntp_burst_spacing
             .or(raw.ntp.burst_spacing)
@@ -333,13 +488,19 @@ impl Settings {
             return Err(invalid("ntp.burst", format!("{burst} is outside 1..=16")));
         }
         if burst_spacing < Duration::from_millis(10) {
-            return Err(invalid("ntp.burst-spacing", "must be at least 10ms (never back to back)"));
+            return Err(invalid(
+                "ntp.burst-spacing",
+                "must be at least 10ms (never back to back)",
+            ));
         }
         if falseticker_floor > Duration::from_secs(1) {
             return Err(invalid("ntp.falseticker-floor", "must be at most 1s"));
         }
         if !(1..=1024).contains(&max_backoff) {
-            return Err(invalid("ntp.max-backoff", format!("{max_backoff} is outside 1..=1024")));
+            return Err(invalid(
+                "ntp.max-backoff",
+                format!("{max_backoff} is outside 1..=1024"),
+            ));
         }
 
         let level = flags.log_level.clone().or(raw.log.level);
@@ -348,10 +509,14 @@ impl Settings {
                 .map_err(|e| invalid("log.level", format!("`{l}`: {e}")))?;
         }
         let format = flags.log_format.or(raw.log.format).unwrap_or_default();
+        let events = events_settings(flags, raw.events)?;
 
         Ok(Settings {
             config_file: flags.config_file.clone(),
-            web: WebSettings { listen_address, telemetry_path },
+            web: WebSettings {
+                listen_address,
+                telemetry_path,
+            },
             ntp: NtpSettings {
                 servers,
                 interval,
@@ -362,8 +527,108 @@ impl Settings {
                 max_backoff,
             },
             log: LogSettings { level, format },
+            events,
         })
     }
+}
+
+fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, ConfigError> {
+    let listen_address = flags.events_listen_address.clone().or(raw.listen_address);
+    if let Some(a) = &listen_address {
+        parse_listen_address(a).map_err(|m| invalid("events.listen-address", m))?;
+    }
+    let max_body = flags
+        .events_max_body
+        .or(raw.max_body)
+        .unwrap_or(defaults::EVENTS_MAX_BODY);
+    let max_line = flags
+        .events_max_line
+        .or(raw.max_line)
+        .unwrap_or(defaults::EVENTS_MAX_LINE);
+    if !(1024..=1 << 30).contains(&max_body) {
+        return Err(invalid("events.max-body", "must be between 1KiB and 1GiB"));
+    }
+    if !(256..=64 << 20).contains(&max_line) {
+        return Err(invalid("events.max-line", "must be between 256B and 64MiB"));
+    }
+    let auth_token = match flags.events_auth_token_file.clone().or(raw.auth_token_file) {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read(&path).map_err(|e| {
+                invalid(
+                    "events.auth-token-file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let secret = text.trim_ascii();
+            if secret.is_empty() {
+                return Err(invalid(
+                    "events.auth-token-file",
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            if secret.iter().any(|b| !b.is_ascii_graphic()) {
+                return Err(invalid(
+                    "events.auth-token-file",
+                    format!(
+                        "{} must hold one printable token without spaces",
+                        path.display()
+                    ),
+                ));
+            }
+            Some(Arc::from(secret))
+        }
+    };
+    let age_buckets = raw
+        .age_buckets
+        .unwrap_or_else(|| crate::metrics::DEFAULT_AGE_BUCKETS.to_vec());
+    if age_buckets.is_empty() || age_buckets.len() > 64 {
+        return Err(invalid("events.age-buckets", "between 1 and 64 bounds"));
+    }
+    if age_buckets.iter().any(|b| !b.is_finite()) || age_buckets.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(invalid(
+            "events.age-buckets",
+            "bounds must be finite and strictly increasing",
+        ));
+    }
+    let lead_window = raw.lead_window.unwrap_or(defaults::LEAD_WINDOW);
+    if lead_window < crate::record::LEAD_SLOT || lead_window > Duration::from_secs(24 * 3600) {
+        return Err(invalid("events.lead-window", "must be between 10s and 24h"));
+    }
+    let limit = |v: Option<usize>, name| match v.unwrap_or(defaults::MAX_LABEL_VALUES) {
+        n @ 1..=1000 => Ok(n),
+        _ => Err(invalid(name, "must be between 1 and 1000")),
+    };
+    let check_allow = |v: &Option<Vec<String>>, name| match v {
+        Some(list) if list.is_empty() || list.len() > 1000 => Err(invalid(
+            name,
+            "an allow-list needs between 1 and 1000 values",
+        )),
+        Some(list)
+            if list
+                .iter()
+                .any(|s| s.is_empty() || s.len() > crate::labels::MAX_LABEL_LEN) =>
+        {
+            Err(invalid(name, "values must be 1 to 256 bytes long"))
+        }
+        _ => Ok(()),
+    };
+    check_allow(&raw.sources, "events.sources")?;
+    check_allow(&raw.issuers, "events.issuers")?;
+    Ok(EventsSettings {
+        listen_address,
+        max_body,
+        max_line,
+        auth_token,
+        age_buckets,
+        recorder: crate::record::RecorderSettings {
+            source_allow: raw.sources,
+            issuer_allow: raw.issuers,
+            max_sources: limit(raw.max_sources, "events.max-sources")?,
+            max_issuers: limit(raw.max_issuers, "events.max-issuers")?,
+            lead_window,
+        },
+    })
 }
 
 /// Turns `:9797`, `0.0.0.0:9797`, `127.0.0.1:0`, `[::1]:9797` or `localhost:9797` into
@@ -373,7 +638,8 @@ pub fn parse_listen_address(addr: &str) -> Result<String, String> {
     let (host, port) = addr
         .rsplit_once(':')
         .ok_or_else(|| format!("`{addr}` has no port; use HOST:PORT or :PORT"))?;
-    port.parse::<u16>().map_err(|_| format!("`{addr}`: invalid port `{port}`"))?;
+    port.parse::<u16>()
+        .map_err(|_| format!("`{addr}`: invalid port `{port}`"))?;
     if host.is_empty() {
         Ok(format!("[::]:{port}"))
     } else if host.starts_with('[') != host.ends_with(']') {
@@ -427,6 +693,7 @@ mod tests {
             "[web]\nbogus = 1",
             "[ntp]\nbogus = 1",
             "[log]\nbogus = 1",
+            "[events]\nbogus = 1",
             "[nonsense]\nx = 1",
         ] {
             let err = RawConfig::parse(toml).unwrap_err();
@@ -453,7 +720,10 @@ mod tests {
     #[test]
     fn server_spec_forms() {
         let p = |s| ServerSpec::parse(s).unwrap();
-        assert_eq!((p("pool.ntp.org").host, p("pool.ntp.org").port), ("pool.ntp.org".into(), 123));
+        assert_eq!(
+            (p("pool.ntp.org").host, p("pool.ntp.org").port),
+            ("pool.ntp.org".into(), 123)
+        );
         assert_eq!(p("127.0.0.1:1123").port, 1123);
         assert_eq!(p("[::1]:1123").host, "::1");
         assert_eq!(p("[::1]:1123").port, 1123);
@@ -461,7 +731,15 @@ mod tests {
         assert_eq!(p("::1").host, "::1");
         assert_eq!(p("::1").port, 123);
         assert_eq!(p("[::1]:1123").label, "[::1]:1123");
-        for bad in ["", "host:", "host:70000", "host:0", "[::1", "[::1]x", ":123"] {
+        for bad in [
+            "",
+            "host:",
+            "host:70000",
+            "host:0",
+            "[::1",
+            "[::1]x",
+            ":123",
+        ] {
             assert!(ServerSpec::parse(bad).is_err(), "{bad:?} should fail");
         }
     }
@@ -477,11 +755,45 @@ mod tests {
             ("[web]\ntelemetry-path = \"metrics\"", "web.telemetry-path"),
             ("[web]\nlisten-address = \"9797\"", "web.listen-address"),
             ("[log]\nlevel = \"[[[\"", "log.level"),
+            ("[events]\nage-buckets = [1.0, 0.5]", "events.age-buckets"),
+            ("[events]\nmax-issuers = 0", "events.max-issuers"),
+            ("[events]\nissuers = []", "events.issuers"),
+            ("[events]\nlead-window = \"1s\"", "events.lead-window"),
+            ("[events]\nmax-body = \"10B\"", "events.max-body"),
+            (
+                "[events]\nauth-token-file = \"/nonexistent/secret\"",
+                "events.auth-token-file",
+            ),
         ];
         for (toml, setting) in cases {
             let msg = settings(Flags::default(), toml).unwrap_err().to_string();
             assert!(msg.contains(setting), "{toml}: {msg}");
         }
+    }
+
+    #[test]
+    fn events_settings_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "  hunter2\n").unwrap();
+        let toml = format!(
+            "[events]\nmax-body = \"1MiB\"\nmax-line = 4096\nissuers = [\"https://idp\"]\nauth-token-file = {:?}\nlead-window = \"1m\"\n",
+            secret.display().to_string()
+        );
+        let s = settings(Flags::default(), &toml).unwrap();
+        assert_eq!(s.events.max_body, 1 << 20);
+        assert_eq!(s.events.max_line, 4096);
+        assert_eq!(s.events.auth_token.as_deref(), Some(&b"hunter2"[..]));
+        assert!(
+            !format!("{:?}", s.events).contains("hunter2"),
+            "Debug must redact the secret"
+        );
+        assert_eq!(
+            s.events.recorder.issuer_allow,
+            Some(vec!["https://idp".to_string()])
+        );
+        assert_eq!(s.events.recorder.lead_window, Duration::from_secs(60));
+        assert_eq!(s.events.age_buckets, crate::metrics::DEFAULT_AGE_BUCKETS);
     }
 
     #[test]

@@ -8,20 +8,44 @@
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing.
+//! - [`labels`]: the cardinality guard for `source` and `issuer`.
+//! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
+//! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`.
+//! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //!
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
 //! class. The lowest-delay sample of a burst sets the server's gauges; then `ntp::select`
 //! recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//!
+//! # The flow of one event
+//! A transport (`ingest::http`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
+//! into events and calls `event::parse_event`; a valid `Event` goes to `record::Batch::record`,
+//! which bounds its labels once per pair and updates the metrics; an invalid one is counted in
+//! `skew_events_invalid_total` and reported to the sender.
 
+pub mod analyze;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod event;
 pub mod http;
+pub mod ingest;
+pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod ntp;
+pub mod record;
+
+/// Seconds since the Unix epoch, as the verifier-side `ts` and gauges use.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 /// The git revision this binary was built from (`unknown` outside a checkout).
 pub const REVISION: &str = env!("SKEW_EXPORTER_REVISION");

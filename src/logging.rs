@@ -10,10 +10,13 @@ use crate::config::{LogFormat, LogSettings};
 pub fn init(settings: &LogSettings) {
     let filter = match &settings.level {
         Some(level) => EnvFilter::try_new(level),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(crate::config::defaults::LOG_LEVEL)),
+        None => EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(crate::config::defaults::LOG_LEVEL)),
     }
     .unwrap_or_else(|_| EnvFilter::new(crate::config::defaults::LOG_LEVEL));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (tests calling run twice in one process) keeps the first subscriber.
     let _ = match settings.format {
         LogFormat::Text => builder.with_ansi(false).try_init(),

@@ -6,19 +6,157 @@
 //! [`crate::labels`] before they reach a family here.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
+
+use crate::event::InvalidKind;
 
 /// Buckets of `skew_ntp_sample_offset_seconds`: dense around the ±100 ms alert threshold.
 pub const NTP_OFFSET_BUCKETS: &[f64] = &[
-    -1.0, -0.5, -0.25, -0.15, -0.1, -0.075, -0.05, -0.025, -0.01, -0.005, -0.001, 0.0, 0.001, 0.005, 0.01,
-    0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
+    -1.0, -0.5, -0.25, -0.15, -0.1, -0.075, -0.05, -0.025, -0.01, -0.005, -0.001, 0.0, 0.001,
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
 ];
+
+/// Default buckets of `skew_jwt_age_seconds` (seconds), negative bounds included: they show a
+/// verifier behind its issuer.
+pub const DEFAULT_AGE_BUCKETS: &[f64] = &[
+    -300.0, -60.0, -30.0, -10.0, -5.0, -2.0, -1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 1.0,
+    2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 86400.0,
+];
+
+/// Buckets of `skew_jwt_expired_by_seconds` and `skew_jwt_premature_by_seconds`. 5 s must stay
+/// a bound: "expired less than 5 s ago" is the zero-leeway signature alerts look for.
+pub const EDGE_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0,
+    604800.0,
+];
+
+/// The ingestion transports: the `transport` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Http,
+    File,
+    Verify,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 3] = [Transport::Http, Transport::File, Transport::Verify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::File => "file",
+            Transport::Verify => "verify",
+        }
+    }
+}
 
 /// The registry and typed handles to every family.
 pub struct Metrics {
     registry: Registry,
     pub ntp: NtpMetrics,
+    pub jwt: JwtMetrics,
+    pub ingest: IngestMetrics,
+}
+
+/// The JWT section of the contract. `source` and `issuer` are bounded by the label guard.
+pub struct JwtMetrics {
+    pub verifications: IntCounterVec,
+    pub rejections: IntCounterVec,
+    pub age: HistogramVec,
+    pub expired_by: HistogramVec,
+    pub premature_by: HistogramVec,
+    pub issuer_lead: GaugeVec,
+}
+
+/// Ingestion and the guard.
+pub struct IngestMetrics {
+    pub received: IntCounterVec,
+    pub invalid: IntCounterVec,
+    pub label_overflow: IntCounterVec,
+}
+
+impl JwtMetrics {
+    fn register(r: &Registry, age_buckets: Vec<f64>) -> prometheus::Result<Self> {
+        let pair = &["source", "issuer"];
+        Ok(JwtMetrics {
+            verifications: counter(
+                r,
+                "skew_jwt_verifications_total",
+                "JWT verifications reported, by outcome (accepted, rejected).",
+                &["source", "issuer", "outcome"],
+            )?,
+            rejections: counter(
+                r,
+                "skew_jwt_rejections_total",
+                "Rejected JWTs (the 401s) by reason.",
+                &["source", "issuer", "reason"],
+            )?,
+            age: histogram(
+                r,
+                "skew_jwt_age_seconds",
+                "Token age at verification (verifier clock - iat). Negative: the verifier is behind the issuer. Never rate() the _sum: it can decrease.",
+                &["source", "issuer", "outcome"],
+                age_buckets,
+            )?,
+            expired_by: histogram(
+                r,
+                "skew_jwt_expired_by_seconds",
+                "ts - exp of expired rejections (small: skew or zero leeway; hours: clients not refreshing).",
+                pair,
+                EDGE_BUCKETS.to_vec(),
+            )?,
+            premature_by: histogram(
+                r,
+                "skew_jwt_premature_by_seconds",
+                "nbf - ts (or iat - ts) of not_yet_valid and issued_in_future rejections.",
+                pair,
+                EDGE_BUCKETS.to_vec(),
+            )?,
+            issuer_lead: gauge(
+                r,
+                "skew_jwt_issuer_lead_seconds",
+                "How far the issuer's clock runs ahead of the verifiers' (a lower bound): -(lowest token age in the window).",
+                pair,
+            )?,
+        })
+    }
+}
+
+impl IngestMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let m = IngestMetrics {
+            received: counter(
+                r,
+                "skew_events_received_total",
+                "Verification events recorded, by transport.",
+                &["transport"],
+            )?,
+            invalid: counter(
+                r,
+                "skew_events_invalid_total",
+                "Events refused, by transport and error class.",
+                &["transport", "error"],
+            )?,
+            label_overflow: counter(
+                r,
+                "skew_label_overflow_total",
+                "Events whose source or issuer was folded into `other` by the cardinality guard.",
+                &["label"],
+            )?,
+        };
+        for t in Transport::ALL {
+            m.received.with_label_values(&[t.as_str()]);
+            for k in InvalidKind::ALL {
+                m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
+            }
+        }
+        for l in ["source", "issuer"] {
+            m.label_overflow.with_label_values(&[l]);
+        }
+        Ok(m)
+    }
 }
 
 /// The NTP section of the contract. Label `server` is the configured `host:port`, verbatim.
@@ -37,19 +175,34 @@ pub struct NtpMetrics {
     pub servers_agreeing: IntGaugeVec,
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<GaugeVec> {
+fn gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<GaugeVec> {
     let g = GaugeVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(g.clone()))?;
     Ok(g)
 }
 
-fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntGaugeVec> {
+fn int_gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
     let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(g.clone()))?;
     Ok(g)
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(c.clone()))?;
     Ok(c)
@@ -128,11 +281,18 @@ impl NtpMetrics {
 }
 
 impl Metrics {
-    /// Registers every family, the process collector and `skew_exporter_build_info`.
+    /// Registers every family with the default age buckets.
     pub fn new() -> prometheus::Result<Self> {
+        Self::with_age_buckets(DEFAULT_AGE_BUCKETS.to_vec())
+    }
+
+    /// Registers every family, the process collector and `skew_exporter_build_info`.
+    pub fn with_age_buckets(age_buckets: Vec<f64>) -> prometheus::Result<Self> {
         let registry = Registry::new();
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let build_info = int_gauge(
             &registry,
             "skew_exporter_build_info",
@@ -143,7 +303,14 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::REVISION])
             .set(1);
         let ntp = NtpMetrics::register(&registry)?;
-        Ok(Metrics { registry, ntp })
+        let jwt = JwtMetrics::register(&registry, age_buckets)?;
+        let ingest = IngestMetrics::register(&registry)?;
+        Ok(Metrics {
+            registry,
+            ntp,
+            jwt,
+            ingest,
+        })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -166,7 +333,10 @@ mod tests {
     fn renders_build_info_and_process_metrics() {
         let m = Metrics::new().unwrap();
         let text = m.render().unwrap();
-        assert!(text.contains("skew_exporter_build_info{revision="), "{text}");
+        assert!(
+            text.contains("skew_exporter_build_info{revision="),
+            "{text}"
+        );
         #[cfg(target_os = "linux")]
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
     }
@@ -174,11 +344,27 @@ mod tests {
     #[test]
     fn system_offset_is_absent_until_set_and_after_reset() {
         let m = Metrics::new().unwrap();
-        assert!(!m.render().unwrap().contains("\nskew_ntp_system_offset_seconds "));
+        assert!(!m
+            .render()
+            .unwrap()
+            .contains("\nskew_ntp_system_offset_seconds "));
         m.ntp.system_offset.with_label_values::<&str>(&[]).set(0.5);
-        assert!(m.render().unwrap().contains("\nskew_ntp_system_offset_seconds 0.5\n"));
+        assert!(m
+            .render()
+            .unwrap()
+            .contains("\nskew_ntp_system_offset_seconds 0.5\n"));
         m.ntp.system_offset.reset();
-        assert!(!m.render().unwrap().contains("\nskew_ntp_system_offset_seconds "));
+        assert!(!m
+            .render()
+            .unwrap()
+            .contains("\nskew_ntp_system_offset_seconds "));
+    }
+
+    #[test]
+    fn edge_buckets_keep_the_five_second_bound() {
+        assert!(EDGE_BUCKETS.contains(&5.0));
+        assert!(EDGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(DEFAULT_AGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -101,7 +101,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(result: QueryResult) -> Self {
-        Failure { result, leap_indicator: None, kiss: None }
+        Failure {
+            result,
+            leap_indicator: None,
+            kiss: None,
+        }
     }
 }
 
@@ -117,7 +121,10 @@ pub fn leap_from_header(first_byte: Option<u8>) -> Option<u8> {
 
 /// Judges what `sntpc` made of one exchange. `first_byte` is the first byte of the datagram
 /// received, used to report the leap indicator of unsynchronised replies (sntpc drops it).
-pub fn classify(result: Result<NtpResult, SntpError>, first_byte: Option<u8>) -> Result<Sample, Failure> {
+pub fn classify(
+    result: Result<NtpResult, SntpError>,
+    first_byte: Option<u8>,
+) -> Result<Sample, Failure> {
     let r = match result {
         Ok(r) => r,
         Err(e) => return Err(classify_error(e, first_byte)),
@@ -177,7 +184,21 @@ mod tests {
     use super::*;
 
     fn result(offset_us: i64, roundtrip_us: u64, stratum: u8, li: u8) -> NtpResult {
-        NtpResult::new(0, 0, roundtrip_us, offset_us, stratum, -20, li, 0x0000_8000, 0x0001_0000, [0; 4], 0, 0, 0)
+        NtpResult::new(
+            0,
+            0,
+            roundtrip_us,
+            offset_us,
+            stratum,
+            -20,
+            li,
+            0x0000_8000,
+            0x0001_0000,
+            [0; 4],
+            0,
+            0,
+            0,
+        )
     }
 
     #[test]
@@ -210,28 +231,56 @@ mod tests {
         let f = classify(Ok(result(0, 100, 16, 0)), None).unwrap_err();
         assert_eq!(f.result, QueryResult::Unsynchronized);
         let f = classify(Ok(result(0, 100, 2, 3)), None).unwrap_err();
-        assert_eq!((f.result, f.leap_indicator), (QueryResult::Unsynchronized, Some(3)));
+        assert_eq!(
+            (f.result, f.leap_indicator),
+            (QueryResult::Unsynchronized, Some(3))
+        );
         let f = classify(Err(SntpError::UnsynchronizedClock), Some(0xe4)).unwrap_err();
-        assert_eq!((f.result, f.leap_indicator), (QueryResult::Unsynchronized, Some(3)));
+        assert_eq!(
+            (f.result, f.leap_indicator),
+            (QueryResult::Unsynchronized, Some(3))
+        );
     }
 
     #[test]
     fn errors_map_to_their_class() {
         let cases = [
-            (SntpError::IncorrectOriginTimestamp, QueryResult::InvalidResponse),
+            (
+                SntpError::IncorrectOriginTimestamp,
+                QueryResult::InvalidResponse,
+            ),
             (SntpError::IncorrectMode, QueryResult::InvalidResponse),
             (SntpError::InvalidTimestamp, QueryResult::InvalidResponse),
             (SntpError::IncorrectPayload, QueryResult::InvalidResponse),
-            (SntpError::IncorrectResponseVersion, QueryResult::InvalidResponse),
-            (SntpError::ResponseAddressMismatch, QueryResult::InvalidResponse),
-            (SntpError::BackwardReferenceTimestamp, QueryResult::InvalidResponse),
-            (SntpError::IncorrectStratumHeaders, QueryResult::Unsynchronized),
-            (SntpError::ExcessiveRootDistance, QueryResult::Unsynchronized),
+            (
+                SntpError::IncorrectResponseVersion,
+                QueryResult::InvalidResponse,
+            ),
+            (
+                SntpError::ResponseAddressMismatch,
+                QueryResult::InvalidResponse,
+            ),
+            (
+                SntpError::BackwardReferenceTimestamp,
+                QueryResult::InvalidResponse,
+            ),
+            (
+                SntpError::IncorrectStratumHeaders,
+                QueryResult::Unsynchronized,
+            ),
+            (
+                SntpError::ExcessiveRootDistance,
+                QueryResult::Unsynchronized,
+            ),
             (SntpError::Network, QueryResult::NetworkError),
             (SntpError::AddressResolve, QueryResult::DnsError),
         ];
         for (err, class) in cases {
-            assert_eq!(classify(Err(err), None).unwrap_err().result, class, "{err:?}");
+            assert_eq!(
+                classify(Err(err), None).unwrap_err().result,
+                class,
+                "{err:?}"
+            );
         }
     }
 
@@ -256,8 +305,17 @@ mod tests {
             root_dispersion: 0.0,
         };
         assert_eq!(best_of_burst(&[]), None);
-        let burst = [s(0.010, 0.030), s(0.002, 0.004), s(-0.050, 0.100), s(0.003, 0.004)];
-        assert_eq!(best_of_burst(&burst), Some(s(0.002, 0.004)), "lowest delay, first on a tie");
+        let burst = [
+            s(0.010, 0.030),
+            s(0.002, 0.004),
+            s(-0.050, 0.100),
+            s(0.003, 0.004),
+        ];
+        assert_eq!(
+            best_of_burst(&burst),
+            Some(s(0.002, 0.004)),
+            "lowest delay, first on a tie"
+        );
     }
 
     #[test]
@@ -265,7 +323,15 @@ mod tests {
         let labels: Vec<_> = QueryResult::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(
             labels,
-            ["ok", "timeout", "kiss_of_death", "unsynchronized", "invalid_response", "network_error", "dns_error"]
+            [
+                "ok",
+                "timeout",
+                "kiss_of_death",
+                "unsynchronized",
+                "invalid_response",
+                "network_error",
+                "dns_error"
+            ]
         );
     }
 }

@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sntpc::{NtpContext, NtpUdpSocket, StdTimestampGen};
 use tokio::net::UdpSocket;
@@ -29,7 +29,12 @@ use crate::metrics::{Metrics, NtpMetrics};
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts one sampling task per server on `tracker`; they stop when `cancel` fires.
-pub fn spawn(settings: &NtpSettings, metrics: Arc<Metrics>, cancel: CancellationToken, tracker: &TaskTracker) {
+pub fn spawn(
+    settings: &NtpSettings,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) {
     let agreement = Arc::new(Agreement::new(settings));
     for (index, spec) in settings.servers.iter().enumerate() {
         init_series(&metrics.ntp, &spec.label);
@@ -78,7 +83,8 @@ impl ServerTask {
             if let Some(best) = round.best {
                 self.publish(&best);
             }
-            self.agreement.update(self.index, round.best, &self.metrics.ntp);
+            self.agreement
+                .update(self.index, round.best, &self.metrics.ntp);
             if round.kiss == Some(KissAction::Stop) {
                 tracing::warn!(server = %self.spec.label, "server denies service (Kiss-o'-Death DENY/RSTR); polling at the slowest rate");
             }
@@ -92,7 +98,10 @@ impl ServerTask {
 
     /// Resolves the server afresh and runs one burst, counting every exchange.
     async fn round(&self) -> Round {
-        let mut round = Round { best: None, kiss: None };
+        let mut round = Round {
+            best: None,
+            kiss: None,
+        };
         let addr = match resolve(&self.spec).await {
             Ok(addr) => addr,
             Err(e) => {
@@ -116,13 +125,21 @@ impl ServerTask {
             match outcome {
                 Ok(s) => {
                     self.count(QueryResult::Ok);
-                    self.metrics.ntp.sample_offset.with_label_values(&[&self.spec.label]).observe(s.offset);
+                    self.metrics
+                        .ntp
+                        .sample_offset
+                        .with_label_values(&[&self.spec.label])
+                        .observe(s.offset);
                     samples.push(s);
                 }
                 Err(f) => {
                     self.count(f.result);
                     if let Some(li) = f.leap_indicator {
-                        self.metrics.ntp.leap_indicator.with_label_values(&[&self.spec.label]).set(li.into());
+                        self.metrics
+                            .ntp
+                            .leap_indicator
+                            .with_label_values(&[&self.spec.label])
+                            .set(li.into());
                     }
                     tracing::debug!(server = %self.spec.label, %addr, result = f.result.as_str(), "NTP exchange failed");
                     if let Some(kiss) = f.kiss {
@@ -139,7 +156,11 @@ impl ServerTask {
     }
 
     fn count(&self, result: QueryResult) {
-        self.metrics.ntp.queries.with_label_values(&[&self.spec.label, result.as_str()]).inc();
+        self.metrics
+            .ntp
+            .queries
+            .with_label_values(&[&self.spec.label, result.as_str()])
+            .inc();
     }
 
     /// Writes the best sample of a round into the per-server gauges.
@@ -149,9 +170,11 @@ impl ServerTask {
         m.offset.with_label_values(l).set(s.offset);
         m.delay.with_label_values(l).set(s.delay);
         m.stratum.with_label_values(l).set(s.stratum.into());
-        m.leap_indicator.with_label_values(l).set(s.leap_indicator.into());
+        m.leap_indicator
+            .with_label_values(l)
+            .set(s.leap_indicator.into());
         m.root_distance.with_label_values(l).set(s.root_distance());
-        m.last_success.with_label_values(l).set(unix_now());
+        m.last_success.with_label_values(l).set(crate::unix_now());
     }
 }
 
@@ -164,10 +187,6 @@ fn next_backoff(current: u32, round: &Round, cap: u32) -> u32 {
         _ if round.best.is_some() => 1,
         _ => current,
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 async fn resolve(spec: &ServerSpec) -> std::io::Result<SocketAddr> {
@@ -190,11 +209,18 @@ struct Connected {
 
 impl NtpUdpSocket for Connected {
     async fn send_to(&self, buf: &[u8], _addr: SocketAddr) -> sntpc::Result<usize> {
-        self.socket.send(buf).await.map_err(|_| sntpc::Error::Network)
+        self.socket
+            .send(buf)
+            .await
+            .map_err(|_| sntpc::Error::Network)
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> sntpc::Result<(usize, SocketAddr)> {
-        let n = self.socket.recv(buf).await.map_err(|_| sntpc::Error::Network)?;
+        let n = self
+            .socket
+            .recv(buf)
+            .await
+            .map_err(|_| sntpc::Error::Network)?;
         if let Ok(mut b) = self.first_byte.lock() {
             *b = buf[..n].first().copied();
         }
@@ -208,10 +234,18 @@ pub async fn exchange(addr: SocketAddr, timeout: Duration) -> Result<Sample, Fai
         tracing::trace!(%addr, error = %e, "socket error");
         Failure::new(QueryResult::NetworkError)
     };
-    let local: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
     let socket = UdpSocket::bind(local).await.map_err(network)?;
     socket.connect(addr).await.map_err(network)?;
-    let conn = Connected { socket, peer: addr, first_byte: Mutex::new(None) };
+    let conn = Connected {
+        socket,
+        peer: addr,
+        first_byte: Mutex::new(None),
+    };
     let context = NtpContext::new(StdTimestampGen::default());
     match tokio::time::timeout(timeout, sntpc::get_time(addr, &conn, context)).await {
         Err(_) => Err(Failure::new(QueryResult::Timeout)),
@@ -246,7 +280,9 @@ impl Agreement {
     /// Records a server's round and rewrites the agreement gauges. The lock is held only for
     /// in-memory work (no `.await`), so a std mutex is the right tool.
     fn update(&self, index: usize, best: Option<Sample>, m: &NtpMetrics) {
-        let Ok(mut latest) = self.latest.lock() else { return };
+        let Ok(mut latest) = self.latest.lock() else {
+            return;
+        };
         let now = Instant::now();
         if let Some(s) = best {
             latest[index] = Some((now, s));
@@ -256,8 +292,15 @@ impl Agreement {
             .enumerate()
             .filter_map(|(i, slot)| {
                 let (at, s) = slot.as_ref()?;
-                (now.duration_since(*at) <= self.stale_after)
-                    .then(|| (i, Candidate { offset: s.offset, half_width: s.half_width(self.floor) }))
+                (now.duration_since(*at) <= self.stale_after).then(|| {
+                    (
+                        i,
+                        Candidate {
+                            offset: s.offset,
+                            half_width: s.half_width(self.floor),
+                        },
+                    )
+                })
             })
             .collect();
         let candidates: Vec<Candidate> = fresh.iter().map(|(_, c)| *c).collect();
@@ -268,13 +311,17 @@ impl Agreement {
         }
         if let Some(offset) = selection.system_offset {
             for ((i, _), agrees) in fresh.iter().zip(&selection.agreeing) {
-                m.falseticker.with_label_values(&[&self.labels[*i]]).set(i64::from(!agrees));
+                m.falseticker
+                    .with_label_values(&[&self.labels[*i]])
+                    .set(i64::from(!agrees));
             }
             m.system_offset.with_label_values::<&str>(&[]).set(offset);
         } else {
             m.system_offset.reset();
         }
-        m.servers_agreeing.with_label_values::<&str>(&[]).set(selection.count as i64);
+        m.servers_agreeing
+            .with_label_values::<&str>(&[])
+            .set(selection.count as i64);
     }
 }
 
@@ -283,8 +330,18 @@ mod tests {
     use super::*;
 
     fn round(best: bool, kiss: Option<KissAction>) -> Round {
-        let s = Sample { offset: 0.0, delay: 0.0, stratum: 1, leap_indicator: 0, root_delay: 0.0, root_dispersion: 0.0 };
-        Round { best: best.then_some(s), kiss }
+        let s = Sample {
+            offset: 0.0,
+            delay: 0.0,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        Round {
+            best: best.then_some(s),
+            kiss,
+        }
     }
 
     #[test]
@@ -293,9 +350,19 @@ mod tests {
         assert_eq!(next_backoff(1, &rate, 16), 2);
         assert_eq!(next_backoff(8, &rate, 16), 16);
         assert_eq!(next_backoff(16, &rate, 16), 16);
-        assert_eq!(next_backoff(1, &round(false, Some(KissAction::Stop)), 16), 16);
+        assert_eq!(
+            next_backoff(1, &round(false, Some(KissAction::Stop)), 16),
+            16
+        );
         assert_eq!(next_backoff(8, &round(true, None), 16), 1);
-        assert_eq!(next_backoff(8, &round(false, None), 16), 8, "a silent round keeps the backoff");
-        assert_eq!(next_backoff(4, &round(true, Some(KissAction::Ignore)), 16), 1);
+        assert_eq!(
+            next_backoff(8, &round(false, None), 16),
+            8,
+            "a silent round keeps the backoff"
+        );
+        assert_eq!(
+            next_backoff(4, &round(true, Some(KissAction::Ignore)), 16),
+            1
+        );
     }
 }

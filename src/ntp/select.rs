@@ -34,8 +34,13 @@ pub struct Selection {
 /// Runs the intersection over the candidates. Non-finite candidates never agree.
 pub fn select(candidates: &[Candidate]) -> Selection {
     let n = candidates.len();
-    let none = Selection { agreeing: vec![false; n], count: 0, system_offset: None };
-    let valid = |c: &Candidate| c.offset.is_finite() && c.half_width.is_finite() && c.half_width >= 0.0;
+    let none = Selection {
+        agreeing: vec![false; n],
+        count: 0,
+        system_offset: None,
+    };
+    let valid =
+        |c: &Candidate| c.offset.is_finite() && c.half_width.is_finite() && c.half_width >= 0.0;
 
     // Endpoints: (value, +1 for a low end, -1 for a high end). Sorted ascending with low ends
     // first at equal values, so that touching intervals count as overlapping.
@@ -78,7 +83,11 @@ pub fn select(candidates: &[Candidate]) -> Selection {
         sum += w * c.offset;
         weights += w;
     }
-    Selection { agreeing, count, system_offset: Some(sum / weights) }
+    Selection {
+        agreeing,
+        count,
+        system_offset: Some(sum / weights),
+    }
 }
 
 /// Sweeps endpoints in the given order and returns the first value at which the number of open
@@ -117,7 +126,12 @@ mod tests {
 
     #[test]
     fn three_agree_one_falseticker() {
-        let s = select(&[c(0.0001, 0.001), c(-0.0002, 0.001), c(3.0, 0.001), c(0.0003, 0.001)]);
+        let s = select(&[
+            c(0.0001, 0.001),
+            c(-0.0002, 0.001),
+            c(3.0, 0.001),
+            c(0.0003, 0.001),
+        ]);
         assert_eq!(s.agreeing, [true, true, false, true]);
         assert_eq!(s.count, 3);
         let off = s.system_offset.unwrap();

@@ -1,0 +1,471 @@
+//! `skew-exporter analyze FILE...`: offline forensics. Reads JSON-lines events, records them
+//! through the same [`Recorder`] as the daemon, and reports what the metrics say: per issuer and
+//! source, accepted and rejected with reasons, age quantiles from the histogram, issuer lead,
+//! expired rejections within 5 s of `exp`, and a one-line verdict per issuer.
+//!
+//! The report is computed from the gathered metric families, not from a second set of
+//! counters, so it shows exactly what `/metrics` would.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use prometheus::proto::MetricFamily;
+use serde::Serialize;
+
+use crate::config::{AnalyzeArgs, AnalyzeFormat, Settings};
+use crate::ingest::Ingest;
+use crate::metrics::{Metrics, Transport};
+use crate::record::Recorder;
+
+/// Lead above which a verdict calls an issuer ahead.
+const LEAD_VERDICT: f64 = 1.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot write the report: {0}")]
+    Write(#[from] io::Error),
+}
+
+/// Per (source, issuer) or per issuer: what the metrics say.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Stats {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub reasons: BTreeMap<String, u64>,
+    pub age_count: u64,
+    pub age_p1: Option<f64>,
+    pub age_p50: Option<f64>,
+    pub age_p99: Option<f64>,
+    pub issuer_lead_seconds: Option<f64>,
+    pub expired: u64,
+    pub expired_within_5s: u64,
+    pub premature: u64,
+    #[serde(skip)]
+    age_buckets: Vec<(f64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IssuerSummary {
+    pub issuer: String,
+    pub verdict: String,
+    #[serde(flatten)]
+    pub totals: Stats,
+    pub sources: BTreeMap<String, Stats>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub events_recorded: u64,
+    pub events_invalid: BTreeMap<String, u64>,
+    pub label_overflow: BTreeMap<String, u64>,
+    pub issuers: Vec<IssuerSummary>,
+}
+
+/// Runs the subcommand, writing to `out`. Unreadable files are reported at the end and make
+/// the result an error, after every readable file was recorded.
+pub fn run(
+    args: &AnalyzeArgs,
+    settings: &Settings,
+    out: &mut dyn Write,
+) -> Result<(), AnalyzeError> {
+    let metrics = Arc::new(Metrics::with_age_buckets(
+        settings.events.age_buckets.clone(),
+    )?);
+    let recorder = Recorder::new(metrics.clone(), &settings.events.recorder);
+    let mut first_error = None;
+    {
+        let mut batch = recorder.batch(Transport::File);
+        let mut ingest = Ingest::new(&mut batch, settings.events.max_line, crate::unix_now());
+        for path in &args.files {
+            if let Err(source) = feed(path, &mut ingest) {
+                let path = path.display().to_string();
+                eprintln!("skew-exporter analyze: cannot read {path}: {source}");
+                first_error.get_or_insert(AnalyzeError::Read { path, source });
+            }
+        }
+    }
+    match args.format {
+        AnalyzeFormat::Prometheus => out.write_all(metrics.render()?.as_bytes())?,
+        AnalyzeFormat::Json => {
+            let s = summarize(&metrics.registry().gather());
+            serde_json::to_writer_pretty(&mut *out, &s).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+        AnalyzeFormat::Text => write_text(&summarize(&metrics.registry().gather()), out)?,
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Streams one file (or stdin for `-`) line by line into `ingest`.
+fn feed(path: &Path, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path)?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut line = Vec::with_capacity(4096);
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        ingest.line(text, number);
+    }
+}
+
+fn label<'a>(m: &'a prometheus::proto::Metric, name: &str) -> &'a str {
+    m.get_label()
+        .iter()
+        .find(|l| l.name() == name)
+        .map(|l| l.value())
+        .unwrap_or("")
+}
+
+/// Builds the summary from gathered metric families.
+pub fn summarize(families: &[MetricFamily]) -> Summary {
+    let mut pairs: BTreeMap<(String, String), Stats> = BTreeMap::new();
+    let mut summary = Summary {
+        events_recorded: 0,
+        events_invalid: BTreeMap::new(),
+        label_overflow: BTreeMap::new(),
+        issuers: Vec::new(),
+    };
+    for f in families {
+        for m in f.get_metric() {
+            let key = || (label(m, "issuer").to_owned(), label(m, "source").to_owned());
+            let count = m.get_counter().value() as u64;
+            match f.name() {
+                "skew_events_received_total" => summary.events_recorded += count,
+                "skew_events_invalid_total" if count > 0 => {
+                    *summary
+                        .events_invalid
+                        .entry(label(m, "error").to_owned())
+                        .or_default() += count;
+                }
+                "skew_label_overflow_total" if count > 0 => {
+                    summary
+                        .label_overflow
+                        .insert(label(m, "label").to_owned(), count);
+                }
+                "skew_jwt_verifications_total" => {
+                    let s = pairs.entry(key()).or_default();
+                    match label(m, "outcome") {
+                        "accepted" => s.accepted += count,
+                        _ => s.rejected += count,
+                    }
+                }
+                "skew_jwt_rejections_total" => {
+                    let s = pairs.entry(key()).or_default();
+                    *s.reasons.entry(label(m, "reason").to_owned()).or_default() += count;
+                }
+                "skew_jwt_age_seconds" => {
+                    let s = pairs.entry(key()).or_default();
+                    let h = m.get_histogram();
+                    let inf = std::iter::once((f64::INFINITY, h.get_sample_count()));
+                    merge_buckets(
+                        &mut s.age_buckets,
+                        h.get_bucket().iter().map(bucket).chain(inf),
+                    );
+                }
+                "skew_jwt_expired_by_seconds" => {
+                    let s = pairs.entry(key()).or_default();
+                    let h = m.get_histogram();
+                    s.expired += h.get_sample_count();
+                    s.expired_within_5s += count_le(h.get_bucket(), 5.0);
+                }
+                "skew_jwt_premature_by_seconds" => {
+                    pairs.entry(key()).or_default().premature +=
+                        m.get_histogram().get_sample_count();
+                }
+                "skew_jwt_issuer_lead_seconds" => {
+                    pairs.entry(key()).or_default().issuer_lead_seconds =
+                        Some(m.get_gauge().value());
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut issuers: BTreeMap<String, IssuerSummary> = BTreeMap::new();
+    for ((issuer, source), mut stats) in pairs {
+        stats.finish_quantiles();
+        let entry = issuers
+            .entry(issuer.clone())
+            .or_insert_with(|| IssuerSummary {
+                issuer,
+                verdict: String::new(),
+                totals: Stats::default(),
+                sources: BTreeMap::new(),
+            });
+        entry.totals.absorb(&stats);
+        entry.sources.insert(source, stats);
+    }
+    for mut i in issuers.into_values() {
+        i.totals.finish_quantiles();
+        i.verdict = verdict(&i.totals);
+        summary.issuers.push(i);
+    }
+    summary
+}
+
+fn bucket(b: &prometheus::proto::Bucket) -> (f64, u64) {
+    (b.upper_bound(), b.cumulative_count())
+}
+
+fn count_le(buckets: &[prometheus::proto::Bucket], bound: f64) -> u64 {
+    buckets
+        .iter()
+        .find(|b| b.upper_bound() == bound)
+        .map(|b| b.cumulative_count())
+        .unwrap_or(0)
+}
+
+/// Adds cumulative buckets with the same bounds (the age histogram's children all share them).
+fn merge_buckets(into: &mut Vec<(f64, u64)>, from: impl Iterator<Item = (f64, u64)>) {
+    let from: Vec<_> = from.collect();
+    if into.is_empty() {
+        *into = from;
+    } else {
+        for (a, b) in into.iter_mut().zip(from) {
+            a.1 += b.1;
+        }
+    }
+}
+
+impl Stats {
+    fn absorb(&mut self, o: &Stats) {
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        for (r, n) in &o.reasons {
+            *self.reasons.entry(r.clone()).or_default() += n;
+        }
+        merge_buckets(&mut self.age_buckets, o.age_buckets.iter().copied());
+        self.issuer_lead_seconds = match (self.issuer_lead_seconds, o.issuer_lead_seconds) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.expired += o.expired;
+        self.expired_within_5s += o.expired_within_5s;
+        self.premature += o.premature;
+    }
+
+    fn finish_quantiles(&mut self) {
+        let b = &self.age_buckets;
+        self.age_count = b.iter().map(|x| x.1).max().unwrap_or(0);
+        self.age_p1 = histogram_quantile(0.01, b);
+        self.age_p50 = histogram_quantile(0.5, b);
+        self.age_p99 = histogram_quantile(0.99, b);
+    }
+}
+
+/// Prometheus' `histogram_quantile` over cumulative `(upper bound, count)` buckets, +Inf last
+/// (the text exposition omits it; the total is the last count). Linear interpolation inside a
+/// bucket; the lowest bucket interpolates from 0 only when its bound is positive, otherwise it
+/// returns the bound, as Prometheus does.
+pub fn histogram_quantile(q: f64, buckets: &[(f64, u64)]) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let i = buckets.iter().position(|b| b.1 as f64 >= rank)?;
+    let (upper, count) = buckets[i];
+    if upper.is_infinite() {
+        return i.checked_sub(1).map(|p| buckets[p].0);
+    }
+    let (lower, below) = match i {
+        0 if upper <= 0.0 => return Some(upper),
+        0 => (0.0, 0),
+        _ => buckets[i - 1],
+    };
+    let in_bucket = (count - below) as f64;
+    if in_bucket == 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below as f64) / in_bucket)
+}
+
+/// One line that tells an on-call engineer what the numbers mean.
+pub fn verdict(s: &Stats) -> String {
+    let lead = s.issuer_lead_seconds.unwrap_or(f64::NEG_INFINITY);
+    if lead >= LEAD_VERDICT {
+        return if s.premature > 0 {
+            format!(
+                "issuer clock ~{lead:.1} s ahead of verifiers: {} nbf/iat rejections (not_yet_valid, issued_in_future)",
+                s.premature
+            )
+        } else {
+            format!("issuer clock ~{lead:.1} s ahead of verifiers; their leeway still absorbs it")
+        };
+    }
+    if let Some(p1) = s.age_p1.filter(|&p| p <= -LEAD_VERDICT) {
+        return format!(
+            "tokens seen {:.1} s before they were issued (p1 age): a verifier clock is behind",
+            -p1
+        );
+    }
+    if s.expired > 0 && 2 * s.expired_within_5s >= s.expired {
+        return format!(
+            "{} of {} expired rejections within 5 s of exp: zero leeway or a verifier clock ahead",
+            s.expired_within_5s, s.expired
+        );
+    }
+    if s.expired > 0 {
+        return format!(
+            "expired rejections are mostly long past exp ({} of {}): clients not refreshing, not skew",
+            s.expired - s.expired_within_5s,
+            s.expired
+        );
+    }
+    if s.rejected == 0 {
+        "no rejections and no clock skew visible".to_owned()
+    } else {
+        "no clock skew visible; rejections are not time-related".to_owned()
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"))
+}
+
+fn write_stats(out: &mut dyn Write, indent: &str, s: &Stats) -> io::Result<()> {
+    writeln!(
+        out,
+        "{indent}accepted {}  rejected {}",
+        s.accepted, s.rejected
+    )?;
+    if !s.reasons.is_empty() {
+        let reasons: Vec<String> = s.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        writeln!(out, "{indent}reasons: {}", reasons.join(", "))?;
+    }
+    writeln!(
+        out,
+        "{indent}age (s, {} tokens): p1 {}  p50 {}  p99 {}",
+        s.age_count,
+        fmt_opt(s.age_p1),
+        fmt_opt(s.age_p50),
+        fmt_opt(s.age_p99)
+    )?;
+    writeln!(
+        out,
+        "{indent}issuer lead (s): {}",
+        fmt_opt(s.issuer_lead_seconds)
+    )?;
+    if s.expired > 0 {
+        writeln!(
+            out,
+            "{indent}expired within 5 s of exp: {} of {}",
+            s.expired_within_5s, s.expired
+        )?;
+    }
+    Ok(())
+}
+
+fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    let invalid: u64 = s.events_invalid.values().sum();
+    writeln!(
+        out,
+        "events recorded: {}  refused: {}",
+        s.events_recorded, invalid
+    )?;
+    for (kind, n) in &s.events_invalid {
+        writeln!(out, "  refused as {kind}: {n}")?;
+    }
+    for (label, n) in &s.label_overflow {
+        writeln!(out, "  {label} values folded into `other`: {n}")?;
+    }
+    for i in &s.issuers {
+        writeln!(out, "\nissuer {}", i.issuer)?;
+        writeln!(out, "  verdict: {}", i.verdict)?;
+        write_stats(out, "  ", &i.totals)?;
+        for (source, stats) in &i.sources {
+            writeln!(out, "  source {source}")?;
+            write_stats(out, "    ", stats)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_like_prometheus() {
+        let b = [(-1.0, 0), (0.0, 10), (1.0, 20), (f64::INFINITY, 20)];
+        assert_eq!(histogram_quantile(0.5, &b), Some(0.0));
+        assert_eq!(histogram_quantile(0.75, &b), Some(0.5));
+        assert_eq!(histogram_quantile(0.25, &b), Some(-0.5));
+        assert_eq!(
+            histogram_quantile(0.5, &[(0.0, 0), (f64::INFINITY, 0)]),
+            None
+        );
+    }
+
+    #[test]
+    fn quantile_in_the_lowest_negative_bucket_is_its_bound() {
+        let b = [(-300.0, 5), (0.0, 10), (f64::INFINITY, 10)];
+        assert_eq!(histogram_quantile(0.01, &b), Some(-300.0));
+    }
+
+    #[test]
+    fn quantile_in_inf_bucket_is_the_highest_finite_bound() {
+        let b = [(1.0, 1), (2.0, 1), (f64::INFINITY, 10)];
+        assert_eq!(histogram_quantile(0.99, &b), Some(2.0));
+    }
+
+    #[test]
+    fn quantile_in_a_positive_first_bucket_starts_at_zero() {
+        assert_eq!(
+            histogram_quantile(0.5, &[(2.0, 10), (f64::INFINITY, 10)]),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn verdicts() {
+        let lead = Stats {
+            issuer_lead_seconds: Some(3.2),
+            premature: 7,
+            rejected: 7,
+            ..Stats::default()
+        };
+        assert!(
+            verdict(&lead).starts_with("issuer clock ~3.2 s ahead"),
+            "{}",
+            verdict(&lead)
+        );
+        let edge = Stats {
+            expired: 10,
+            expired_within_5s: 8,
+            rejected: 10,
+            ..Stats::default()
+        };
+        assert!(verdict(&edge).contains("within 5 s"), "{}", verdict(&edge));
+        let stale = Stats {
+            expired: 10,
+            expired_within_5s: 1,
+            rejected: 10,
+            ..Stats::default()
+        };
+        assert!(
+            verdict(&stale).contains("not refreshing"),
+            "{}",
+            verdict(&stale)
+        );
+        assert_eq!(
+            verdict(&Stats::default()),
+            "no rejections and no clock skew visible"
+        );
+    }
+}

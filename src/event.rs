@@ -1,0 +1,920 @@
+//! The verification event: its closed sets ([`Outcome`], [`Reason`]), its JSON form, and the
+//! parsing that turns one JSON object into an [`Event`] or an [`InvalidEvent`].
+//!
+//! Parsing borrows from the input (no `serde_json::Value`, no copy of a string without
+//! escapes), and never puts a string from the input into an error message: a `token` is a
+//! credential, and it may sit in any field of a hostile event.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// Latest accepted time (9999-12-31T23:59:59Z), the RFC 3339 limit.
+pub const MAX_TIME: f64 = 253_402_300_799.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Accepted,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("accepted") {
+            Some(Outcome::Accepted)
+        } else if s.eq_ignore_ascii_case("rejected") {
+            Some(Outcome::Rejected)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a token was refused: the closed set of the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    InvalidSignature,
+    UnknownKey,
+    Malformed,
+    InvalidIssuer,
+    InvalidAudience,
+    InvalidAlgorithm,
+    MissingClaim,
+    Revoked,
+    MissingToken,
+    Other,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 13] = [
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::IssuedInFuture,
+        Reason::InvalidSignature,
+        Reason::UnknownKey,
+        Reason::Malformed,
+        Reason::InvalidIssuer,
+        Reason::InvalidAudience,
+        Reason::InvalidAlgorithm,
+        Reason::MissingClaim,
+        Reason::Revoked,
+        Reason::MissingToken,
+        Reason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::IssuedInFuture => "issued_in_future",
+            Reason::InvalidSignature => "invalid_signature",
+            Reason::UnknownKey => "unknown_key",
+            Reason::Malformed => "malformed",
+            Reason::InvalidIssuer => "invalid_issuer",
+            Reason::InvalidAudience => "invalid_audience",
+            Reason::InvalidAlgorithm => "invalid_algorithm",
+            Reason::MissingClaim => "missing_claim",
+            Reason::Revoked => "revoked",
+            Reason::MissingToken => "missing_token",
+            Reason::Other => "other",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// True for the reasons that are about time, whose claims a verifier did check.
+    pub fn is_time_related(self) -> bool {
+        matches!(
+            self,
+            Reason::Expired | Reason::NotYetValid | Reason::IssuedInFuture
+        )
+    }
+
+    /// Maps a verifier's reason text onto the closed set, case-insensitively: our own names and
+    /// the spellings of PyJWT, python-jose, node jsonwebtoken, jose, golang-jwt v5, Rust
+    /// jsonwebtoken, .NET and Spring Security (the table is in docs/events.md). Anything else is
+    /// `other`.
+    pub fn from_text(text: &str) -> Reason {
+        // Fast path: verifiers that already speak the contract.
+        if let Some(r) = Reason::ALL.iter().find(|r| r.as_str() == text) {
+            return *r;
+        }
+        let mut buf = [0u8; 64];
+        let key = normalize(text, &mut buf);
+        if let Some(&(_, r)) = REASON_TABLE.iter().find(|(spelling, _)| *spelling == key) {
+            return r;
+        }
+        // Free text ("Signature has expired", "token has invalid claims: token is expired").
+        REASON_PHRASES
+            .iter()
+            .find(|(phrase, _)| key.contains(phrase))
+            .map(|&(_, r)| r)
+            .unwrap_or(Reason::Other)
+    }
+}
+
+/// Lower-case ASCII letters and digits only, at most 64 of them, without allocating:
+/// `ExpiredSignatureError`, `expired-signature` and `token is expired` become comparable.
+fn normalize<'b>(text: &str, buf: &'b mut [u8; 64]) -> &'b str {
+    let mut n = 0;
+    for c in text
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .take(buf.len())
+    {
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    // Only ASCII alphanumerics were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or("")
+}
+
+/// Phrases looked for inside free text when no spelling matches exactly, first match wins.
+const REASON_PHRASES: &[(&str, Reason)] = &[
+    ("usedbeforeissued", Reason::IssuedInFuture),
+    ("issuedinthefuture", Reason::IssuedInFuture),
+    ("issuedinfuture", Reason::IssuedInFuture),
+    ("notvalidyet", Reason::NotYetValid),
+    ("notyetvalid", Reason::NotYetValid),
+    ("immature", Reason::NotYetValid),
+    ("notbefore", Reason::NotYetValid),
+    ("notactive", Reason::NotYetValid),
+    ("expired", Reason::Expired),
+    ("revoked", Reason::Revoked),
+    ("signature", Reason::InvalidSignature),
+    ("malformed", Reason::Malformed),
+    ("audience", Reason::InvalidAudience),
+    ("issuer", Reason::InvalidIssuer),
+    ("algorithm", Reason::InvalidAlgorithm),
+];
+
+/// Normalised spelling → reason. Keep in step with the table in docs/events.md.
+const REASON_TABLE: &[(&str, Reason)] = &[
+    // Our own names.
+    ("expired", Reason::Expired),
+    ("notyetvalid", Reason::NotYetValid),
+    ("issuedinfuture", Reason::IssuedInFuture),
+    ("invalidsignature", Reason::InvalidSignature),
+    ("unknownkey", Reason::UnknownKey),
+    ("malformed", Reason::Malformed),
+    ("invalidissuer", Reason::InvalidIssuer),
+    ("invalidaudience", Reason::InvalidAudience),
+    ("invalidalgorithm", Reason::InvalidAlgorithm),
+    ("missingclaim", Reason::MissingClaim),
+    ("revoked", Reason::Revoked),
+    ("missingtoken", Reason::MissingToken),
+    ("other", Reason::Other),
+    // PyJWT.
+    ("expiredsignatureerror", Reason::Expired),
+    ("immaturesignatureerror", Reason::NotYetValid),
+    ("invalidissuedaterror", Reason::IssuedInFuture),
+    ("invalidsignatureerror", Reason::InvalidSignature),
+    ("decodeerror", Reason::Malformed),
+    ("invalidtokenerror", Reason::Malformed),
+    ("invalidissuererror", Reason::InvalidIssuer),
+    ("invalidaudienceerror", Reason::InvalidAudience),
+    ("invalidalgorithmerror", Reason::InvalidAlgorithm),
+    ("missingrequiredclaimerror", Reason::MissingClaim),
+    ("invalidkeyerror", Reason::UnknownKey),
+    ("pyjwkclienterror", Reason::UnknownKey),
+    // python-jose.
+    ("expiredsignature", Reason::Expired),
+    ("jwtclaimserror", Reason::Other),
+    ("jwterror", Reason::Malformed),
+    ("jwserror", Reason::Malformed),
+    ("jwssignatureerror", Reason::InvalidSignature),
+    ("jwkerror", Reason::UnknownKey),
+    // node jsonwebtoken (error names and messages).
+    ("tokenexpirederror", Reason::Expired),
+    ("jwtexpired", Reason::Expired),
+    ("notbeforeerror", Reason::NotYetValid),
+    ("jwtnotactive", Reason::NotYetValid),
+    ("jsonwebtokenerror", Reason::Malformed),
+    ("jwtmalformed", Reason::Malformed),
+    ("invalidtoken", Reason::Malformed),
+    ("jwtsignaturerequired", Reason::InvalidSignature),
+    ("jwtmustbeprovided", Reason::MissingToken),
+    ("jwtaudienceinvalid", Reason::InvalidAudience),
+    ("jwtissuerinvalid", Reason::InvalidIssuer),
+    // jose (panva): error codes and class names.
+    ("errjwtexpired", Reason::Expired),
+    ("errjwtclaimvalidationfailed", Reason::Other),
+    ("jwtclaimvalidationfailed", Reason::Other),
+    ("errjwsinvalid", Reason::Malformed),
+    ("jwsinvalid", Reason::Malformed),
+    ("errjwtinvalid", Reason::Malformed),
+    ("jwtinvalid", Reason::Malformed),
+    (
+        "errjwssignatureverificationfailed",
+        Reason::InvalidSignature,
+    ),
+    ("jwssignatureverificationfailed", Reason::InvalidSignature),
+    ("errjwksnomatchingkey", Reason::UnknownKey),
+    ("jwksnomatchingkey", Reason::UnknownKey),
+    ("errjwksmultiplematchingkeys", Reason::UnknownKey),
+    ("errjosealgnotallowed", Reason::InvalidAlgorithm),
+    ("josealgnotallowed", Reason::InvalidAlgorithm),
+    ("errjosenotsupported", Reason::InvalidAlgorithm),
+    // golang-jwt v5 (sentinel errors and their messages).
+    ("errtokenexpired", Reason::Expired),
+    ("tokenisexpired", Reason::Expired),
+    ("tokenhasexpired", Reason::Expired),
+    ("errtokennotvalidyet", Reason::NotYetValid),
+    ("tokenisnotvalidyet", Reason::NotYetValid),
+    ("errtokenusedbeforeissued", Reason::IssuedInFuture),
+    ("tokenusedbeforeissued", Reason::IssuedInFuture),
+    ("errtokensignatureinvalid", Reason::InvalidSignature),
+    ("tokensignatureisinvalid", Reason::InvalidSignature),
+    ("errtokenmalformed", Reason::Malformed),
+    ("tokenismalformed", Reason::Malformed),
+    ("errtokenunverifiable", Reason::UnknownKey),
+    ("tokenisunverifiable", Reason::UnknownKey),
+    ("errtokeninvalidissuer", Reason::InvalidIssuer),
+    ("tokenhasinvalidissuer", Reason::InvalidIssuer),
+    ("errtokeninvalidaudience", Reason::InvalidAudience),
+    ("tokenhasinvalidaudience", Reason::InvalidAudience),
+    ("errtokenrequiredclaimmissing", Reason::MissingClaim),
+    ("tokenisrequiredclaimmissing", Reason::MissingClaim),
+    ("errtokeninvalidclaims", Reason::Other),
+    ("errsignatureinvalid", Reason::InvalidSignature),
+    ("errtokenunverifiablekey", Reason::UnknownKey),
+    // Rust jsonwebtoken ErrorKind names.
+    ("immaturesignature", Reason::NotYetValid),
+    ("base64", Reason::Malformed),
+    ("json", Reason::Malformed),
+    ("utf8", Reason::Malformed),
+    ("invalidkeyformat", Reason::UnknownKey),
+    ("invalidecdsakey", Reason::UnknownKey),
+    ("invalidrsakey", Reason::UnknownKey),
+    ("invalidalgorithmname", Reason::InvalidAlgorithm),
+    ("missingalgorithm", Reason::InvalidAlgorithm),
+    ("missingrequiredclaim", Reason::MissingClaim),
+    ("invalidsubject", Reason::Other),
+    // .NET (System.IdentityModel.Tokens / Microsoft.IdentityModel).
+    ("securitytokenexpiredexception", Reason::Expired),
+    ("securitytokennotyetvalidexception", Reason::NotYetValid),
+    ("securitytokeninvalidlifetimeexception", Reason::NotYetValid),
+    ("securitytokennoexpirationexception", Reason::MissingClaim),
+    (
+        "securitytokeninvalidsignatureexception",
+        Reason::InvalidSignature,
+    ),
+    (
+        "securitytokensignaturekeynotfoundexception",
+        Reason::UnknownKey,
+    ),
+    ("securitytokenunabletovalidateexception", Reason::UnknownKey),
+    ("securitytokeninvalidissuerexception", Reason::InvalidIssuer),
+    (
+        "securitytokeninvalidaudienceexception",
+        Reason::InvalidAudience,
+    ),
+    (
+        "securitytokeninvalidalgorithmexception",
+        Reason::InvalidAlgorithm,
+    ),
+    ("securitytokenmalformedexception", Reason::Malformed),
+    ("securitytokenreplaydetectedexception", Reason::Revoked),
+    ("securitytokenreplayaddedexception", Reason::Revoked),
+    ("securitytokenexception", Reason::Other),
+    // Spring Security (exception classes and OAuth2 error texts).
+    ("jwtvalidationexception", Reason::Other),
+    ("badjwtexception", Reason::Malformed),
+    ("jwtexception", Reason::Malformed),
+    ("invalidbearertokenexception", Reason::Other),
+    ("jwtexpiredat", Reason::Expired),
+    ("jwtusedbeforenbf", Reason::NotYetValid),
+    ("jwtusedbefore", Reason::NotYetValid),
+    (
+        "authenticationcredentialsnotfoundexception",
+        Reason::MissingToken,
+    ),
+    ("bearertokenmissing", Reason::MissingToken),
+    ("signedjwtverifierexception", Reason::InvalidSignature),
+    ("badjoseexception", Reason::Malformed),
+    ("revokedtoken", Reason::Revoked),
+    ("tokenrevoked", Reason::Revoked),
+];
+
+/// Why an event was refused: the `error` label of `skew_events_invalid_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvalidKind {
+    Json,
+    MissingField,
+    BadValue,
+    TooLarge,
+    BadToken,
+}
+
+impl InvalidKind {
+    pub const ALL: [InvalidKind; 5] = [
+        InvalidKind::Json,
+        InvalidKind::MissingField,
+        InvalidKind::BadValue,
+        InvalidKind::TooLarge,
+        InvalidKind::BadToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidKind::Json => "json",
+            InvalidKind::MissingField => "missing_field",
+            InvalidKind::BadValue => "bad_value",
+            InvalidKind::TooLarge => "too_large",
+            InvalidKind::BadToken => "bad_token",
+        }
+    }
+}
+
+/// A refused event: its class and a message safe to return to the sender and to log (it never
+/// contains a string from the input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEvent {
+    pub kind: InvalidKind,
+    pub message: String,
+}
+
+impl InvalidEvent {
+    pub fn new(kind: InvalidKind, message: impl Into<String>) -> Self {
+        InvalidEvent {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+/// A valid event, ready to record. Strings borrow from the input where they can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
+    /// The verifier's clock at verification, Unix seconds.
+    pub ts: f64,
+    pub source: Option<Cow<'a, str>>,
+    pub issuer: Option<Cow<'a, str>>,
+    pub iat: Option<f64>,
+    pub nbf: Option<f64>,
+    pub exp: Option<f64>,
+    pub outcome: Outcome,
+    /// Always `Some` for a rejected event, `None` for an accepted one.
+    pub reason: Option<Reason>,
+}
+
+impl Event<'_> {
+    /// Token age: `ts − iat`.
+    pub fn age(&self) -> Option<f64> {
+        self.iat.map(|iat| self.ts - iat)
+    }
+}
+
+/// The event as written. Unknown fields are ignored (verifiers add their own).
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(default, deserialize_with = "de_ts")]
+    ts: Option<f64>,
+    #[serde(default, borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "de_aud")]
+    #[allow(dead_code)]
+    aud: Option<()>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    iat: Option<f64>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    nbf: Option<f64>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    exp: Option<f64>,
+    #[serde(default, borrow)]
+    token: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reason: Option<Cow<'a, str>>,
+}
+
+/// Claims read from a token (no signature check: the exporter only reads times here).
+#[derive(Deserialize)]
+struct TokenClaims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default, deserialize_with = "de_aud")]
+    #[allow(dead_code)]
+    aud: Option<()>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    iat: Option<f64>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    nbf: Option<f64>,
+    #[serde(default, deserialize_with = "de_numeric_date")]
+    exp: Option<f64>,
+}
+
+/// Parses one JSON event. `now` is used when the event has no `ts`.
+pub fn parse_event(bytes: &[u8], now: f64) -> Result<Event<'_>, InvalidEvent> {
+    // serde would also read a struct from an array, positionally: refuse anything but an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
+            Ok(_) => InvalidEvent::new(InvalidKind::BadValue, "an event must be a JSON object"),
+            Err(e) => json_error(e),
+        });
+    }
+    let wire: Wire<'_> = serde_json::from_slice(bytes).map_err(json_error)?;
+    from_wire(wire, now)
+}
+
+fn json_error(e: serde_json::Error) -> InvalidEvent {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Data => InvalidKind::BadValue,
+        Category::Io | Category::Syntax | Category::Eof => InvalidKind::Json,
+    };
+    // serde_json messages quote the offending value only for strings that a visitor refused;
+    // every string-accepting visitor here is ours and never quotes, so the text is safe.
+    InvalidEvent::new(kind, e.to_string())
+}
+
+fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
+    let outcome_text = w
+        .outcome
+        .ok_or_else(|| InvalidEvent::new(InvalidKind::MissingField, "`outcome` is required"))?;
+    let outcome = Outcome::parse(&outcome_text).ok_or_else(|| {
+        InvalidEvent::new(
+            InvalidKind::BadValue,
+            "`outcome` must be \"accepted\" or \"rejected\"",
+        )
+    })?;
+    let reason = match (outcome, &w.reason) {
+        (Outcome::Accepted, _) => None,
+        (Outcome::Rejected, Some(text)) => Some(Reason::from_text(text)),
+        (Outcome::Rejected, None) => {
+            return Err(InvalidEvent::new(
+                InvalidKind::MissingField,
+                "`reason` is required when rejected",
+            ))
+        }
+    };
+    let (mut issuer, mut iat, mut nbf, mut exp) = (w.iss, w.iat, w.nbf, w.exp);
+    if let Some(token) = &w.token {
+        // Explicit fields win over the token's claims. The token itself is dropped with `w`.
+        let claims = read_token(token)?;
+        issuer = issuer.or(claims.iss.map(Cow::Owned));
+        iat = iat.or(claims.iat);
+        nbf = nbf.or(claims.nbf);
+        exp = exp.or(claims.exp);
+    }
+    let ts = match w.ts {
+        Some(ts) => ts,
+        None => now,
+    };
+    Ok(Event {
+        ts,
+        source: w.source,
+        issuer,
+        iat,
+        nbf,
+        exp,
+        outcome,
+        reason,
+    })
+}
+
+/// Reads the claims of a compact JWT without verifying it. The error never includes the token.
+fn read_token(token: &str) -> Result<TokenClaims, InvalidEvent> {
+    if token.len() > 64 * 1024 {
+        return Err(InvalidEvent::new(
+            InvalidKind::BadToken,
+            "`token` is longer than 64 KiB",
+        ));
+    }
+    if token.split('.').count() != 3 {
+        return Err(InvalidEvent::new(
+            InvalidKind::BadToken,
+            "`token` is not a compact JWT (three dot-separated parts)",
+        ));
+    }
+    jsonwebtoken::dangerous::insecure_decode_claims::<TokenClaims>(token).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        let what = match e.kind() {
+            ErrorKind::Base64(_) => "a part is not base64url",
+            ErrorKind::Json(_) => "the claims are not a JSON object of the expected types",
+            ErrorKind::Utf8(_) => "the claims are not UTF-8",
+            _ => "it cannot be decoded",
+        };
+        InvalidEvent::new(
+            InvalidKind::BadToken,
+            format!("`token` is not a readable JWT: {what}"),
+        )
+    })
+}
+
+/// Checks a time is a plausible Unix time: finite, not negative, not past year 9999.
+fn check_time<E: de::Error>(field: &str, v: f64) -> Result<f64, E> {
+    if v.is_finite() && (0.0..=MAX_TIME).contains(&v) {
+        Ok(v)
+    } else {
+        Err(E::custom(format_args!(
+            "`{field}` is out of range (0 to year 9999 in Unix seconds)"
+        )))
+    }
+}
+
+/// A NumericDate: a JSON number of seconds (fractional allowed).
+fn de_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a NumericDate (Unix seconds as a number)")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            check_time("NumericDate", v).map(Some)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom("a NumericDate must be a number, not a string"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `ts`: Unix seconds as a number, or an RFC 3339 string.
+fn de_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("Unix seconds or an RFC 3339 time")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            check_time("ts", v).map(Some)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = chrono::DateTime::parse_from_rfc3339(v)
+                .map_err(|_| E::custom("`ts` is a string but not an RFC 3339 time"))?;
+            let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9;
+            check_time("ts", secs).map(Some)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `aud`: a string or an array of strings. Its value is not used by the metrics.
+fn de_aud<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<()>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Some(()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<AudItem>()?.is_some() {}
+            Ok(Some(()))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// One element of an `aud` array: must be a string, its content is skipped.
+struct AudItem;
+
+impl<'de> Deserialize<'de> for AudItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AudItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AudItem, E> {
+                Ok(AudItem)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_790_000_100.0;
+
+    fn ok(json: &str) -> Event<'_> {
+        parse_event(json.as_bytes(), NOW).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    fn err(json: &str) -> InvalidEvent {
+        parse_event(json.as_bytes(), NOW).expect_err(json)
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let e = ok(
+            r#"{"ts": 1790000000.25, "source": "orders", "iss": "https://auth.example", "aud": "api",
+            "iat": 1790000000, "nbf": 1790000000, "exp": 1790000900,
+            "outcome": "rejected", "reason": "not_yet_valid"}"#,
+        );
+        assert_eq!(e.ts, 1_790_000_000.25);
+        assert_eq!(e.source.as_deref(), Some("orders"));
+        assert_eq!(e.issuer.as_deref(), Some("https://auth.example"));
+        assert_eq!(
+            (e.iat, e.nbf, e.exp),
+            (
+                Some(1_790_000_000.0),
+                Some(1_790_000_000.0),
+                Some(1_790_000_900.0)
+            )
+        );
+        assert_eq!(e.outcome, Outcome::Rejected);
+        assert_eq!(e.reason, Some(Reason::NotYetValid));
+        assert_eq!(e.age(), Some(0.25));
+    }
+
+    #[test]
+    fn ts_forms() {
+        assert_eq!(ok(r#"{"outcome":"accepted"}"#).ts, NOW);
+        assert_eq!(
+            ok(r#"{"ts":"2026-09-21T14:13:20.5Z","outcome":"accepted"}"#).ts,
+            1_790_000_000.5
+        );
+        assert_eq!(
+            ok(r#"{"ts":"2026-09-21T16:13:20+02:00","outcome":"accepted"}"#).ts,
+            1_790_000_000.0
+        );
+        assert_eq!(
+            err(r#"{"ts":"yesterday","outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
+        assert_eq!(
+            err(r#"{"ts":"NaN","outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
+    }
+
+    #[test]
+    fn aud_may_be_string_or_array_of_strings() {
+        ok(r#"{"aud":"a","outcome":"accepted"}"#);
+        ok(r#"{"aud":["a","b"],"outcome":"accepted"}"#);
+        assert_eq!(
+            err(r#"{"aud":5,"outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
+        assert_eq!(
+            err(r#"{"aud":["a",5],"outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        ok(r#"{"outcome":"accepted","trace_id":"x","nested":{"a":[1,2,{"b":null}]}}"#);
+    }
+
+    #[test]
+    fn required_fields() {
+        assert_eq!(err(r#"{"iat":1}"#).kind, InvalidKind::MissingField);
+        assert_eq!(
+            err(r#"{"outcome":"rejected"}"#).kind,
+            InvalidKind::MissingField
+        );
+        assert_eq!(err(r#"{"outcome":"maybe"}"#).kind, InvalidKind::BadValue);
+        assert_eq!(
+            ok(r#"{"outcome":"ACCEPTED","reason":"ignored"}"#).reason,
+            None
+        );
+    }
+
+    #[test]
+    fn bad_times_are_refused() {
+        for json in [
+            r#"{"iat":-1,"outcome":"accepted"}"#,
+            r#"{"iat":1e300,"outcome":"accepted"}"#,
+            r#"{"exp":"1790000000","outcome":"accepted"}"#,
+            r#"{"ts":-5,"outcome":"accepted"}"#,
+            r#"{"nbf":true,"outcome":"accepted"}"#,
+        ] {
+            assert_eq!(err(json).kind, InvalidKind::BadValue, "{json}");
+        }
+        assert_eq!(
+            err(r#"{"iat":1e999,"outcome":"accepted"}"#).kind,
+            InvalidKind::Json
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_syntax() {
+        assert_eq!(
+            err(r#"{"source":5,"outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
+        assert_eq!(err(r#"{"outcome":"accepted""#).kind, InvalidKind::Json);
+        assert_eq!(err("not json").kind, InvalidKind::Json);
+        assert_eq!(err("").kind, InvalidKind::Json);
+        assert_eq!(err("[1]").kind, InvalidKind::BadValue);
+        assert_eq!(
+            parse_event(b"{\"source\":\"\xff\",\"outcome\":\"accepted\"}", NOW)
+                .unwrap_err()
+                .kind,
+            InvalidKind::Json
+        );
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped() {
+        assert_eq!(
+            ok(r#"{"iss":"a\/b\u0041","outcome":"accepted"}"#)
+                .issuer
+                .as_deref(),
+            Some("a/bA")
+        );
+    }
+
+    fn b64(s: &str) -> String {
+        // base64url without padding, enough for tests.
+        const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let b = s.as_bytes();
+        let mut out = String::new();
+        for chunk in b.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    fn token(claims: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(claims),
+            b64("sig")
+        )
+    }
+
+    #[test]
+    fn token_claims_fill_missing_fields() {
+        let t = token(
+            r#"{"iss":"https://idp","aud":["x"],"iat":1790000000,"exp":1790000600,"sub":"u"}"#,
+        );
+        let json = format!(r#"{{"ts":1790000001,"token":"{t}","outcome":"accepted"}}"#);
+        let e = ok(&json);
+        assert_eq!(e.issuer.as_deref(), Some("https://idp"));
+        assert_eq!(
+            (e.iat, e.exp, e.nbf),
+            (Some(1_790_000_000.0), Some(1_790_000_600.0), None)
+        );
+        let json = format!(r#"{{"iss":"explicit","token":"{t}","outcome":"accepted"}}"#);
+        assert_eq!(ok(&json).issuer.as_deref(), Some("explicit"));
+    }
+
+    #[test]
+    fn bad_tokens_are_refused_without_echo() {
+        let secret = "eyJhbGciOiJIUzI1NiJ9.not-base64!!.c2ln";
+        for t in [
+            "not a jwt",
+            "a.b",
+            secret,
+            "eyJhbGciOiJIUzI1NiJ9.eyJpYXQiOiJ4In0.c2ln",
+        ] {
+            let json = format!(r#"{{"token":"{t}","outcome":"accepted"}}"#);
+            let e = err(&json);
+            assert_eq!(e.kind, InvalidKind::BadToken, "{t}");
+            assert!(!e.message.contains(t), "{}", e.message);
+        }
+        let t = token(r#"{"iat":-3}"#);
+        let e = err(&format!(r#"{{"token":"{t}","outcome":"accepted"}}"#));
+        assert_eq!(e.kind, InvalidKind::BadToken);
+    }
+
+    #[test]
+    fn error_messages_never_quote_input_strings() {
+        let secret = "eyJzZWNyZXQiOiJ0b2tlbiJ9";
+        for json in [
+            format!(r#"{{"iat":"{secret}","outcome":"accepted"}}"#),
+            format!(r#"{{"ts":"{secret}","outcome":"accepted"}}"#),
+            format!(r#"{{"outcome":"{secret}"}}"#),
+            format!(r#"{{"aud":[1,"{secret}"],"outcome":"accepted"}}"#),
+        ] {
+            let e = err(&json);
+            assert!(!e.message.contains(secret), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn reasons_map_from_library_spellings() {
+        let cases = [
+            ("ExpiredSignatureError", Reason::Expired),
+            ("ExpiredSignature", Reason::Expired),
+            ("TokenExpiredError", Reason::Expired),
+            ("token is expired", Reason::Expired),
+            ("ERR_JWT_EXPIRED", Reason::Expired),
+            ("SecurityTokenExpiredException", Reason::Expired),
+            ("ImmatureSignatureError", Reason::NotYetValid),
+            ("ImmatureSignature", Reason::NotYetValid),
+            ("NotBeforeError", Reason::NotYetValid),
+            ("SecurityTokenNotYetValidException", Reason::NotYetValid),
+            ("token is not valid yet", Reason::NotYetValid),
+            ("token used before issued", Reason::IssuedInFuture),
+            ("InvalidIssuedAtError", Reason::IssuedInFuture),
+            (
+                "SecurityTokenInvalidSignatureException",
+                Reason::InvalidSignature,
+            ),
+            (
+                "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+                Reason::InvalidSignature,
+            ),
+            ("InvalidSignature", Reason::InvalidSignature),
+            ("ERR_JWKS_NO_MATCHING_KEY", Reason::UnknownKey),
+            (
+                "SecurityTokenSignatureKeyNotFoundException",
+                Reason::UnknownKey,
+            ),
+            ("InvalidAudience", Reason::InvalidAudience),
+            ("InvalidIssuer", Reason::InvalidIssuer),
+            ("InvalidAlgorithm", Reason::InvalidAlgorithm),
+            ("MissingRequiredClaim", Reason::MissingClaim),
+            ("BadJwtException", Reason::Malformed),
+            ("token is malformed", Reason::Malformed),
+            ("missing_token", Reason::MissingToken),
+            ("revoked", Reason::Revoked),
+            ("EXPIRED", Reason::Expired),
+            ("Signature has expired", Reason::Expired),
+            (
+                "token has invalid claims: token is expired",
+                Reason::Expired,
+            ),
+            ("the moon is in the wrong phase", Reason::Other),
+            ("", Reason::Other),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(Reason::from_text(text), reason, "{text}");
+        }
+    }
+
+    #[test]
+    fn reason_table_has_no_conflicting_spellings() {
+        for (i, (a, ra)) in REASON_TABLE.iter().enumerate() {
+            assert!(
+                a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{a} is not normalised"
+            );
+            for (b, rb) in &REASON_TABLE[i + 1..] {
+                assert!(a != b || ra == rb, "{a} maps to both {ra:?} and {rb:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reason_indices_match_all() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! Recording: a valid [`Event`] becomes counter increments, histogram observations and an
+//! issuer-lead update. The one code path behind HTTP push, file tailing, `/v1/verify` and
+//! `analyze`.
+//!
+//! Hot-path choices: label values are bounded once per distinct (source, issuer) pair and the
+//! metric children for that pair are resolved once, then kept in a shared map; a [`Batch`]
+//! keeps the last few pairs it used so that most events touch no lock at all, only atomics.
+//! The only lock per event is the pair's own lead window, a short uncontended critical section
+//! with no `.await` inside (so a std mutex is right).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use prometheus::{Gauge, Histogram, IntCounter};
+
+use crate::event::{Event, InvalidEvent, Outcome, Reason};
+use crate::labels::{Bounded, LabelGuard};
+use crate::metrics::{Metrics, Transport};
+
+/// Width of one slot of the issuer-lead window.
+pub const LEAD_SLOT: Duration = Duration::from_secs(10);
+
+/// Recorder settings (from `[events]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct RecorderSettings {
+    pub source_allow: Option<Vec<String>>,
+    pub issuer_allow: Option<Vec<String>>,
+    pub max_sources: usize,
+    pub max_issuers: usize,
+    /// Sliding window of event time for the issuer lead (a multiple of 10 s).
+    pub lead_window: Duration,
+}
+
+impl Default for RecorderSettings {
+    fn default() -> Self {
+        RecorderSettings {
+            source_allow: None,
+            issuer_allow: None,
+            max_sources: 32,
+            max_issuers: 32,
+            lead_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Records events into the metrics. Shared by every ingestion task.
+pub struct Recorder {
+    metrics: Arc<Metrics>,
+    sources: LabelGuard,
+    issuers: LabelGuard,
+    lead_slots: usize,
+    pairs: RwLock<HashMap<PairKey, Arc<Pair>>>,
+}
+
+/// Bounded (source, issuer) label values.
+type PairKey = (Arc<str>, Arc<str>);
+
+/// A batch's cache entry: the raw (source, issuer) as they came in, and what they resolved to.
+struct Cached {
+    source: Option<Box<str>>,
+    issuer: Option<Box<str>>,
+    resolved: Resolved,
+}
+
+/// Every metric child of one (source, issuer) pair, resolved once.
+struct Pair {
+    accepted: IntCounter,
+    rejected: IntCounter,
+    age_accepted: Histogram,
+    age_rejected: Histogram,
+    expired_by: Histogram,
+    premature_by: Histogram,
+    lead: Gauge,
+    window: Mutex<LeadWindow>,
+    /// Created on first use, so a pair only exports the reasons it has seen.
+    rejections: [OnceLock<IntCounter>; Reason::ALL.len()],
+    source: Arc<str>,
+    issuer: Arc<str>,
+}
+
+/// What the guard made of the raw `source` and `issuer` of an event, and the pair they map to.
+struct Resolved {
+    pair: Arc<Pair>,
+    source_overflow: bool,
+    issuer_overflow: bool,
+}
+
+impl Recorder {
+    pub fn new(metrics: Arc<Metrics>, settings: &RecorderSettings) -> Self {
+        let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
+        Recorder {
+            metrics,
+            sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
+            issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
+            lead_slots: slots,
+            pairs: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A batch: records many events with a small cache of resolved pairs.
+    pub fn batch(&self, transport: Transport) -> Batch<'_> {
+        Batch {
+            recorder: self,
+            transport,
+            received: self
+                .metrics
+                .ingest
+                .received
+                .with_label_values(&[transport.as_str()]),
+            cache: Vec::with_capacity(BATCH_CACHE),
+            recorded: 0,
+            invalid: 0,
+        }
+    }
+
+    /// Counts a refused event.
+    pub fn count_invalid(&self, transport: Transport, e: &InvalidEvent) {
+        self.metrics
+            .ingest
+            .invalid
+            .with_label_values(&[transport.as_str(), e.kind.as_str()])
+            .inc();
+    }
+
+    fn resolve(&self, source: Option<&str>, issuer: Option<&str>) -> Resolved {
+        let s = self.sources.bound(source);
+        let i = self.issuers.bound(issuer);
+        let (source_overflow, issuer_overflow) = (s == Bounded::Overflow, i == Bounded::Overflow);
+        let key: PairKey = (arc(s), arc(i));
+        if let Ok(pairs) = self.pairs.read() {
+            if let Some(p) = pairs.get(&key) {
+                return Resolved {
+                    pair: p.clone(),
+                    source_overflow,
+                    issuer_overflow,
+                };
+            }
+        }
+        let pair = match self.pairs.write() {
+            Ok(mut pairs) => pairs
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(self.new_pair(key)))
+                .clone(),
+            // A poisoned map (a panic elsewhere) still records, just without sharing.
+            Err(_) => Arc::new(self.new_pair(key)),
+        };
+        Resolved {
+            pair,
+            source_overflow,
+            issuer_overflow,
+        }
+    }
+
+    fn new_pair(&self, (source, issuer): PairKey) -> Pair {
+        let j = &self.metrics.jwt;
+        let l = [&*source, &*issuer];
+        Pair {
+            accepted: j
+                .verifications
+                .with_label_values(&[l[0], l[1], Outcome::Accepted.as_str()]),
+            rejected: j
+                .verifications
+                .with_label_values(&[l[0], l[1], Outcome::Rejected.as_str()]),
+            age_accepted: j
+                .age
+                .with_label_values(&[l[0], l[1], Outcome::Accepted.as_str()]),
+            age_rejected: j
+                .age
+                .with_label_values(&[l[0], l[1], Outcome::Rejected.as_str()]),
+            expired_by: j.expired_by.with_label_values(&l),
+            premature_by: j.premature_by.with_label_values(&l),
+            lead: j.issuer_lead.with_label_values(&l),
+            window: Mutex::new(LeadWindow::new(self.lead_slots, LEAD_SLOT.as_secs_f64())),
+            rejections: Default::default(),
+            source,
+            issuer,
+        }
+    }
+}
+
+fn arc(b: Bounded) -> Arc<str> {
+    match b {
+        Bounded::Kept(s) => s,
+        Bounded::Overflow => Arc::from(crate::labels::OTHER),
+    }
+}
+
+/// How many resolved pairs a batch remembers.
+const BATCH_CACHE: usize = 16;
+
+/// Records a run of events from one transport. Drop it when the run is over.
+pub struct Batch<'r> {
+    recorder: &'r Recorder,
+    transport: Transport,
+    received: IntCounter,
+    cache: Vec<Cached>,
+    recorded: u64,
+    invalid: u64,
+}
+
+impl Batch<'_> {
+    /// Records one valid event.
+    pub fn record(&mut self, e: &Event<'_>) {
+        let source = e.source.as_deref();
+        let issuer = e.issuer.as_deref();
+        let idx = match self
+            .cache
+            .iter()
+            .position(|c| c.source.as_deref() == source && c.issuer.as_deref() == issuer)
+        {
+            Some(i) => i,
+            None => {
+                let r = self.recorder.resolve(source, issuer);
+                if self.cache.len() == BATCH_CACHE {
+                    self.cache.remove(0);
+                }
+                self.cache.push(Cached {
+                    source: source.map(Box::from),
+                    issuer: issuer.map(Box::from),
+                    resolved: r,
+                });
+                self.cache.len() - 1
+            }
+        };
+        let r = &self.cache[idx].resolved;
+        let overflow = &self.recorder.metrics.ingest.label_overflow;
+        if r.source_overflow {
+            overflow.with_label_values(&["source"]).inc();
+        }
+        if r.issuer_overflow {
+            overflow.with_label_values(&["issuer"]).inc();
+        }
+        record_into(&r.pair, &self.recorder.metrics, e);
+        self.recorded += 1;
+    }
+
+    /// Counts a refused event against this batch's transport.
+    pub fn invalid(&mut self, e: &InvalidEvent) {
+        self.recorder.count_invalid(self.transport, e);
+        self.invalid += 1;
+    }
+
+    pub fn recorded(&self) -> u64 {
+        self.recorded
+    }
+
+    pub fn invalid_count(&self) -> u64 {
+        self.invalid
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // One atomic add per batch instead of one per event.
+        self.received.inc_by(self.recorded);
+    }
+}
+
+fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
+    match e.outcome {
+        Outcome::Accepted => p.accepted.inc(),
+        Outcome::Rejected => p.rejected.inc(),
+    }
+    if let Some(age) = e.age() {
+        match e.outcome {
+            Outcome::Accepted => p.age_accepted.observe(age),
+            Outcome::Rejected => p.age_rejected.observe(age),
+        }
+    }
+    if let Some(reason) = e.reason {
+        p.rejections[reason.index()]
+            .get_or_init(|| {
+                m.jwt
+                    .rejections
+                    .with_label_values(&[&*p.source, &*p.issuer, reason.as_str()])
+            })
+            .inc();
+        match reason {
+            Reason::Expired => {
+                if let Some(exp) = e.exp {
+                    p.expired_by.observe((e.ts - exp).max(0.0));
+                }
+            }
+            Reason::NotYetValid => {
+                if let Some(t) = e.nbf.or(e.iat) {
+                    p.premature_by.observe((t - e.ts).max(0.0));
+                }
+            }
+            Reason::IssuedInFuture => {
+                if let Some(t) = e.iat.or(e.nbf) {
+                    p.premature_by.observe((t - e.ts).max(0.0));
+                }
+            }
+            _ => {}
+        }
+    }
+    // The lead uses only tokens whose times a verifier actually checked: accepted ones and
+    // time-related rejections. A forged token's iat must not move it.
+    let trusted = e.reason.is_none_or(Reason::is_time_related);
+    if let (true, Some(age)) = (trusted, e.age()) {
+        if let Ok(mut w) = p.window.lock() {
+            if let Some(lead) = w.observe(e.ts, age) {
+                p.lead.set(lead);
+            }
+        }
+    }
+}
+
+/// The lowest token age per slot of event time, over a sliding window that ends at the newest
+/// `ts` seen. Fixed size: a ring of `slots` minima, no allocation per event.
+#[derive(Debug, Clone)]
+pub struct LeadWindow {
+    minima: Box<[f64]>,
+    slot_secs: f64,
+    /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
+    newest: Option<i64>,
+    /// The minimum over the whole window.
+    min: f64,
+}
+
+impl LeadWindow {
+    pub fn new(slots: usize, slot_secs: f64) -> Self {
+        LeadWindow {
+            minima: vec![f64::INFINITY; slots.max(1)].into_boxed_slice(),
+            slot_secs,
+            newest: None,
+            min: f64::INFINITY,
+        }
+    }
+
+    /// Adds one token age seen at `ts`. Returns the lead (−lowest age in the window) when the
+    /// event falls in the window, `None` when it is older than the window.
+    pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
+        let n = self.minima.len() as i64;
+        let slot = (ts / self.slot_secs).floor() as i64;
+        let mut recompute = false;
+        match self.newest {
+            None => self.newest = Some(slot),
+            Some(newest) if slot > newest => {
+                if slot - newest >= n {
+                    self.minima.fill(f64::INFINITY);
+                } else {
+                    for s in newest + 1..=slot {
+                        self.minima[s.rem_euclid(n) as usize] = f64::INFINITY;
+                    }
+                }
+                self.newest = Some(slot);
+                recompute = true;
+            }
+            Some(newest) if slot <= newest - n => return None,
+            Some(_) => {}
+        }
+        let i = slot.rem_euclid(n) as usize;
+        if age < self.minima[i] {
+            self.minima[i] = age;
+        }
+        self.min = if recompute {
+            self.minima.iter().copied().fold(f64::INFINITY, f64::min)
+        } else {
+            self.min.min(age)
+        };
+        Some(-self.min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_event;
+
+    fn recorder(settings: RecorderSettings) -> Recorder {
+        Recorder::new(Arc::new(Metrics::new().unwrap()), &settings)
+    }
+
+    fn record(r: &Recorder, json: &str) {
+        let e = parse_event(json.as_bytes(), 0.0).unwrap();
+        r.batch(Transport::Http).record(&e);
+    }
+
+    fn value(r: &Recorder, needle: &str) -> f64 {
+        let text = r.metrics().render().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(needle).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{needle} not in\n{text}"))
+    }
+
+    #[test]
+    fn records_counters_age_and_reasons() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"ts":1000.5,"source":"api","iss":"idp","iat":1000,"outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"source":"api","iss":"idp","iat":1003,"nbf":1003,"outcome":"rejected","reason":"ImmatureSignatureError"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":2000,"source":"api","iss":"idp","exp":1998,"iat":1000,"outcome":"rejected","reason":"expired"}"#,
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_verifications_total{issuer="idp",outcome="accepted",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_verifications_total{issuer="idp",outcome="rejected",source="api"}"#
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejections_total{issuer="idp",reason="not_yet_valid",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejections_total{issuer="idp",reason="expired",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                "skew_jwt_premature_by_seconds_sum{issuer=\"idp\",source=\"api\"}"
+            ),
+            3.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                "skew_jwt_expired_by_seconds_sum{issuer=\"idp\",source=\"api\"}"
+            ),
+            2.0
+        );
+        assert_eq!(value(&r, "skew_jwt_age_seconds_bucket{issuer=\"idp\",outcome=\"rejected\",source=\"api\",le=\"-2\"}"), 1.0);
+        assert_eq!(
+            value(&r, "skew_events_received_total{transport=\"http\"}"),
+            3.0
+        );
+        // Lead: the lowest age in the window ending at ts=2000 is... the 1000 s events fell out.
+        assert_eq!(
+            value(
+                &r,
+                "skew_jwt_issuer_lead_seconds{issuer=\"idp\",source=\"api\"}"
+            ),
+            -1000.0
+        );
+    }
+
+    #[test]
+    fn untrusted_rejections_do_not_move_the_lead() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"ts":1000,"iss":"idp","iat":999,"outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"iss":"idp","iat":9999,"outcome":"rejected","reason":"invalid_signature"}"#,
+        );
+        assert_eq!(
+            value(
+                &r,
+                "skew_jwt_issuer_lead_seconds{issuer=\"idp\",source=\"unknown\"}"
+            ),
+            -1.0
+        );
+    }
+
+    #[test]
+    fn overflowing_labels_become_other_and_are_counted() {
+        let r = recorder(RecorderSettings {
+            max_issuers: 1,
+            ..RecorderSettings::default()
+        });
+        record(&r, r#"{"iss":"a","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"b","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"c","outcome":"accepted"}"#);
+        assert_eq!(
+            value(&r, "skew_label_overflow_total{label=\"issuer\"}"),
+            2.0
+        );
+        assert_eq!(
+            value(&r, "skew_jwt_verifications_total{issuer=\"other\",outcome=\"accepted\",source=\"unknown\"}"),
+            2.0
+        );
+    }
+
+    #[test]
+    fn lead_window_slides_with_event_time() {
+        let mut w = LeadWindow::new(30, 10.0);
+        assert_eq!(w.observe(1000.0, -3.2), Some(3.2));
+        assert_eq!(w.observe(1001.0, 0.5), Some(3.2));
+        assert_eq!(w.observe(1290.0, 0.5), Some(3.2), "still inside 5 minutes");
+        assert_eq!(
+            w.observe(1300.0, 0.7),
+            Some(-0.5),
+            "slot of ts=1000 dropped"
+        );
+        assert_eq!(w.observe(900.0, -50.0), None, "older than the window");
+        assert_eq!(
+            w.observe(5000.0, 1.0),
+            Some(-1.0),
+            "a jump clears everything"
+        );
+    }
+
+    #[test]
+    fn lead_window_handles_out_of_order_events_inside_the_window() {
+        let mut w = LeadWindow::new(30, 10.0);
+        w.observe(1100.0, 1.0);
+        assert_eq!(w.observe(1050.0, -2.0), Some(2.0));
+        assert_eq!(w.observe(1110.0, 0.0), Some(2.0));
+    }
+}
