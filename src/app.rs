@@ -93,6 +93,8 @@ pub async fn run(
         metrics: metrics.clone(),
         telemetry_path: settings.web.telemetry_path.clone(),
     });
+    // The main listener is announced first: tests and scripts read the first address logged.
+    log_listening("main", &main);
     match events {
         None => app = app.merge(events_router),
         Some(listener) => {
@@ -100,7 +102,6 @@ pub async fn run(
             tracker.spawn(serve(listener, events_router, cancel.clone()));
         }
     }
-    log_listening("main", &main);
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {

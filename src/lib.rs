@@ -13,6 +13,7 @@
 //! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`.
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
+//! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //!
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
@@ -38,6 +39,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ntp;
 pub mod record;
+pub mod synth;
 
 /// Seconds since the Unix epoch, as the verifier-side `ts` and gauges use.
 pub fn unix_now() -> f64 {

@@ -1,0 +1,312 @@
+//! Synthetic verification streams with a known truth, for tests and benchmarks.
+//!
+//! A world of issuers whose clocks run ahead of (or behind) true time by a chosen lead, and
+//! verifiers with perfect clocks and zero leeway. Verifications happen at steadily increasing
+//! true times `ts`; each token was minted `delay` seconds earlier (`m = ts − delay`) and
+//! stamped `iat = nbf = m + lead`, `exp = iat + lifetime`. The verifier rejects it as `not_yet_valid` while `ts < nbf`, as
+//! `expired` once `ts >= exp`; a chosen share is rejected as `invalid_signature` instead.
+//! [`Truth`] accumulates what a correct exporter must report, computed independently of the
+//! exporter's own code (plain comparisons, no shared helpers).
+//!
+//! Times are multiples of 1/1024 s so that every difference is exact in binary floating
+//! point: the expected histogram buckets are then exact too.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One issuer of the synthetic world.
+#[derive(Debug, Clone)]
+pub struct IssuerSpec {
+    pub name: String,
+    /// How far this issuer's clock runs ahead of true time (negative: behind).
+    pub lead: f64,
+    /// Token lifetime (exp − iat).
+    pub lifetime: f64,
+}
+
+/// The world's parameters.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub issuers: Vec<IssuerSpec>,
+    pub sources: Vec<String>,
+    /// True time of the first verification (Unix seconds).
+    pub start: f64,
+    /// True time between consecutive verifications.
+    pub step: f64,
+    /// Largest delivery delay between minting and verification.
+    pub max_delay: f64,
+    /// Share of tokens (0..1) that are kept by a client long past expiry.
+    pub stale_share: f64,
+    /// Share of tokens (0..1) rejected as `invalid_signature`.
+    pub bad_signature_share: f64,
+    pub seed: u64,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            issuers: vec![
+                IssuerSpec {
+                    name: "https://ahead.example".into(),
+                    lead: 3.2,
+                    lifetime: 300.0,
+                },
+                IssuerSpec {
+                    name: "https://synced.example".into(),
+                    lead: 0.0,
+                    lifetime: 600.0,
+                },
+                IssuerSpec {
+                    name: "https://behind.example".into(),
+                    lead: -1.5,
+                    lifetime: 900.0,
+                },
+            ],
+            sources: vec!["orders".into(), "payments".into(), "search".into()],
+            start: 1_790_000_000.0,
+            step: 0.01,
+            max_delay: 2.0,
+            stale_share: 0.01,
+            bad_signature_share: 0.005,
+            seed: 42,
+        }
+    }
+}
+
+/// One generated event and the facts behind it.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub source: usize,
+    pub issuer: usize,
+    pub ts: f64,
+    pub iat: f64,
+    pub exp: f64,
+    /// `None` when accepted.
+    pub reason: Option<&'static str>,
+}
+
+impl Generated {
+    /// The event as one JSON line (no newline).
+    pub fn to_json(&self, spec: &Spec) -> String {
+        let mut s = String::with_capacity(200);
+        let _ = write!(
+            s,
+            r#"{{"ts":{},"source":"{}","iss":"{}","aud":"api","iat":{},"nbf":{},"exp":{},"outcome":"{}""#,
+            self.ts,
+            spec.sources[self.source],
+            spec.issuers[self.issuer].name,
+            self.iat,
+            self.iat,
+            self.exp,
+            if self.reason.is_some() {
+                "rejected"
+            } else {
+                "accepted"
+            },
+        );
+        if let Some(r) = self.reason {
+            let _ = write!(s, r#","reason":"{r}""#);
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// A small deterministic PRNG (splitmix64): the stream must not change between releases of a
+/// dependency, or the truth of a stored file would.
+#[derive(Debug, Clone)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Rounds to a multiple of 1/1024 s.
+fn q(t: f64) -> f64 {
+    (t * 1024.0).round() / 1024.0
+}
+
+/// Iterates over the events of a world.
+pub struct Generator {
+    spec: Spec,
+    rng: SplitMix,
+    n: u64,
+}
+
+impl Generator {
+    pub fn new(spec: Spec) -> Self {
+        let rng = SplitMix(spec.seed);
+        Generator { spec, rng, n: 0 }
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Generated;
+
+    fn next(&mut self) -> Option<Generated> {
+        let s = &self.spec;
+        let issuer = (self.rng.next() % s.issuers.len() as u64) as usize;
+        let source = (self.rng.next() % s.sources.len() as u64) as usize;
+        let spec = &s.issuers[issuer];
+        let ts = q(s.start + self.n as f64 * s.step);
+        self.n += 1;
+        let stale = self.rng.unit() < s.stale_share;
+        let delay = if stale {
+            q(spec.lifetime + 60.0 + self.rng.unit() * 3600.0)
+        } else {
+            q(self.rng.unit() * s.max_delay)
+        };
+        let iat = q(ts - delay + spec.lead);
+        let exp = iat + q(spec.lifetime);
+        let reason = if self.rng.unit() < s.bad_signature_share {
+            Some("invalid_signature")
+        } else if ts < iat {
+            Some("not_yet_valid")
+        } else if ts >= exp {
+            Some("expired")
+        } else {
+            None
+        };
+        Some(Generated {
+            source,
+            issuer,
+            ts,
+            iat,
+            exp,
+            reason,
+        })
+    }
+}
+
+/// What a correct exporter reports for a stream, per (source, issuer).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PairTruth {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub reasons: BTreeMap<&'static str, u64>,
+    /// Ages of accepted and rejected tokens.
+    pub ages: [Vec<f64>; 2],
+    pub expired_by: Vec<f64>,
+    pub premature_by: Vec<f64>,
+    /// Lowest age of trusted events in the last lead window, with the newest ts.
+    pub newest_ts: f64,
+    trusted: Vec<(f64, f64)>,
+}
+
+impl PairTruth {
+    /// How many observations in `values` are ≤ `bound`: the cumulative bucket count.
+    pub fn count_le(values: &[f64], bound: f64) -> u64 {
+        values.iter().filter(|&&v| v <= bound).count() as u64
+    }
+
+    /// The issuer lead a window of `window` seconds of event time (in 10 s slots) must show.
+    pub fn expected_lead(&self, window: f64) -> Option<f64> {
+        let slot = |t: f64| (t / 10.0).floor();
+        let newest = slot(self.newest_ts);
+        let slots = (window / 10.0).floor();
+        self.trusted
+            .iter()
+            .filter(|(ts, _)| slot(*ts) > newest - slots)
+            .map(|&(_, age)| age)
+            .reduce(f64::min)
+            .map(|m| -m)
+    }
+}
+
+/// The truth of a whole stream.
+#[derive(Debug, Default, Clone)]
+pub struct Truth {
+    pub pairs: BTreeMap<(String, String), PairTruth>,
+    pub events: u64,
+}
+
+impl Truth {
+    pub fn add(&mut self, spec: &Spec, g: &Generated) {
+        let key = (
+            spec.sources[g.source].clone(),
+            spec.issuers[g.issuer].name.clone(),
+        );
+        let p = self.pairs.entry(key).or_default();
+        self.events += 1;
+        let age = g.ts - g.iat;
+        match g.reason {
+            None => {
+                p.accepted += 1;
+                p.ages[0].push(age);
+            }
+            Some(r) => {
+                p.rejected += 1;
+                p.ages[1].push(age);
+                *p.reasons.entry(r).or_default() += 1;
+                match r {
+                    "expired" => p.expired_by.push(g.ts - g.exp),
+                    "not_yet_valid" => p.premature_by.push(g.iat - g.ts),
+                    _ => {}
+                }
+            }
+        }
+        if g.reason != Some("invalid_signature") {
+            p.trusted.push((g.ts, age));
+        }
+        p.newest_ts = p.newest_ts.max(g.ts);
+    }
+}
+
+/// Generates `n` events as NDJSON lines together with their truth.
+pub fn stream(spec: Spec, n: usize) -> (Vec<String>, Truth) {
+    let mut truth = Truth::default();
+    let generator = Generator::new(spec.clone());
+    let lines = generator
+        .take(n)
+        .map(|g| {
+            truth.add(&spec, &g);
+            g.to_json(&spec)
+        })
+        .collect();
+    (lines, truth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_plausible() {
+        let (a, truth) = stream(Spec::default(), 20_000);
+        let (b, _) = stream(Spec::default(), 20_000);
+        assert_eq!(a, b);
+        let ahead = &truth.pairs[&("orders".to_string(), "https://ahead.example".to_string())];
+        assert!(
+            ahead.reasons.get("not_yet_valid").copied().unwrap_or(0) > 100,
+            "{ahead:?}"
+        );
+        let lead = ahead.expected_lead(300.0).unwrap();
+        assert!((3.15..=3.21).contains(&lead), "{lead}");
+        let synced = &truth.pairs[&("orders".to_string(), "https://synced.example".to_string())];
+        assert_eq!(synced.reasons.get("not_yet_valid"), None);
+        assert!(synced.reasons.get("expired").copied().unwrap_or(0) > 0);
+    }
+
+    #[test]
+    fn events_parse() {
+        let (lines, _) = stream(Spec::default(), 100);
+        for l in lines {
+            crate::event::parse_event(l.as_bytes(), 0.0).unwrap();
+        }
+    }
+}
