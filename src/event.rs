@@ -918,3 +918,61 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// JSON-ish fragments that reach the interesting branches more often than random bytes.
+    fn jsonish() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "ts", "iat", "nbf", "exp", "iss", "aud", "source", "token", "outcome", "reason", "x",
+        ]);
+        let value = prop_oneof![
+            any::<f64>().prop_map(|v| format!("{v:e}")),
+            any::<i64>().prop_map(|v| v.to_string()),
+            "[a-zA-Z0-9_.:+ -]{0,30}".prop_map(|s| format!("{s:?}")),
+            Just("null".to_string()),
+            Just("[\"a\",1]".to_string()),
+            Just("{}".to_string()),
+            Just("\"accepted\"".to_string()),
+            Just("\"rejected\"".to_string()),
+            Just("\"2026-01-01T00:00:00Z\"".to_string()),
+        ];
+        prop::collection::vec((key, value), 0..8).prop_map(|kv| {
+            let body: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_event(&bytes, 1.0);
+        }
+
+        #[test]
+        fn parsing_jsonish_objects_never_panics_and_valid_times_are_finite(s in jsonish()) {
+            if let Ok(e) = parse_event(s.as_bytes(), 1.0) {
+                prop_assert!(e.ts.is_finite());
+                for t in [e.iat, e.nbf, e.exp].into_iter().flatten() {
+                    prop_assert!(t.is_finite() && t >= 0.0);
+                }
+                prop_assert_eq!(e.reason.is_some(), e.outcome == Outcome::Rejected);
+            }
+        }
+
+        #[test]
+        fn reason_mapping_never_panics(s in ".{0,200}") {
+            let _ = Reason::from_text(&s);
+        }
+
+        #[test]
+        fn token_reading_never_panics(s in "[A-Za-z0-9_.=-]{0,300}") {
+            let json = format!(r#"{{"token":"{s}","outcome":"accepted"}}"#);
+            let _ = parse_event(json.as_bytes(), 1.0);
+        }
+    }
+}
