@@ -364,12 +364,7 @@ fn http_statuses_auth_and_separate_listener() {
         "--events.auth-token-file",
         secret_path,
     ]);
-    let events_addr = ex
-        .log_text()
-        .lines()
-        .filter(|l| l.contains("events"))
-        .find_map(common::listening_address)
-        .expect("events listener address in the log");
+    let events_addr = ex.listener("events");
     assert_ne!(events_addr, ex.addr);
     let url = format!("http://{events_addr}/v1/events");
     let good = r#"{"iss":"idp","outcome":"accepted"}"#;
