@@ -1,0 +1,17 @@
+#!/bin/sh
+# Checks the Prometheus rules and runs their unit tests with promtool.
+#   alerts/check.sh            (from anywhere; PROMTOOL=/path/to/promtool to pick a binary)
+# Exits non-zero when a rule is invalid or a test fails.
+set -eu
+
+here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+promtool=${PROMTOOL:-promtool}
+
+if ! command -v "$promtool" >/dev/null 2>&1; then
+    echo "check.sh: promtool not found (install Prometheus' promtool or set PROMTOOL)" >&2
+    exit 2
+fi
+
+cd "$here"
+"$promtool" check rules skew-exporter.rules.yml
+"$promtool" test rules tests/*.yml
