@@ -82,6 +82,12 @@ pub async fn run(
     let tracker = TaskTracker::new();
 
     crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), cancel.clone(), &tracker);
+    crate::ingest::tail::spawn(
+        settings.events.tail.clone(),
+        recorder.clone(),
+        cancel.clone(),
+        &tracker,
+    );
 
     let events_router = crate::ingest::http::router(EventsState {
         recorder: recorder.clone(),

@@ -38,6 +38,8 @@ pub mod defaults {
     pub const EVENTS_MAX_LINE: usize = 1 << 20;
     pub const LEAD_WINDOW: Duration = Duration::from_secs(300);
     pub const MAX_LABEL_VALUES: usize = 32;
+    pub const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+    pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);
 }
 
 /// Command line. Flag names follow the Prometheus exporter convention (`--web.listen-address`).
@@ -116,6 +118,16 @@ pub struct Flags {
     /// Largest accepted single event (one line), e.g. `1MiB`.
     #[arg(long = "events.max-line", value_name = "SIZE", value_parser = parse_size)]
     pub events_max_line: Option<usize>,
+    /// JSON-lines file or glob of files to follow (repeatable), e.g. `/var/log/api/*.jsonl`.
+    #[arg(long = "events.file", value_name = "PATH")]
+    pub events_files: Vec<String>,
+    /// Where to start in a file seen for the first time: `end` (no replay) or `beginning`.
+    #[arg(long = "events.file-start", value_name = "WHERE")]
+    pub events_file_start: Option<crate::ingest::tail::StartAt>,
+    /// Persist read positions here (atomically, every second and at shutdown) and resume
+    /// from them after a restart.
+    #[arg(long = "events.checkpoint", value_name = "FILE")]
+    pub events_checkpoint: Option<PathBuf>,
     /// File holding a shared secret that senders must present as `Authorization: Bearer …`.
     #[arg(long = "events.auth-token-file", value_name = "FILE")]
     pub events_auth_token_file: Option<PathBuf>,
@@ -204,6 +216,12 @@ pub struct RawEvents {
     pub age_buckets: Option<Vec<f64>>,
     #[serde(default, deserialize_with = "de_duration")]
     pub lead_window: Option<Duration>,
+    /// JSON-lines files or globs to follow.
+    pub files: Option<Vec<String>>,
+    pub file_start: Option<crate::ingest::tail::StartAt>,
+    pub checkpoint: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub file_poll_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,6 +384,8 @@ pub struct EventsSettings {
     pub auth_token: Option<Arc<[u8]>>,
     pub age_buckets: Vec<f64>,
     pub recorder: crate::record::RecorderSettings,
+    /// File tailing; no patterns means no tailing.
+    pub tail: crate::ingest::tail::TailSettings,
 }
 
 impl std::fmt::Debug for EventsSettings {
@@ -381,6 +401,7 @@ impl std::fmt::Debug for EventsSettings {
             )
             .field("age_buckets", &self.age_buckets)
             .field("recorder", &self.recorder)
+            .field("tail", &self.tail)
             .finish()
     }
 }
@@ -613,6 +634,43 @@ fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, Conf
         }
         _ => Ok(()),
     };
+    let patterns = if flags.events_files.is_empty() {
+        raw.files.unwrap_or_default()
+    } else {
+        flags.events_files.clone()
+    };
+    if patterns.len() > 64 {
+        return Err(invalid("events.files", "at most 64 patterns"));
+    }
+    for p in &patterns {
+        glob::Pattern::new(p).map_err(|e| invalid("events.files", format!("`{p}`: {e}")))?;
+        if p.ends_with('/') || p.is_empty() {
+            return Err(invalid(
+                "events.files",
+                format!("`{p}` must name files, not a directory"),
+            ));
+        }
+    }
+    let poll_interval = raw
+        .file_poll_interval
+        .unwrap_or(defaults::FILE_POLL_INTERVAL);
+    if poll_interval < Duration::from_millis(50) || poll_interval > Duration::from_secs(300) {
+        return Err(invalid(
+            "events.file-poll-interval",
+            "must be between 50ms and 5m",
+        ));
+    }
+    let tail = crate::ingest::tail::TailSettings {
+        patterns,
+        start: flags
+            .events_file_start
+            .or(raw.file_start)
+            .unwrap_or_default(),
+        checkpoint: flags.events_checkpoint.clone().or(raw.checkpoint),
+        poll_interval,
+        max_line,
+        idle_drop: defaults::FILE_IDLE_DROP,
+    };
     check_allow(&raw.sources, "events.sources")?;
     check_allow(&raw.issuers, "events.issuers")?;
     Ok(EventsSettings {
@@ -628,6 +686,7 @@ fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, Conf
             max_issuers: limit(raw.max_issuers, "events.max-issuers")?,
             lead_window,
         },
+        tail,
     })
 }
 
@@ -760,6 +819,11 @@ mod tests {
             ("[events]\nissuers = []", "events.issuers"),
             ("[events]\nlead-window = \"1s\"", "events.lead-window"),
             ("[events]\nmax-body = \"10B\"", "events.max-body"),
+            ("[events]\nfiles = [\"/var/log/[\"]", "events.files"),
+            (
+                "[events]\nfile-poll-interval = \"1ms\"",
+                "events.file-poll-interval",
+            ),
             (
                 "[events]\nauth-token-file = \"/nonexistent/secret\"",
                 "events.auth-token-file",

@@ -58,6 +58,60 @@ pub struct Metrics {
     pub ntp: NtpMetrics,
     pub jwt: JwtMetrics,
     pub ingest: IngestMetrics,
+    pub tail: TailMetrics,
+}
+
+/// File tailing, per configured pattern (label `pattern`, the pattern as configured).
+pub struct TailMetrics {
+    pub lines: IntCounterVec,
+    pub bytes: IntCounterVec,
+    pub rotations: IntCounterVec,
+    pub truncations: IntCounterVec,
+    pub refused: IntCounterVec,
+    pub read_errors: IntCounterVec,
+    pub lag: IntGaugeVec,
+    pub files: IntGaugeVec,
+}
+
+impl TailMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let p = &["pattern"];
+        Ok(TailMetrics {
+            lines: counter(r, "skew_tail_lines_total", "Lines read from followed files.", p)?,
+            bytes: counter(r, "skew_tail_bytes_total", "Bytes read from followed files.", p)?,
+            rotations: counter(
+                r,
+                "skew_tail_rotations_total",
+                "Times a followed path was found to hold a new file (rename or delete + create).",
+                p,
+            )?,
+            truncations: counter(
+                r,
+                "skew_tail_truncations_total",
+                "Times a followed file shrank or was rewritten (copytruncate); reading restarted at 0.",
+                p,
+            )?,
+            refused: counter(
+                r,
+                "skew_tail_lines_refused_total",
+                "Lines refused (invalid events or over --events.max-line).",
+                p,
+            )?,
+            read_errors: counter(
+                r,
+                "skew_tail_read_errors_total",
+                "Failed opens, stats or reads of files matching the pattern (retried).",
+                p,
+            )?,
+            lag: int_gauge(
+                r,
+                "skew_tail_lag_bytes",
+                "Bytes written to the followed files but not yet recorded (size - offset).",
+                p,
+            )?,
+            files: int_gauge(r, "skew_tail_files", "Files currently followed.", p)?,
+        })
+    }
 }
 
 /// The JWT section of the contract. `source` and `issuer` are bounded by the label guard.
@@ -305,11 +359,13 @@ impl Metrics {
         let ntp = NtpMetrics::register(&registry)?;
         let jwt = JwtMetrics::register(&registry, age_buckets)?;
         let ingest = IngestMetrics::register(&registry)?;
+        let tail = TailMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             ntp,
             jwt,
             ingest,
+            tail,
         })
     }
 

@@ -2,10 +2,12 @@
 //!
 //! [`Ingest`] is the shared splitter and error accounting: NDJSON lines, a JSON array, or a
 //! single object go through [`crate::event::parse_event`] one event at a time, so one bad line
-//! never drops the good ones around it. The transports are [`http`] (push) and, later, file
-//! tailing; `analyze` feeds files through the same type.
+//! never drops the good ones around it. The transports are [`http`] (push) and [`tail`]
+//! (JSON-lines files, with [`checkpoint`]); `analyze` feeds files through the same type.
 
+pub mod checkpoint;
 pub mod http;
+pub mod tail;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
