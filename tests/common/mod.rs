@@ -6,6 +6,8 @@
 //! Every test crate includes this file with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod scripted;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -30,8 +32,23 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
+/// The Debian package that installs `path`, for the skip message of [`require_paths`].
+/// `.ci/run` installs every package named here.
+fn debian_package(path: &str) -> Option<&'static str> {
+    let file = Path::new(path).file_name()?.to_str()?;
+    Some(match file {
+        "chronyd" | "chronyc" => "chrony",
+        "ntpdig" => "ntpsec-ntpdate",
+        "promtool" | "prometheus" => "prometheus",
+        "nginx" => "nginx",
+        f if f.starts_with("libfaketime") => "faketime",
+        _ => return None,
+    })
+}
+
 /// Checks that every path exists. When one is missing: panics under CI, otherwise prints a
-/// skip message and returns false (the test should then return early).
+/// skip message naming the Debian packages to install and returns false (the test should then
+/// return early).
 pub fn require_paths(paths: &[&str]) -> bool {
     let missing: Vec<&str> = paths
         .iter()
@@ -42,9 +59,17 @@ pub fn require_paths(paths: &[&str]) -> bool {
         return true;
     }
     let test = thread::current().name().unwrap_or("this test").to_owned();
+    let mut packages: Vec<&str> = Vec::new();
+    for p in &missing {
+        let package = debian_package(p).unwrap_or("the package that provides it");
+        if !packages.contains(&package) {
+            packages.push(package);
+        }
+    }
     let msg = format!(
-        "{test} needs {} (install chrony, faketime, ntpsec-ntpdate)",
-        missing.join(", ")
+        "{test} needs {} (install {})",
+        missing.join(", "),
+        packages.join(", ")
     );
     if in_ci() {
         panic!("CI=true and a required program is missing: {msg}");
@@ -513,6 +538,20 @@ mod tests {
         assert_eq!(s.get("b", &[]), Some(0.25));
         assert_eq!(s.get("c", &[("path", "a\"b\\c\nd")]), Some(-0.001));
         assert_eq!(s.get("d_bucket", &[("le", "+Inf")]), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn names_the_package_of_a_missing_program() {
+        assert_eq!(debian_package("/usr/sbin/chronyd"), Some("chrony"));
+        assert_eq!(debian_package("/usr/bin/ntpdig"), Some("ntpsec-ntpdate"));
+        assert_eq!(debian_package("/usr/bin/promtool"), Some("prometheus"));
+        assert_eq!(debian_package("/usr/bin/prometheus"), Some("prometheus"));
+        assert_eq!(
+            debian_package("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
+            Some("faketime")
+        );
+        assert_eq!(debian_package("/usr/bin/true"), None);
+        assert!(require_paths(&[]), "nothing required, nothing missing");
     }
 
     #[test]
