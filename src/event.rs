@@ -386,13 +386,13 @@ impl Event<'_> {
 }
 
 /// The event as written. Unknown fields are ignored (verifiers add their own).
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct Wire<'a> {
     #[serde(default, deserialize_with = "de_ts")]
     ts: Option<f64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     source: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     iss: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "de_aud")]
     #[allow(dead_code)]
@@ -403,11 +403,11 @@ struct Wire<'a> {
     nbf: Option<f64>,
     #[serde(default, deserialize_with = "de_numeric_date")]
     exp: Option<f64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     token: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     outcome: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     reason: Option<Cow<'a, str>>,
 }
 
@@ -429,6 +429,15 @@ struct TokenClaims {
 
 /// Parses one JSON event. `now` is used when the event has no `ts`.
 pub fn parse_event(bytes: &[u8], now: f64) -> Result<Event<'_>, InvalidEvent> {
+    // The common shape, without serde; anything unusual (and every error) takes the full path.
+    if let Some(wire) = crate::fastjson::scan(bytes).and_then(|m| wire_from_members(&m)) {
+        return from_wire(wire, now);
+    }
+    parse_event_serde(bytes, now)
+}
+
+/// The full parser: serde_json, with the errors and their classes.
+fn parse_event_serde(bytes: &[u8], now: f64) -> Result<Event<'_>, InvalidEvent> {
     // serde would also read a struct from an array, positionally: refuse anything but an object.
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
@@ -438,6 +447,127 @@ pub fn parse_event(bytes: &[u8], now: f64) -> Result<Event<'_>, InvalidEvent> {
     }
     let wire: Wire<'_> = serde_json::from_slice(bytes).map_err(json_error)?;
     from_wire(wire, now)
+}
+
+/// The fast path's reading of a flat object, or `None` where serde_json must decide (a type or
+/// range error, an RFC 3339 `ts`): it accepts exactly what the serde path accepts, the same way.
+fn wire_from_members<'a>(m: &crate::fastjson::Members<'a>) -> Option<Wire<'a>> {
+    use crate::fastjson::Value;
+    let time = |v: &Value<'_>| match *v {
+        Value::Num(x) => check_time::<serde_json::Error>("", x).ok().map(Some),
+        Value::Null => Some(None),
+        _ => None,
+    };
+    let text = |v: &Value<'a>| match *v {
+        Value::Str(s) => Some(Some(Cow::Borrowed(s))),
+        Value::Null => Some(None),
+        _ => None,
+    };
+    let mut w = Wire::default();
+    // A known field twice is serde's "duplicate field" error: defer to it.
+    let mut seen = 0u16;
+    let mut once = |bit: u16| {
+        let dup = seen & bit != 0;
+        seen |= bit;
+        (!dup).then_some(())
+    };
+    for (key, v) in m.iter() {
+        match *key {
+            "ts" => {
+                once(1 << 0)?;
+                w.ts = time(v)?
+            }
+            "iat" => {
+                once(1 << 1)?;
+                w.iat = time(v)?
+            }
+            "nbf" => {
+                once(1 << 2)?;
+                w.nbf = time(v)?
+            }
+            "exp" => {
+                once(1 << 3)?;
+                w.exp = time(v)?
+            }
+            "source" => {
+                once(1 << 4)?;
+                w.source = text(v)?
+            }
+            "iss" => {
+                once(1 << 5)?;
+                w.iss = text(v)?
+            }
+            "token" => {
+                once(1 << 6)?;
+                w.token = text(v)?
+            }
+            "outcome" => {
+                once(1 << 7)?;
+                w.outcome = text(v)?
+            }
+            "reason" => {
+                once(1 << 8)?;
+                w.reason = text(v)?
+            }
+            "aud" => {
+                once(1 << 9)?;
+                w.aud = match v {
+                    Value::Str(_) | Value::StrArray => Some(()),
+                    Value::Null => None,
+                    Value::Num(_) => return None,
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(w)
+}
+
+/// `Option<Cow<str>>` that borrows from the input when the string has no escapes (serde's own
+/// `Option<Cow>` always allocates).
+fn de_opt_cow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_option(OptionStr(V))
+}
+
+/// Adapts an `Option` visitor so that `Some` goes on to a string.
+struct OptionStr<V>(V);
+
+impl<'de, V: Visitor<'de, Value = Option<Cow<'de, str>>>> Visitor<'de> for OptionStr<V> {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self.0)
+    }
 }
 
 fn json_error(e: serde_json::Error) -> InvalidEvent {
@@ -709,6 +839,19 @@ mod tests {
     #[test]
     fn unknown_fields_are_ignored() {
         ok(r#"{"outcome":"accepted","trace_id":"x","nested":{"a":[1,2,{"b":null}]}}"#);
+        ok(r#"{"outcome":"accepted","x":1,"x":2}"#);
+    }
+
+    #[test]
+    fn duplicate_known_fields_are_refused_on_both_paths() {
+        assert_eq!(
+            err(r#"{"outcome":"accepted","iat":1,"iat":2}"#).kind,
+            InvalidKind::BadValue
+        );
+        assert_eq!(
+            err(r#"{"outcome":"accepted","outcome":"accepted"}"#).kind,
+            InvalidKind::BadValue
+        );
     }
 
     #[test]
@@ -932,6 +1075,10 @@ mod proptests {
         ]);
         let value = prop_oneof![
             any::<f64>().prop_map(|v| format!("{v:e}")),
+            (0u64..3_000_000_000, 0u32..1024)
+                .prop_map(|(s, f)| format!("{}", s as f64 + f64::from(f) / 1024.0)),
+            Just("-0".to_string()),
+            Just("1e400".to_string()),
             any::<i64>().prop_map(|v| v.to_string()),
             "[a-zA-Z0-9_.:+ -]{0,30}".prop_map(|s| format!("{s:?}")),
             Just("null".to_string()),
@@ -961,6 +1108,15 @@ mod proptests {
                     prop_assert!(t.is_finite() && t >= 0.0);
                 }
                 prop_assert_eq!(e.reason.is_some(), e.outcome == Outcome::Rejected);
+            }
+        }
+
+        #[test]
+        fn the_fast_path_reads_exactly_like_serde(s in jsonish()) {
+            let fast = crate::fastjson::scan(s.as_bytes()).and_then(|m| wire_from_members(&m));
+            if let Some(w) = fast {
+                let slow = parse_event_serde(s.as_bytes(), 1.0);
+                prop_assert_eq!(from_wire(w, 1.0), slow, "{}", s);
             }
         }
 

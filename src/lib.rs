@@ -8,7 +8,8 @@
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
 //! - [`logging`]: tracing-subscriber set-up.
-//! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing.
+//! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
+//!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
 //! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod fastjson;
 pub mod http;
 pub mod ingest;
 pub mod labels;
