@@ -54,17 +54,29 @@ impl<'a> Cursor<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// A string without escapes or control characters; the opening quote is next.
+    /// A string without escapes or control characters; the opening quote is next. One pass:
+    /// event strings are short, where a plain loop beats a vectorised search's set-up.
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        let raw = &self.b[start..start + len];
-        if self.b[start + len] == b'\\' || raw.iter().any(|&c| c < 0x20) {
-            return None;
+        let mut ascii = true;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                c => ascii &= c < 0x80,
+            }
+            self.i += 1;
         }
-        self.i = start + len + 1;
-        simdutf8::basic::from_utf8(raw).ok()
+        let raw = &self.b[start..self.i];
+        self.i += 1;
+        if ascii {
+            // SAFETY: every byte of `raw` was checked to be below 0x80 above, and a sequence
+            // of ASCII bytes is valid UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(raw) })
+        } else {
+            simdutf8::basic::from_utf8(raw).ok()
+        }
     }
 
     /// A number, following the JSON grammar exactly; anything else is `None`.
