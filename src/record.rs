@@ -67,11 +67,13 @@ struct Cached {
 struct Pair {
     accepted: IntCounter,
     rejected: IntCounter,
-    age_accepted: Histogram,
-    age_rejected: Histogram,
-    expired_by: Histogram,
-    premature_by: Histogram,
-    lead: Gauge,
+    /// Histogram children are created on first use too: a pair that never saw an expired
+    /// token exports no expired-by series (a full 32 × 32 label space is large enough).
+    age_accepted: OnceLock<Histogram>,
+    age_rejected: OnceLock<Histogram>,
+    expired_by: OnceLock<Histogram>,
+    premature_by: OnceLock<Histogram>,
+    lead: OnceLock<Gauge>,
     window: Mutex<LeadWindow>,
     /// Created on first use, so a pair only exports the reasons it has seen.
     rejections: [OnceLock<IntCounter>; Reason::ALL.len()],
@@ -166,15 +168,11 @@ impl Recorder {
             rejected: j
                 .verifications
                 .with_label_values(&[l[0], l[1], Outcome::Rejected.as_str()]),
-            age_accepted: j
-                .age
-                .with_label_values(&[l[0], l[1], Outcome::Accepted.as_str()]),
-            age_rejected: j
-                .age
-                .with_label_values(&[l[0], l[1], Outcome::Rejected.as_str()]),
-            expired_by: j.expired_by.with_label_values(&l),
-            premature_by: j.premature_by.with_label_values(&l),
-            lead: j.issuer_lead.with_label_values(&l),
+            age_accepted: OnceLock::new(),
+            age_rejected: OnceLock::new(),
+            expired_by: OnceLock::new(),
+            premature_by: OnceLock::new(),
+            lead: OnceLock::new(),
             window: Mutex::new(LeadWindow::new(self.lead_slots, LEAD_SLOT.as_secs_f64())),
             rejections: Default::default(),
             source,
@@ -266,12 +264,27 @@ fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
         Outcome::Accepted => p.accepted.inc(),
         Outcome::Rejected => p.rejected.inc(),
     }
+    let pair = [&*p.source, &*p.issuer];
     if let Some(age) = e.age() {
-        match e.outcome {
-            Outcome::Accepted => p.age_accepted.observe(age),
-            Outcome::Rejected => p.age_rejected.observe(age),
-        }
+        let (slot, outcome) = match e.outcome {
+            Outcome::Accepted => (&p.age_accepted, Outcome::Accepted),
+            Outcome::Rejected => (&p.age_rejected, Outcome::Rejected),
+        };
+        slot.get_or_init(|| {
+            m.jwt
+                .age
+                .with_label_values(&[pair[0], pair[1], outcome.as_str()])
+        })
+        .observe(age);
     }
+    let expired_by = || {
+        p.expired_by
+            .get_or_init(|| m.jwt.expired_by.with_label_values(&pair))
+    };
+    let premature_by = || {
+        p.premature_by
+            .get_or_init(|| m.jwt.premature_by.with_label_values(&pair))
+    };
     if let Some(reason) = e.reason {
         p.rejections[reason.index()]
             .get_or_init(|| {
@@ -283,17 +296,17 @@ fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
         match reason {
             Reason::Expired => {
                 if let Some(exp) = e.exp {
-                    p.expired_by.observe((e.ts - exp).max(0.0));
+                    expired_by().observe((e.ts - exp).max(0.0));
                 }
             }
             Reason::NotYetValid => {
                 if let Some(t) = e.nbf.or(e.iat) {
-                    p.premature_by.observe((t - e.ts).max(0.0));
+                    premature_by().observe((t - e.ts).max(0.0));
                 }
             }
             Reason::IssuedInFuture => {
                 if let Some(t) = e.iat.or(e.nbf) {
-                    p.premature_by.observe((t - e.ts).max(0.0));
+                    premature_by().observe((t - e.ts).max(0.0));
                 }
             }
             _ => {}
@@ -305,7 +318,9 @@ fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
     if let (true, Some(age)) = (trusted, e.age()) {
         if let Ok(mut w) = p.window.lock() {
             if let Some(lead) = w.observe(e.ts, age) {
-                p.lead.set(lead);
+                p.lead
+                    .get_or_init(|| m.jwt.issuer_lead.with_label_values(&pair))
+                    .set(lead);
             }
         }
     }
