@@ -74,6 +74,10 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    let verify = match &settings.verify.listen_address {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
@@ -89,12 +93,10 @@ pub async fn run(
         &tracker,
     );
 
-    let events_router = crate::ingest::http::router(EventsState {
-        recorder: recorder.clone(),
-        max_body: settings.events.max_body,
-        max_event: settings.events.max_line,
-        auth_token: settings.events.auth_token.clone(),
-    });
+    let events_router =
+        crate::ingest::http::router(EventsState::new(recorder.clone(), &settings.events));
+    // Header and idle timeouts on every listener.
+    let server = crate::server::Server::new(&settings.web, &metrics);
     let mut app = router(AppState {
         metrics: metrics.clone(),
         telemetry_path: settings.web.telemetry_path.clone(),
@@ -105,8 +107,25 @@ pub async fn run(
         None => app = app.merge(events_router),
         Some(listener) => {
             log_listening("events", &listener);
-            tracker.spawn(serve(listener, events_router, cancel.clone()));
+            tracker.spawn(serve(
+                listener,
+                events_router,
+                server.clone(),
+                cancel.clone(),
+            ));
         }
+    }
+    // /v1/verify: on its own listener when one is set, else on the main one.
+    let verify_router =
+        crate::verify::http::start(&settings.verify, recorder.clone(), cancel.clone(), &tracker);
+    match (verify_router, verify) {
+        (Some(r), None) => app = app.merge(r),
+        (Some(r), Some(listener)) => {
+            log_listening("verify", &listener);
+            tracker.spawn(serve(listener, r, server.clone(), cancel.clone()));
+        }
+        // Configuration refuses a verify listener without keys.
+        (None, _) => {}
     }
     {
         let cancel = cancel.clone();
@@ -115,7 +134,7 @@ pub async fn run(
             cancel.cancel();
         });
     }
-    let served = serve(main, app, cancel.clone()).await;
+    let served = serve(main, app, server, cancel.clone()).await;
     cancel.cancel();
     tracker.close();
     tracker.wait().await;
@@ -128,21 +147,17 @@ fn log_listening(role: &str, listener: &TcpListener) {
     tracing::info!(role, address = %local.map(|a| a.to_string()).unwrap_or_default(), "listening");
 }
 
-/// Serves `app` until `cancel` fires; in-flight requests finish first.
+/// Serves `app` until `cancel` fires; in-flight requests finish first. Accept errors are
+/// retried inside (as `axum::serve` did), so this never fails today; the `Result` keeps the
+/// callers' shape.
 async fn serve(
     listener: TcpListener,
     app: axum::Router,
+    server: crate::server::Server,
     cancel: CancellationToken,
 ) -> Result<(), RunError> {
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await
-        .map_err(RunError::Serve);
-    if let Err(e) = &served {
-        tracing::error!(error = %e, "HTTP server failed");
-        cancel.cancel();
-    }
-    served
+    server.serve(listener, app, cancel).await;
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -40,6 +40,12 @@ pub mod defaults {
     pub const MAX_LABEL_VALUES: usize = 32;
     pub const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
     pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);
+    pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const EVENTS_READ_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Each request may buffer up to `events.max-body`: 16 × 16 MiB bounds that memory, and
+    /// 16 keep 2 cores busy while the others upload.
+    pub const EVENTS_MAX_CONCURRENT: usize = 16;
 }
 
 /// Command line. Flag names follow the Prometheus exporter convention (`--web.listen-address`).
@@ -91,6 +97,13 @@ pub struct Flags {
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     pub telemetry_path: Option<String>,
+    /// Time a client has to send a request's headers; also the longest wait for the next
+    /// request on a kept-alive connection.
+    #[arg(long = "web.read-header-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub read_header_timeout: Option<Duration>,
+    /// Close a connection on which no byte moved either way for this long.
+    #[arg(long = "web.idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
     /// NTP server to sample, `host`, `host:port` or `[v6]:port` (repeatable).
     #[arg(long = "ntp.server", value_name = "HOST[:PORT]")]
     pub ntp_servers: Vec<String>,
@@ -118,6 +131,12 @@ pub struct Flags {
     /// Largest accepted single event (one line), e.g. `1MiB`.
     #[arg(long = "events.max-line", value_name = "SIZE", value_parser = parse_size)]
     pub events_max_line: Option<usize>,
+    /// Time a POST /v1/events body has to arrive in full (408 after).
+    #[arg(long = "events.read-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub events_read_timeout: Option<Duration>,
+    /// Most POST /v1/events requests handled at once; beyond, 503 with Retry-After.
+    #[arg(long = "events.max-concurrent", value_name = "N")]
+    pub events_max_concurrent: Option<usize>,
     /// JSON-lines file or glob of files to follow (repeatable), e.g. `/var/log/api/*.jsonl`.
     #[arg(long = "events.file", value_name = "PATH")]
     pub events_files: Vec<String>,
@@ -137,6 +156,8 @@ pub struct Flags {
     /// Log format.
     #[arg(long = "log.format", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub verify: crate::verify::config::VerifyFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
@@ -196,6 +217,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub events: RawEvents,
+    #[serde(default)]
+    pub verify: crate::verify::config::RawVerify,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +229,9 @@ pub struct RawEvents {
     pub max_body: Option<usize>,
     #[serde(default, deserialize_with = "de_size")]
     pub max_line: Option<usize>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub read_timeout: Option<Duration>,
+    pub max_concurrent: Option<usize>,
     pub auth_token_file: Option<PathBuf>,
     /// Allow-list of `source` values; everything else becomes `other`.
     pub sources: Option<Vec<String>>,
@@ -229,6 +255,10 @@ pub struct RawEvents {
 pub struct RawWeb {
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub read_header_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub idle_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,6 +383,10 @@ impl ServerSpec {
 pub struct WebSettings {
     pub listen_address: String,
     pub telemetry_path: String,
+    /// A request head must arrive within this (also the keep-alive idle limit).
+    pub read_header_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -380,6 +414,10 @@ pub struct EventsSettings {
     pub listen_address: Option<String>,
     pub max_body: usize,
     pub max_line: usize,
+    /// A `POST /v1/events` body must arrive in full within this.
+    pub read_timeout: Duration,
+    /// `POST /v1/events` requests handled at once.
+    pub max_concurrent: usize,
     /// The shared secret read from `auth-token-file`, whitespace trimmed.
     pub auth_token: Option<Arc<[u8]>>,
     pub age_buckets: Vec<f64>,
@@ -395,6 +433,8 @@ impl std::fmt::Debug for EventsSettings {
             .field("listen_address", &self.listen_address)
             .field("max_body", &self.max_body)
             .field("max_line", &self.max_line)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_concurrent", &self.max_concurrent)
             .field(
                 "auth_token",
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
@@ -414,6 +454,8 @@ pub struct Settings {
     pub ntp: NtpSettings,
     pub log: LogSettings,
     pub events: EventsSettings,
+    /// `/v1/verify`; off when no key source is configured.
+    pub verify: crate::verify::VerifySettings,
 }
 
 impl Settings {
@@ -450,6 +492,26 @@ impl Settings {
                     "`{telemetry_path}` must be an absolute path other than `/`, like /metrics"
                 ),
             ));
+        }
+
+        let read_header_timeout = flags
+            .read_header_timeout
+            .or(raw.web.read_header_timeout)
+            .unwrap_or(defaults::READ_HEADER_TIMEOUT);
+        if read_header_timeout < Duration::from_millis(100)
+            || read_header_timeout > Duration::from_secs(300)
+        {
+            return Err(invalid(
+                "web.read-header-timeout",
+                "must be between 100ms and 5m",
+            ));
+        }
+        let idle_timeout = flags
+            .idle_timeout
+            .or(raw.web.idle_timeout)
+            .unwrap_or(defaults::IDLE_TIMEOUT);
+        if idle_timeout < Duration::from_millis(100) || idle_timeout > Duration::from_secs(3600) {
+            return Err(invalid("web.idle-timeout", "must be between 100ms and 1h"));
         }
 
         let server_strings: Vec<String> = if !flags.ntp_servers.is_empty() {
@@ -531,12 +593,15 @@ impl Settings {
         }
         let format = flags.log_format.or(raw.log.format).unwrap_or_default();
         let events = events_settings(flags, raw.events)?;
+        let verify = crate::verify::config::settings(&flags.verify, raw.verify)?;
 
         Ok(Settings {
             config_file: flags.config_file.clone(),
             web: WebSettings {
                 listen_address,
                 telemetry_path,
+                read_header_timeout,
+                idle_timeout,
             },
             ntp: NtpSettings {
                 servers,
@@ -549,6 +614,7 @@ impl Settings {
             },
             log: LogSettings { level, format },
             events,
+            verify,
         })
     }
 }
@@ -571,6 +637,26 @@ fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, Conf
     }
     if !(256..=64 << 20).contains(&max_line) {
         return Err(invalid("events.max-line", "must be between 256B and 64MiB"));
+    }
+    let read_timeout = flags
+        .events_read_timeout
+        .or(raw.read_timeout)
+        .unwrap_or(defaults::EVENTS_READ_TIMEOUT);
+    if read_timeout < Duration::from_millis(100) || read_timeout > Duration::from_secs(3600) {
+        return Err(invalid(
+            "events.read-timeout",
+            "must be between 100ms and 1h",
+        ));
+    }
+    let max_concurrent = flags
+        .events_max_concurrent
+        .or(raw.max_concurrent)
+        .unwrap_or(defaults::EVENTS_MAX_CONCURRENT);
+    if !(1..=4096).contains(&max_concurrent) {
+        return Err(invalid(
+            "events.max-concurrent",
+            format!("{max_concurrent} is outside 1..=4096"),
+        ));
     }
     let auth_token = match flags.events_auth_token_file.clone().or(raw.auth_token_file) {
         None => None,
@@ -677,6 +763,8 @@ fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, Conf
         listen_address,
         max_body,
         max_line,
+        read_timeout,
+        max_concurrent,
         auth_token,
         age_buckets,
         recorder: crate::record::RecorderSettings {
@@ -726,6 +814,29 @@ mod tests {
         assert_eq!(s.ntp.timeout, Duration::from_secs(2));
         assert_eq!(s.ntp.burst, 4);
         assert_eq!(s.log.format, LogFormat::Text);
+        assert_eq!(s.web.read_header_timeout, Duration::from_secs(10));
+        assert_eq!(s.web.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.events.read_timeout, Duration::from_secs(60));
+        assert_eq!(s.events.max_concurrent, 16);
+    }
+
+    #[test]
+    fn http_limits_from_flags_and_file() {
+        let toml = "[web]\nread-header-timeout = \"2s\"\nidle-timeout = \"5s\"\n\
+                    [events]\nread-timeout = \"3s\"\nmax-concurrent = 4\n";
+        let s = settings(Flags::default(), toml).unwrap();
+        assert_eq!(s.web.read_header_timeout, Duration::from_secs(2));
+        assert_eq!(s.web.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.events.read_timeout, Duration::from_secs(3));
+        assert_eq!(s.events.max_concurrent, 4);
+        let flags = Flags {
+            read_header_timeout: Some(Duration::from_millis(500)),
+            events_max_concurrent: Some(64),
+            ..Flags::default()
+        };
+        let s = settings(flags, toml).unwrap();
+        assert_eq!(s.web.read_header_timeout, Duration::from_millis(500));
+        assert_eq!(s.events.max_concurrent, 64);
     }
 
     #[test]
@@ -777,6 +888,25 @@ mod tests {
     }
 
     #[test]
+    fn bad_sizes_and_types_are_explained() {
+        let err = RawConfig::parse("[events]\nmax-body = \"16 potatoes\"").unwrap_err();
+        assert!(err.contains("not a size"), "{err}");
+        let err = RawConfig::parse("[events]\nmax-body = -1").unwrap_err();
+        assert!(err.contains("max-body"), "{err}");
+        let err = RawConfig::parse("[events]\nmax-concurrent = \"many\"").unwrap_err();
+        assert!(err.contains("max-concurrent"), "{err}");
+        assert!(parse_size("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn a_missing_config_file_is_named() {
+        let msg = RawConfig::load(Path::new("/nonexistent/skew.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("/nonexistent/skew.toml"), "{msg}");
+    }
+
+    #[test]
     fn server_spec_forms() {
         let p = |s| ServerSpec::parse(s).unwrap();
         assert_eq!(
@@ -819,6 +949,13 @@ mod tests {
             ("[events]\nissuers = []", "events.issuers"),
             ("[events]\nlead-window = \"1s\"", "events.lead-window"),
             ("[events]\nmax-body = \"10B\"", "events.max-body"),
+            ("[events]\nmax-concurrent = 0", "events.max-concurrent"),
+            ("[events]\nread-timeout = \"1ms\"", "events.read-timeout"),
+            (
+                "[web]\nread-header-timeout = \"1h\"",
+                "web.read-header-timeout",
+            ),
+            ("[web]\nidle-timeout = \"0s\"", "web.idle-timeout"),
             ("[events]\nfiles = [\"/var/log/[\"]", "events.files"),
             (
                 "[events]\nfile-poll-interval = \"1ms\"",

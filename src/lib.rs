@@ -4,6 +4,8 @@
 //! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
+//! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
+//!   shutdown (`axum::serve` has no timeouts).
 //! - [`metrics`]: every metric family, registered once, with typed handles.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
@@ -12,9 +14,13 @@
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
 //! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
-//! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`.
+//! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`,
+//!   `ingest::tail` follows JSON-lines files (rotation, truncation, `ingest::checkpoint`).
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
+//! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
+//!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
+//!   them current, `verify::http` the endpoint. Each verification becomes an event.
 //!
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
@@ -23,10 +29,12 @@
 //! recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
 //!
 //! # The flow of one event
-//! A transport (`ingest::http`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
+//! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
 //! into events and calls `event::parse_event`; a valid `Event` goes to `record::Batch::record`,
 //! which bounds its labels once per pair and updates the metrics; an invalid one is counted in
-//! `skew_events_invalid_total` and reported to the sender.
+//! `skew_events_invalid_total` and reported to the sender. `/v1/verify` has no parsing step:
+//! `verify::Verifier::verify` returns a `Verdict`, whose `event()` goes to the same
+//! `record::Batch::record` with `transport="verify"`.
 
 pub mod analyze;
 pub mod app;
@@ -41,7 +49,9 @@ pub mod logging;
 pub mod metrics;
 pub mod ntp;
 pub mod record;
+pub mod server;
 pub mod synth;
+pub mod verify;
 
 /// Seconds since the Unix epoch, as the verifier-side `ts` and gauges use.
 pub fn unix_now() -> f64 {

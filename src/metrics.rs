@@ -59,6 +59,82 @@ pub struct Metrics {
     pub jwt: JwtMetrics,
     pub ingest: IngestMetrics,
     pub tail: TailMetrics,
+    pub verify: VerifyMetrics,
+    pub http: HttpMetrics,
+}
+
+/// What the HTTP server refused or cut off: an addition to the contract (README, "Limits and
+/// hardening"; docs/bad-input.md).
+pub struct HttpMetrics {
+    /// `timeout` ∈ `header`, `idle`: connections closed because the peer was too slow.
+    pub connections_timed_out: IntCounterVec,
+    /// `reason` ∈ [`HttpMetrics::REFUSALS`]: `POST /v1/events` requests answered without
+    /// reading any event (the events of a body over the limit also count as `too_large`).
+    pub events_refused: IntCounterVec,
+}
+
+impl HttpMetrics {
+    /// The `reason` label of `skew_events_requests_refused_total`, with its status code.
+    pub const REFUSALS: [(&'static str, u16); 6] = [
+        ("unauthorized", 401),
+        ("unsupported_media_type", 415),
+        ("empty", 400),
+        ("too_large", 413),
+        ("timeout", 408),
+        ("busy", 503),
+    ];
+
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let m = HttpMetrics {
+            connections_timed_out: counter(
+                r,
+                "skew_http_connections_timed_out_total",
+                "HTTP connections closed by a timeout: header (request head not received in time, or idle keep-alive), idle (no byte moved either way).",
+                &["timeout"],
+            )?,
+            events_refused: counter(
+                r,
+                "skew_events_requests_refused_total",
+                "POST /v1/events requests refused before any event was read, by reason.",
+                &["reason"],
+            )?,
+        };
+        for t in ["header", "idle"] {
+            m.connections_timed_out.with_label_values(&[t]);
+        }
+        for (reason, _) in Self::REFUSALS {
+            m.events_refused.with_label_values(&[reason]);
+        }
+        Ok(m)
+    }
+}
+
+/// `/v1/verify` key management: an addition to the contract (README, "Token verification").
+/// Children are created by `verify::http::start`, so only exporters that verify export them.
+pub struct VerifyMetrics {
+    /// `result` ∈ `ok`, `error`: loads of a key source after start-up.
+    pub key_reloads: IntCounterVec,
+    /// No labels: keys currently loaded.
+    pub keys: IntGaugeVec,
+}
+
+impl VerifyMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        Ok(VerifyMetrics {
+            key_reloads: counter(
+                r,
+                "skew_verify_key_reloads_total",
+                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay.",
+                &["result"],
+            )?,
+            keys: int_gauge(
+                r,
+                "skew_verify_keys",
+                "Verification keys /v1/verify currently holds.",
+                &[],
+            )?,
+        })
+    }
 }
 
 /// File tailing, per configured pattern (label `pattern`, the pattern as configured).
@@ -360,12 +436,16 @@ impl Metrics {
         let jwt = JwtMetrics::register(&registry, age_buckets)?;
         let ingest = IngestMetrics::register(&registry)?;
         let tail = TailMetrics::register(&registry)?;
+        let verify = VerifyMetrics::register(&registry)?;
+        let http = HttpMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             ntp,
             jwt,
             ingest,
             tail,
+            verify,
+            http,
         })
     }
 

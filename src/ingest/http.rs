@@ -2,10 +2,14 @@
 //!
 //! Answers 202 with the [`Report`] when at least one event was recorded, 400 when nothing in
 //! the body was valid (or it was empty), 401 when a shared secret is configured and the request
-//! does not carry it, 413 over `--events.max-body`, 415 for other content types. Checks run in
-//! that order of cost: the secret and the content type before the body is read.
+//! does not carry it, 413 over `--events.max-body`, 415 for other content types, 503 with
+//! `Retry-After` when `--events.max-concurrent` requests are already in progress, 408 when the
+//! body has not arrived within `--events.read-timeout`. Checks run in that order of cost: the
+//! secret, the content type and a free slot before the body is read. Each refusal is counted in
+//! `skew_events_requests_refused_total{reason}`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -13,9 +17,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use prometheus::IntCounterVec;
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use super::{Ingest, Report};
+use crate::config::EventsSettings;
 use crate::event::{InvalidEvent, InvalidKind};
 use crate::metrics::Transport;
 use crate::record::Recorder;
@@ -30,6 +37,42 @@ pub struct EventsState {
     pub max_event: usize,
     /// The shared secret a sender must present as `Authorization: Bearer …`.
     pub auth_token: Option<Arc<[u8]>>,
+    /// The whole body must arrive within this (408 after): a slow upload cannot hold a slot.
+    pub read_timeout: Duration,
+    /// One permit per request being read or ingested; none left means 503. Shared by every
+    /// clone of the state, so it caps the listener.
+    pub slots: Arc<Semaphore>,
+    /// `skew_events_requests_refused_total`.
+    pub refused: IntCounterVec,
+}
+
+impl EventsState {
+    pub fn new(recorder: Arc<Recorder>, settings: &EventsSettings) -> Self {
+        let refused = recorder.metrics().http.events_refused.clone();
+        EventsState {
+            recorder,
+            max_body: settings.max_body,
+            max_event: settings.max_line,
+            auth_token: settings.auth_token.clone(),
+            read_timeout: settings.read_timeout,
+            slots: Arc::new(Semaphore::new(settings.max_concurrent)),
+            refused,
+        }
+    }
+
+    /// Counts a refused request and builds its answer. The body may be unread, so the
+    /// connection closes after the answer, and says so: a client that kept it for its next
+    /// request would see that one fail without an answer (hyper closes it but does not announce
+    /// it).
+    fn refuse(&self, reason: &'static str, status: StatusCode, message: &str) -> Response {
+        self.refused.with_label_values(&[reason]).inc();
+        let mut r = error(status, message);
+        r.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        r
+    }
 }
 
 pub fn router(state: EventsState) -> Router {
@@ -87,7 +130,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body: Body) -> Response {
     if let Some(secret) = &state.auth_token {
         if !authorized(&headers, secret) {
-            let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            let mut r = state.refuse(
+                "unauthorized",
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token",
+            );
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"skew-exporter\""),
@@ -96,12 +143,40 @@ async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body:
         }
     }
     let Some(format) = body_format(&headers) else {
-        return error(
+        return state.refuse(
+            "unsupported_media_type",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json or application/x-ndjson",
         );
     };
-    let bytes = match axum::body::to_bytes(body, state.max_body).await {
+    // Held until the body is ingested (it moves into `work`), also when that runs on the
+    // blocking pool after the client has gone.
+    let Ok(permit) = state.slots.clone().try_acquire_owned() else {
+        let mut r = state.refuse(
+            "busy",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many concurrent requests (--events.max-concurrent); retry later",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return r;
+    };
+    let read = tokio::time::timeout(
+        state.read_timeout,
+        axum::body::to_bytes(body, state.max_body),
+    )
+    .await;
+    let Ok(read) = read else {
+        return state.refuse(
+            "timeout",
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the body did not arrive within {:?} (--events.read-timeout)",
+                state.read_timeout
+            ),
+        );
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             // to_bytes fails on the limit or on a broken connection.
@@ -112,7 +187,8 @@ async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body:
                     Transport::Http,
                     &InvalidEvent::new(InvalidKind::TooLarge, "body over the limit"),
                 );
-                return error(
+                return state.refuse(
+                    "too_large",
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!(
                         "body is over the {}-byte limit (--events.max-body)",
@@ -124,10 +200,11 @@ async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body:
         }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return error(StatusCode::BAD_REQUEST, "empty body");
+        return state.refuse("empty", StatusCode::BAD_REQUEST, "empty body");
     }
     let inline = bytes.len() <= INLINE_PARSE_LIMIT;
     let work = move || {
+        let _permit = permit;
         let mut batch = state.recorder.batch(Transport::Http);
         let mut ingest = Ingest::new(&mut batch, state.max_event, crate::unix_now());
         match format {

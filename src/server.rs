@@ -1,0 +1,371 @@
+//! The connection loop behind every listener: accept, serve each connection with hyper under
+//! the limits a daemon beside production services needs, and stop gracefully.
+//!
+//! `axum::serve` has no knobs for timeouts (it never sets hyper's timer, so hyper's header
+//! timeout is off), so the loop is ours. It owns the connection-level limits:
+//! - a request head must arrive within `read_header_timeout`. hyper's header timer also runs
+//!   while a kept-alive connection waits for its next request, so it closes idle connections
+//!   and a client that trickles its headers (slowloris) alike;
+//! - a connection on which no byte moves either way for `idle_timeout` is closed ([`IdleIo`]):
+//!   an upload that stalls, or a client that stops reading its response, cannot hold it;
+//! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
+//!   one connection is logged at debug and never reaches the accept loop;
+//! - on shutdown the listener closes, idle connections close at once, requests in flight finish.
+//!
+//! Per-route limits live with their route: the body deadline and the concurrency cap of
+//! `POST /v1/events` are in [`crate::ingest::http`].
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use prometheus::IntCounterVec;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::WebSettings;
+use crate::metrics::Metrics;
+
+/// How long to wait after an accept error that is not about one connection (EMFILE, ENFILE).
+const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+
+/// The connection-level limits and the counter of connections they closed. Cheap to clone:
+/// one per listener.
+#[derive(Clone)]
+pub struct Server {
+    read_header_timeout: Duration,
+    idle_timeout: Duration,
+    timed_out: IntCounterVec,
+}
+
+/// What ended a connection's wait in [`Server::connection`].
+enum Step<T> {
+    Done(T),
+    Shutdown,
+}
+
+/// What ended the accept loop's wait.
+enum Accept {
+    Stop,
+    Next(io::Result<(TcpStream, std::net::SocketAddr)>),
+}
+
+impl Server {
+    pub fn new(web: &WebSettings, metrics: &Metrics) -> Self {
+        Server {
+            read_header_timeout: web.read_header_timeout,
+            idle_timeout: web.idle_timeout,
+            timed_out: metrics.http.connections_timed_out.clone(),
+        }
+    }
+
+    /// Serves `app` on `listener` until `cancel` fires, then waits for every connection to end
+    /// (in-flight requests finish; idle connections close at once).
+    pub async fn serve(&self, listener: TcpListener, app: Router, cancel: CancellationToken) {
+        let connections = TaskTracker::new();
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => Accept::Stop,
+                r = listener.accept() => Accept::Next(r),
+            };
+            match next {
+                Accept::Stop => break,
+                Accept::Next(Ok((stream, _peer))) => {
+                    let conn = self.clone().connection(stream, app.clone(), cancel.clone());
+                    connections.spawn(conn);
+                }
+                // The peer went away between SYN and accept: nothing to do.
+                Accept::Next(Err(e)) if is_connection_error(&e) => {}
+                Accept::Next(Err(e)) => {
+                    tracing::error!(error = %e, "cannot accept a connection; retrying in 1s");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(ACCEPT_RETRY) => {}
+                    }
+                }
+            }
+        }
+        drop(listener);
+        connections.close();
+        connections.wait().await;
+    }
+
+    /// One connection, HTTP/1.1 with keep-alive, until it ends or shutdown has drained it.
+    async fn connection(self, stream: TcpStream, app: Router, cancel: CancellationToken) {
+        // Small responses (a verdict, a 202) go out at once, not after a delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(IdleIo::new(stream, self.idle_timeout));
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.read_header_timeout);
+        let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+        let mut conn = std::pin::pin!(conn);
+        let mut draining = false;
+        let result = loop {
+            let step = tokio::select! {
+                r = conn.as_mut() => Step::Done(r),
+                _ = cancel.cancelled(), if !draining => Step::Shutdown,
+            };
+            match step {
+                Step::Done(r) => break r,
+                Step::Shutdown => {
+                    conn.as_mut().graceful_shutdown();
+                    draining = true;
+                }
+            }
+        };
+        let Err(e) = result else { return };
+        match timeout_kind(&e) {
+            Some(kind) => {
+                self.timed_out.with_label_values(&[kind]).inc();
+                tracing::debug!(timeout = kind, "connection closed: timeout");
+            }
+            None => tracing::debug!(error = %e, "connection ended with an error"),
+        }
+    }
+}
+
+/// `header` or `idle` when the connection was closed by one of our timeouts.
+fn timeout_kind(e: &hyper::Error) -> Option<&'static str> {
+    if e.is_timeout() {
+        return Some("header");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.is::<IdleTimeout>()) {
+                return Some("idle");
+            }
+        }
+        source = s.source();
+    }
+    None
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// The error [`IdleIo`] fails with: no byte moved for the idle timeout.
+#[derive(Debug)]
+struct IdleTimeout;
+
+impl std::fmt::Display for IdleTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no data moved on the connection for the idle timeout")
+    }
+}
+
+impl std::error::Error for IdleTimeout {}
+
+/// A TCP stream that fails with `TimedOut` ([`IdleTimeout`]) when a read or write has waited
+/// while nothing moved for `idle`. hyper only waits on the stream when the peer is the slow
+/// side (headers or body not arriving, a response not being read), so a handler that takes
+/// long is never cut off by it.
+///
+/// The timer is reset lazily: a read or write that moves bytes only records the time; the sleep
+/// is pushed back when it fires early.
+pub struct IdleIo {
+    io: TcpStream,
+    idle: Duration,
+    last: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl IdleIo {
+    pub fn new(io: TcpStream, idle: Duration) -> Self {
+        let last = Instant::now();
+        IdleIo {
+            io,
+            idle,
+            last,
+            timer: Box::pin(tokio::time::sleep_until(last + idle)),
+        }
+    }
+
+    /// Called when the stream would block: `Ready(Err)` once the idle time has run out.
+    fn poll_idle<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let deadline = self.last + self.idle;
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, IdleTimeout)));
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
+impl AsyncRead for IdleIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Pending => this.poll_idle(cx),
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.last = Instant::now();
+                }
+                Poll::Ready(Ok(()))
+            }
+            ready => ready,
+        }
+    }
+}
+
+impl AsyncWrite for IdleIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_write(cx, buf) {
+            Poll::Pending => this.poll_idle(cx),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.last = Instant::now();
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
+            Poll::Pending => this.poll_idle(cx),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.last = Instant::now();
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_flush(cx) {
+            Poll::Pending => this.poll_idle(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_shutdown(cx) {
+            Poll::Pending => this.poll_idle(cx),
+            ready => ready,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), l.accept());
+        (client.unwrap(), server.unwrap().0)
+    }
+
+    fn is_idle_timeout(e: &io::Error) -> bool {
+        e.kind() == io::ErrorKind::TimedOut && e.get_ref().is_some_and(|i| i.is::<IdleTimeout>())
+    }
+
+    /// A read that waits with nothing arriving fails after the idle time, not before.
+    #[tokio::test]
+    async fn a_silent_peer_times_out() {
+        let (_client, server) = pair().await;
+        let mut io = IdleIo::new(server, Duration::from_millis(300));
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let e = io.read(&mut buf).await.unwrap_err();
+        assert!(is_idle_timeout(&e), "{e}");
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    /// Bytes that keep arriving keep the connection alive past the idle time; the clock starts
+    /// again from the last byte.
+    #[tokio::test]
+    async fn progress_resets_the_idle_clock() {
+        let (mut client, server) = pair().await;
+        let mut io = IdleIo::new(server, Duration::from_millis(400));
+        let start = std::time::Instant::now();
+        let writer = tokio::spawn(async move {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                client.write_all(b"x").await.unwrap();
+            }
+            client // kept open, silent
+        });
+        let mut buf = [0u8; 16];
+        for _ in 0..5 {
+            assert_eq!(io.read(&mut buf).await.unwrap(), 1);
+        }
+        // Five bytes 200 ms apart outlived the 400 ms idle time; then silence ends it.
+        assert!(start.elapsed() >= Duration::from_millis(1000));
+        let silent = std::time::Instant::now();
+        let e = io.read(&mut buf).await.unwrap_err();
+        assert!(is_idle_timeout(&e), "{e}");
+        assert!(
+            silent.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            silent.elapsed()
+        );
+        drop(writer.await.unwrap());
+    }
+
+    /// A write to a peer that never reads fails once the buffers are full and the idle time
+    /// has passed.
+    #[tokio::test]
+    async fn a_peer_that_does_not_read_times_out() {
+        let (_client, server) = pair().await;
+        let mut io = IdleIo::new(server, Duration::from_millis(300));
+        let chunk = vec![0u8; 1 << 16];
+        let start = std::time::Instant::now();
+        let e = loop {
+            match io.write(&chunk).await {
+                Ok(_) => assert!(start.elapsed() < Duration::from_secs(30), "never blocked"),
+                Err(e) => break e,
+            }
+        };
+        assert!(is_idle_timeout(&e), "{e}");
+    }
+}

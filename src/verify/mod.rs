@@ -1,0 +1,829 @@
+//! `/v1/verify`: the exporter as the token check a gateway calls (nginx `auth_request`, Envoy
+//! `ext_authz`). It verifies the bearer token, answers allow or deny, and records the
+//! verification as an event (`transport="verify"`), so skew and 401 reasons show up in the
+//! same metrics as pushed events, with no change to the services behind the gateway.
+//!
+//! # Layout
+//! - this file: the pure decision. [`Verifier::verify`] takes a token, the current
+//!   [`keys::KeySet`] and the clock, and returns a [`Verdict`] (allow, or the reason, plus the
+//!   token's times for the event). No I/O; tested with tokens signed in the tests.
+//! - [`keys`]: key material → keys (PEM, HMAC secret, JWKS), the key set and its atomic swap.
+//! - [`refresh`]: the tasks that keep the keys current: key files watched with `notify` (plus a
+//!   poll), and the JWKS URL fetched on an interval and, rate-limited, on an unknown `kid`.
+//! - [`config`]: the `[verify]` table and `--verify.*` flags, validated into [`VerifySettings`].
+//! - [`http`]: the handler: `Authorization: Bearer`, the answer, the event.
+//!
+//! # The order of the checks
+//! Shape and size → header (`alg` must be a known algorithm: `none` never is) → `alg` in the
+//! allow-list → key by `kid` (keys without a `kid` answer to any; a `kid` no key has:
+//! `unknown_key`; the named key, or without `kid` every key, of another type:
+//! `invalid_algorithm`) → signature → (jsonwebtoken:) required `exp`/`nbf`/`iss`/`aud`/`sub`,
+//! `exp`, `nbf` → other required claims → `iat` → `iss` → `aud`. The signature comes before
+//! every claim, so a forged token is `invalid_signature` whatever its times say; times come
+//! before issuer and audience, as most libraries order them. jsonwebtoken never reads `iat`:
+//! `iat` further in the future than the leeway is ours, `issued_in_future`.
+//!
+//! jsonwebtoken checks `exp` and `nbf` against the system clock in whole seconds; `now` (the
+//! same clock, as the event's `ts`) is used for `iat`.
+//!
+//! Tokens are credentials: nothing here logs, stores or returns one, and no message contains
+//! a part of one.
+
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod refresh;
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+pub use config::VerifySettings;
+
+use crate::event::{Event, Outcome, Reason, MAX_TIME};
+use keys::{KeySet, Selection};
+
+/// Longer tokens are `malformed` without being decoded.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// The claims jsonwebtoken itself can require; any other required claim is checked here.
+const LIBRARY_CLAIMS: [&str; 5] = ["exp", "nbf", "iss", "aud", "sub"];
+
+/// What a token must satisfy (from `[verify]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Accepted algorithms; never empty, never `none` (jsonwebtoken has no such algorithm).
+    pub algorithms: Vec<Algorithm>,
+    /// Accepted `iss` values (and then `iss` is required); `None`: any.
+    pub issuers: Option<Vec<String>>,
+    /// Accepted `aud` values (and then `aud` is required); `None`: `aud` is not checked.
+    pub audiences: Option<Vec<String>>,
+    /// Claims that must be present; always includes `exp`.
+    pub required_claims: Vec<String>,
+    /// Tolerance for `exp`, `nbf` and `iat`, whole seconds (at most 30).
+    pub leeway: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            algorithms: ALL_ALGORITHMS.to_vec(),
+            issuers: None,
+            audiences: None,
+            required_claims: vec!["exp".into()],
+            leeway: 5,
+        }
+    }
+}
+
+/// Every algorithm jsonwebtoken implements.
+pub const ALL_ALGORITHMS: [Algorithm; 12] = [
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The times and issuer of a token, read for the event (verified or not).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenTimes {
+    /// The issuer label to record: `iss` when it is a string, `other` when an `issuers`
+    /// allow-list is configured and does not hold it (forged tokens cannot create series).
+    pub issuer: Option<String>,
+    pub iat: Option<f64>,
+    pub nbf: Option<f64>,
+    pub exp: Option<f64>,
+}
+
+/// The answer for one token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// `None`: allow. Otherwise why the token is refused.
+    pub reason: Option<Reason>,
+    pub times: TokenTimes,
+    /// The verified claims, only when allowed (for the claim → header mapping).
+    pub claims: Option<Map<String, Value>>,
+    /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
+    pub unknown_kid: bool,
+}
+
+impl Verdict {
+    pub fn allowed(&self) -> bool {
+        self.reason.is_none()
+    }
+
+    fn reject(reason: Reason, times: TokenTimes) -> Self {
+        Verdict {
+            reason: Some(reason),
+            times,
+            claims: None,
+            unknown_kid: false,
+        }
+    }
+
+    /// No bearer token in the request.
+    pub fn missing_token() -> Self {
+        Verdict::reject(Reason::MissingToken, TokenTimes::default())
+    }
+
+    /// The verification as an event, seen at `ts` by verifier `source`.
+    pub fn event<'a>(&'a self, ts: f64, source: &'a str) -> Event<'a> {
+        Event {
+            ts,
+            source: Some(source.into()),
+            issuer: self.times.issuer.as_deref().map(Into::into),
+            iat: self.times.iat,
+            nbf: self.times.nbf,
+            exp: self.times.exp,
+            outcome: if self.allowed() {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
+            },
+            reason: self.reason,
+        }
+    }
+}
+
+/// Maps a jsonwebtoken error onto the reason set. `ErrorKind` is non-exhaustive: new kinds
+/// land in `other` until they are mapped here.
+pub fn reason_for(kind: &ErrorKind) -> Reason {
+    match kind {
+        ErrorKind::ExpiredSignature => Reason::Expired,
+        ErrorKind::ImmatureSignature => Reason::NotYetValid,
+        ErrorKind::InvalidSignature => Reason::InvalidSignature,
+        ErrorKind::InvalidIssuer => Reason::InvalidIssuer,
+        ErrorKind::InvalidAudience => Reason::InvalidAudience,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => Reason::InvalidAlgorithm,
+        ErrorKind::MissingRequiredClaim(_) => Reason::MissingClaim,
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_)
+        | ErrorKind::InvalidClaimFormat(_) => Reason::Malformed,
+        // A configured key jsonwebtoken cannot use: as docs/events.md maps these spellings.
+        ErrorKind::InvalidKeyFormat
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey => Reason::UnknownKey,
+        _ => Reason::Other,
+    }
+}
+
+/// The pure verifier: a policy, with one jsonwebtoken `Validation` per allowed algorithm
+/// built once (jsonwebtoken wants every algorithm of a validation to fit the key).
+#[derive(Debug)]
+pub struct Verifier {
+    policy: Policy,
+    validations: HashMap<Algorithm, Validation>,
+    /// Required claims jsonwebtoken does not check itself (`iat`, `jti`, custom ones).
+    extra_required: Vec<String>,
+    issuers: Option<HashSet<String>>,
+}
+
+impl Verifier {
+    pub fn new(policy: Policy) -> Self {
+        let mut library_required: Vec<&str> = policy
+            .required_claims
+            .iter()
+            .map(String::as_str)
+            .filter(|c| LIBRARY_CLAIMS.contains(c))
+            .collect();
+        // jsonwebtoken checks `iss` and `aud` against their lists only when present: with a
+        // list, a token without the claim must not slip through.
+        if policy.issuers.is_some() && !library_required.contains(&"iss") {
+            library_required.push("iss");
+        }
+        if policy.audiences.is_some() && !library_required.contains(&"aud") {
+            library_required.push("aud");
+        }
+        let extra_required = policy
+            .required_claims
+            .iter()
+            .filter(|c| !LIBRARY_CLAIMS.contains(&c.as_str()))
+            .cloned()
+            .collect();
+        let validations = policy
+            .algorithms
+            .iter()
+            .map(|&alg| {
+                let mut v = Validation::new(alg);
+                v.leeway = policy.leeway;
+                v.validate_exp = true;
+                v.validate_nbf = true;
+                v.reject_tokens_expiring_in_less_than = 0;
+                v.set_required_spec_claims(&library_required);
+                v.sub = None;
+                v.iss = None;
+                if let Some(iss) = &policy.issuers {
+                    v.set_issuer(iss);
+                }
+                match &policy.audiences {
+                    Some(aud) => {
+                        v.set_audience(aud);
+                        v.validate_aud = true;
+                    }
+                    None => {
+                        v.aud = None;
+                        v.validate_aud = false;
+                    }
+                }
+                (alg, v)
+            })
+            .collect();
+        Verifier {
+            issuers: policy.issuers.as_ref().map(|i| i.iter().cloned().collect()),
+            policy,
+            validations,
+            extra_required,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies `token` with `keys`; `now` is the verifier's clock (Unix seconds).
+    pub fn verify(&self, token: &str, keys: &KeySet, now: f64) -> Verdict {
+        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|&b| b == b'.').count() != 2 {
+            return Verdict::reject(Reason::Malformed, TokenTimes::default());
+        }
+        let header = match jsonwebtoken::decode_header(token) {
+            Ok(h) => h,
+            Err(_) => return self.refuse(header_problem(token), token),
+        };
+        let Some(validation) = self.validations.get(&header.alg) else {
+            return self.refuse(Reason::InvalidAlgorithm, token);
+        };
+        let candidates = match keys.select(header.kid.as_deref(), header.alg) {
+            Selection::Keys(k) => k,
+            Selection::UnknownKid | Selection::NoKeys => {
+                let mut v = self.refuse(Reason::UnknownKey, token);
+                v.unknown_kid = true;
+                return v;
+            }
+            Selection::WrongAlgorithm => return self.refuse(Reason::InvalidAlgorithm, token),
+        };
+        // Each fitting key until one verifies the signature; after that, the first error is
+        // the token's (its signature is good).
+        let mut reason = Reason::InvalidSignature;
+        for key in candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
+                Ok(data) => return self.signed(data.claims, now),
+                Err(e) => match e.kind() {
+                    ErrorKind::InvalidSignature => {}
+                    k @ (ErrorKind::InvalidKeyFormat
+                    | ErrorKind::InvalidRsaKey(_)
+                    | ErrorKind::InvalidEcdsaKey
+                    | ErrorKind::InvalidEddsaKey) => {
+                        // This key is unusable; another may still verify.
+                        if reason == Reason::InvalidSignature {
+                            reason = reason_for(k);
+                        }
+                    }
+                    ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                        // Signature, exp and nbf passed: our own time and claim checks come
+                        // before issuer and audience.
+                        let claims = read_claims(token).unwrap_or_default();
+                        let r = self
+                            .own_checks(&claims, now)
+                            .unwrap_or(reason_for(e.kind()));
+                        return Verdict::reject(r, self.times(&claims));
+                    }
+                    ErrorKind::MissingRequiredClaim(c) => {
+                        // jsonwebtoken calls a claim of the wrong type (`"exp": "soon"`)
+                        // missing; present but unreadable is malformed.
+                        let claims = read_claims(token).unwrap_or_default();
+                        let r = if claims.contains_key(c) {
+                            Reason::Malformed
+                        } else {
+                            Reason::MissingClaim
+                        };
+                        return Verdict::reject(r, self.times(&claims));
+                    }
+                    k => return self.refuse(reason_for(k), token),
+                },
+            }
+        }
+        self.refuse(reason, token)
+    }
+
+    /// After a good signature and jsonwebtoken's checks.
+    fn signed(&self, claims: Map<String, Value>, now: f64) -> Verdict {
+        let times = self.times(&claims);
+        match self.own_checks(&claims, now) {
+            Some(r) => Verdict::reject(r, times),
+            None => Verdict {
+                reason: None,
+                times,
+                claims: Some(claims),
+                unknown_kid: false,
+            },
+        }
+    }
+
+    /// The checks jsonwebtoken does not do: other required claims, then `iat`.
+    fn own_checks(&self, claims: &Map<String, Value>, now: f64) -> Option<Reason> {
+        if self.extra_required.iter().any(|c| !claims.contains_key(c)) {
+            return Some(Reason::MissingClaim);
+        }
+        match claims.get("iat") {
+            None => None,
+            Some(v) => match numeric_date(v) {
+                None => Some(Reason::Malformed),
+                Some(iat) if iat > now + self.policy.leeway as f64 => Some(Reason::IssuedInFuture),
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// A refusal, with the token's times read without verification (for the event).
+    fn refuse(&self, reason: Reason, token: &str) -> Verdict {
+        let times = read_claims(token)
+            .map(|c| self.times(&c))
+            .unwrap_or_default();
+        Verdict::reject(reason, times)
+    }
+
+    fn times(&self, claims: &Map<String, Value>) -> TokenTimes {
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .map(|iss| match &self.issuers {
+                Some(allowed) if !allowed.contains(iss) => crate::labels::OTHER.to_owned(),
+                _ => iss.to_owned(),
+            });
+        let time = |k| claims.get(k).and_then(numeric_date);
+        TokenTimes {
+            issuer,
+            iat: time("iat"),
+            nbf: time("nbf"),
+            exp: time("exp"),
+        }
+    }
+}
+
+/// A NumericDate in range (as `event` accepts them), or `None`.
+fn numeric_date(v: &Value) -> Option<f64> {
+    v.as_f64()
+        .filter(|t| t.is_finite() && (0.0..=MAX_TIME).contains(t))
+}
+
+/// The claims of a token, unverified: only its times and issuer are used, for the event.
+fn read_claims(token: &str) -> Option<Map<String, Value>> {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).ok()
+}
+
+/// Why jsonwebtoken could not read a header: an `alg` it does not implement (`none`,
+/// `HS1024`, …) is `invalid_algorithm`; anything else `malformed`.
+fn header_problem(token: &str) -> Reason {
+    #[derive(serde::Deserialize)]
+    struct RawHeader {
+        alg: String,
+    }
+    let first = token.split('.').next().unwrap_or_default();
+    let Ok(json) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(first) else {
+        return Reason::Malformed;
+    };
+    match serde_json::from_slice::<RawHeader>(&json) {
+        Ok(h) if Algorithm::from_str(&h.alg).is_err() => Reason::InvalidAlgorithm,
+        _ => Reason::Malformed,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use jsonwebtoken::{encode, EncodingKey, Header};
+
+    use super::keys::{parse_file, FileKind, FileSpec, Key};
+    use super::*;
+
+    pub(crate) fn data(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/data/verify/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn now() -> f64 {
+        crate::unix_now().floor()
+    }
+
+    /// A signer per algorithm family, with its public key loaded as the verifier would.
+    pub(crate) struct Signer {
+        pub alg: Algorithm,
+        pub kid: Option<&'static str>,
+        enc: EncodingKey,
+    }
+
+    impl Signer {
+        pub fn new(alg: Algorithm, kid: Option<&'static str>) -> Self {
+            let enc = match alg {
+                Algorithm::HS256 => EncodingKey::from_secret(data("hmac.secret").trim_ascii()),
+                Algorithm::RS256 => EncodingKey::from_rsa_pem(&data("rsa.key.pem")).unwrap(),
+                Algorithm::ES256 => EncodingKey::from_ec_pem(&data("ec.key.pem")).unwrap(),
+                Algorithm::EdDSA => EncodingKey::from_ed_pem(&data("ed.key.pem")).unwrap(),
+                other => panic!("no test key for {other:?}"),
+            };
+            Signer { alg, kid, enc }
+        }
+
+        /// The verification key, as a `[[verify.keys]]` entry would load it.
+        pub fn key(&self) -> Arc<Key> {
+            let (file, kind) = match self.alg {
+                Algorithm::HS256 => ("hmac.secret", FileKind::Hmac),
+                Algorithm::RS256 => ("rsa.pub.pem", FileKind::Pem),
+                Algorithm::ES256 => ("ec.pub.pem", FileKind::Pem),
+                _ => ("ed.pub.pem", FileKind::Pem),
+            };
+            let spec = FileSpec {
+                path: file.into(),
+                kind,
+                kid: self.kid.map(String::from),
+                algorithm: None,
+            };
+            Arc::new(parse_file(&spec, &data(file)).unwrap().remove(0))
+        }
+
+        pub fn sign(&self, claims: &Value) -> String {
+            let mut h = Header::new(self.alg);
+            h.kid = self.kid.map(String::from);
+            encode(&h, claims, &self.enc).unwrap()
+        }
+    }
+
+    fn good(now: f64) -> Value {
+        serde_json::json!({
+            "iss": "https://idp.example", "aud": "api", "sub": "alice",
+            "iat": now - 10.0, "nbf": now - 10.0, "exp": now + 600.0,
+        })
+    }
+
+    fn with(mut claims: Value, k: &str, v: Value) -> Value {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v;
+        }
+        claims
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            issuers: Some(vec!["https://idp.example".into()]),
+            audiences: Some(vec!["api".into()]),
+            ..Policy::default()
+        }
+    }
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    /// Every reason, for each algorithm family.
+    #[test]
+    fn every_reason_for_every_algorithm() {
+        for alg in [
+            Algorithm::HS256,
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+        ] {
+            let s = Signer::new(alg, Some("k1"));
+            let keys = KeySet::new(vec![s.key()]);
+            let v = Verifier::new(policy());
+            let t = now();
+            let check = |claims: Value, want: Option<Reason>| {
+                let token = s.sign(&claims);
+                let verdict = v.verify(&token, &keys, t);
+                assert_eq!(verdict.reason, want, "{alg:?} {claims}");
+                verdict
+            };
+            let ok = check(good(t), None);
+            assert_eq!(ok.claims.as_ref().unwrap()["sub"], "alice");
+            assert_eq!(ok.times.issuer.as_deref(), Some("https://idp.example"));
+            assert_eq!(ok.times.iat, Some(t - 10.0));
+            // Leeway (5 s) is honoured on both sides.
+            check(with(good(t), "exp", (t - 3.0).into()), None);
+            check(with(good(t), "nbf", (t + 3.0).into()), None);
+            check(with(good(t), "iat", (t + 3.0).into()), None);
+            let expired = check(
+                with(good(t), "exp", (t - 100.0).into()),
+                Some(Reason::Expired),
+            );
+            assert_eq!(
+                expired.times.exp,
+                Some(t - 100.0),
+                "times read for the event"
+            );
+            check(
+                with(good(t), "nbf", (t + 100.0).into()),
+                Some(Reason::NotYetValid),
+            );
+            let future = check(
+                with(good(t), "iat", (t + 100.0).into()),
+                Some(Reason::IssuedInFuture),
+            );
+            assert_eq!(future.times.iat, Some(t + 100.0));
+            check(
+                with(good(t), "iss", "https://evil.example".into()),
+                Some(Reason::InvalidIssuer),
+            );
+            check(
+                with(good(t), "aud", "other-api".into()),
+                Some(Reason::InvalidAudience),
+            );
+            check(
+                with(good(t), "exp", Value::Null),
+                Some(Reason::MissingClaim),
+            );
+            // With allow-lists, iss and aud cannot be left out to skip their checks.
+            check(
+                with(good(t), "iss", Value::Null),
+                Some(Reason::MissingClaim),
+            );
+            check(
+                with(good(t), "aud", Value::Null),
+                Some(Reason::MissingClaim),
+            );
+            check(with(good(t), "iss", 7.into()), Some(Reason::Malformed));
+            check(
+                with(good(t), "exp", "tomorrow".into()),
+                Some(Reason::Malformed),
+            );
+
+            // A bad signature wins over a bad exp.
+            let token = s.sign(&with(good(t), "exp", (t - 100.0).into()));
+            let (rest, sig) = token.rsplit_once('.').unwrap();
+            let flipped = if sig.starts_with('A') { "B" } else { "A" };
+            let forged = format!("{rest}.{flipped}{}", &sig[1..]);
+            assert_eq!(
+                v.verify(&forged, &keys, t).reason,
+                Some(Reason::InvalidSignature),
+                "{alg:?}"
+            );
+            // A payload swapped under a good signature.
+            let (h, _, sig) = {
+                let mut p = token.split('.');
+                (p.next().unwrap(), p.next().unwrap(), p.next().unwrap())
+            };
+            let swapped = format!("{h}.{}.{sig}", b64(&good(t).to_string()));
+            let r = v.verify(&swapped, &keys, t);
+            assert_eq!(r.reason, Some(Reason::InvalidSignature), "{alg:?}");
+            assert_eq!(
+                r.times.exp,
+                Some(t + 600.0),
+                "forged claims are still read for the event"
+            );
+
+            // Unknown kid.
+            let other = Signer {
+                kid: Some("k2"),
+                ..Signer::new(alg, None)
+            };
+            let r = v.verify(&other.sign(&good(t)), &keys, t);
+            assert_eq!(r.reason, Some(Reason::UnknownKey), "{alg:?}");
+            assert!(r.unknown_kid);
+        }
+    }
+
+    #[test]
+    fn algorithms_that_do_not_fit_the_key_are_refused() {
+        let t = now();
+        let rsa = Signer::new(Algorithm::RS256, Some("k1"));
+        let keys = KeySet::new(vec![rsa.key()]);
+        let v = Verifier::new(Policy::default());
+        // HS256 signed with some secret, naming the RSA key: the classic confusion attack.
+        let hs = Signer {
+            kid: Some("k1"),
+            ..Signer::new(Algorithm::HS256, None)
+        };
+        let r = v.verify(&hs.sign(&good(t)), &keys, t);
+        assert_eq!(r.reason, Some(Reason::InvalidAlgorithm));
+        assert!(!r.unknown_kid, "the kid is known: no refetch");
+        // A kid nobody has, of a type no key has: unknown, worth a refetch (an IdP that moved
+        // to another key type).
+        let new = Signer {
+            kid: Some("new"),
+            ..Signer::new(Algorithm::EdDSA, None)
+        };
+        let r = v.verify(&new.sign(&good(t)), &keys, t);
+        assert_eq!(r.reason, Some(Reason::UnknownKey));
+        assert!(r.unknown_kid);
+        let hs = Signer::new(Algorithm::HS256, None);
+        assert_eq!(
+            v.verify(&hs.sign(&good(t)), &keys, t).reason,
+            Some(Reason::InvalidAlgorithm),
+            "without kid"
+        );
+        // An allowed family, but not in the allow-list.
+        let only_ps = Verifier::new(Policy {
+            algorithms: vec![Algorithm::PS256],
+            ..Policy::default()
+        });
+        assert_eq!(
+            only_ps.verify(&rsa.sign(&good(t)), &keys, t).reason,
+            Some(Reason::InvalidAlgorithm)
+        );
+        // `none` and made-up algorithms.
+        for alg in ["none", "HS1024"] {
+            let token = format!(
+                "{}.{}.",
+                b64(&format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#)),
+                b64(&good(t).to_string())
+            );
+            let r = v.verify(&token, &keys, t);
+            assert_eq!(r.reason, Some(Reason::InvalidAlgorithm), "{alg}");
+            assert_eq!(r.times.exp, Some(t + 600.0));
+        }
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(Policy::default());
+        let t = now();
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        let good_token = s.sign(&good(t));
+        let (h, rest) = good_token.split_once('.').unwrap();
+        for token in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            &long,
+            &format!("{}.{rest}", b64("not json")),
+            &format!("{}.{rest}", b64(r#"{"typ":"JWT"}"#)),
+            &format!("{h}.{}", rest.replace('.', ".***")),
+        ] {
+            assert_eq!(
+                v.verify(token, &keys, t).reason,
+                Some(Reason::Malformed),
+                "{token:.40}"
+            );
+        }
+        // The signature is checked before the payload is decoded.
+        assert_eq!(
+            v.verify(&format!("{h}.!!!.sig"), &keys, t).reason,
+            Some(Reason::InvalidSignature)
+        );
+        // A non-numeric iat under a good signature.
+        assert_eq!(
+            v.verify(&s.sign(&with(good(t), "iat", "x".into())), &keys, t)
+                .reason,
+            Some(Reason::Malformed)
+        );
+    }
+
+    #[test]
+    fn extra_required_claims_and_time_before_issuer() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let t = now();
+        let v = Verifier::new(Policy {
+            required_claims: vec!["exp".into(), "iat".into(), "jti".into()],
+            ..policy()
+        });
+        let token = s.sign(&with(good(t), "jti", "1".into()));
+        assert_eq!(v.verify(&token, &keys, t).reason, None);
+        assert_eq!(
+            v.verify(&s.sign(&good(t)), &keys, t).reason,
+            Some(Reason::MissingClaim),
+            "no jti"
+        );
+        assert_eq!(
+            v.verify(
+                &s.sign(&with(with(good(t), "jti", "1".into()), "iat", Value::Null)),
+                &keys,
+                t
+            )
+            .reason,
+            Some(Reason::MissingClaim),
+            "no iat"
+        );
+        // iat in the future and a wrong issuer: the time problem is reported.
+        let claims = with(with(good(t), "jti", "1".into()), "iat", (t + 100.0).into());
+        let claims = with(claims, "iss", "https://evil.example".into());
+        let r = v.verify(&s.sign(&claims), &keys, t);
+        assert_eq!(r.reason, Some(Reason::IssuedInFuture));
+        assert_eq!(
+            r.times.issuer.as_deref(),
+            Some("other"),
+            "an issuer outside the allow-list is recorded as other"
+        );
+    }
+
+    #[test]
+    fn without_audiences_aud_is_not_checked_and_keys_without_kid_are_tried() {
+        let a = Signer::new(Algorithm::RS256, None);
+        let b = Signer {
+            kid: None,
+            ..Signer::new(Algorithm::HS256, None)
+        };
+        let keys = KeySet::new(vec![b.key(), a.key()]);
+        let v = Verifier::new(Policy::default());
+        let t = now();
+        assert_eq!(v.verify(&a.sign(&good(t)), &keys, t).reason, None);
+        assert_eq!(v.verify(&b.sign(&good(t)), &keys, t).reason, None);
+        // A key without kid answers to any kid.
+        let named = Signer {
+            kid: Some("2024-06"),
+            ..Signer::new(Algorithm::RS256, None)
+        };
+        assert_eq!(v.verify(&named.sign(&good(t)), &keys, t).reason, None);
+        // Two keys of one family: the second verifies.
+        let secret2 = Arc::new(Key {
+            kid: None,
+            algorithms: vec![Algorithm::HS256],
+            key: jsonwebtoken::DecodingKey::from_secret(&[7u8; 32]),
+        });
+        let keys = KeySet::new(vec![secret2, b.key()]);
+        assert_eq!(v.verify(&b.sign(&good(t)), &keys, t).reason, None);
+        assert_eq!(
+            v.verify(&b.sign(&good(t)), &KeySet::default(), t),
+            Verdict {
+                reason: Some(Reason::UnknownKey),
+                times: TokenTimes {
+                    issuer: Some("https://idp.example".into()),
+                    iat: Some(t - 10.0),
+                    nbf: Some(t - 10.0),
+                    exp: Some(t + 600.0),
+                },
+                claims: None,
+                unknown_kid: true,
+            },
+            "no keys loaded"
+        );
+    }
+
+    #[test]
+    fn error_kinds_map_onto_reasons() {
+        let cases = [
+            (ErrorKind::ExpiredSignature, Reason::Expired),
+            (ErrorKind::ImmatureSignature, Reason::NotYetValid),
+            (ErrorKind::InvalidSignature, Reason::InvalidSignature),
+            (ErrorKind::InvalidIssuer, Reason::InvalidIssuer),
+            (ErrorKind::InvalidAudience, Reason::InvalidAudience),
+            (ErrorKind::InvalidAlgorithm, Reason::InvalidAlgorithm),
+            (ErrorKind::MissingAlgorithm, Reason::InvalidAlgorithm),
+            (
+                ErrorKind::MissingRequiredClaim("exp".into()),
+                Reason::MissingClaim,
+            ),
+            (ErrorKind::InvalidToken, Reason::Malformed),
+            (
+                ErrorKind::Base64(base64::DecodeError::InvalidLength(1)),
+                Reason::Malformed,
+            ),
+            (ErrorKind::InvalidSubject, Reason::Other),
+            (ErrorKind::Provider("x".into()), Reason::Other),
+        ];
+        for (kind, reason) in cases {
+            assert_eq!(reason_for(&kind), reason, "{kind:?}");
+            // The spelling maps the same way through the event reason table.
+            let name = format!("{kind:?}");
+            let name = name.split('(').next().unwrap();
+            if !matches!(kind, ErrorKind::Provider(_)) {
+                assert_eq!(Reason::from_text(name), reason, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_event_carries_the_verdict() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(Policy::default());
+        let t = now();
+        let verdict = v.verify(&s.sign(&with(good(t), "exp", (t - 60.0).into())), &keys, t);
+        let e = verdict.event(t + 0.5, "gateway");
+        assert_eq!(e.outcome, Outcome::Rejected);
+        assert_eq!(e.reason, Some(Reason::Expired));
+        assert_eq!(e.source.as_deref(), Some("gateway"));
+        assert_eq!(e.issuer.as_deref(), Some("https://idp.example"));
+        assert_eq!(e.exp, Some(t - 60.0));
+        assert_eq!(e.age(), Some(10.5));
+        let missing = Verdict::missing_token();
+        let m = missing.event(t, "gateway");
+        assert_eq!(
+            (m.reason, m.issuer, m.iat),
+            (Some(Reason::MissingToken), None, None)
+        );
+    }
+}
