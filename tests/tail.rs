@@ -291,6 +291,35 @@ fn an_unreadable_file_does_not_stop_the_others() {
     assert_eq!(file_events(&s), 10.0);
 }
 
+/// A matching path that cannot be opened (a symlink to nothing: unreadable even for root) is
+/// counted in `skew_tail_read_errors_total` and retried; once its target exists it is followed.
+#[test]
+fn an_unopenable_file_is_counted_and_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("later").join("real.jsonl");
+    std::os::unix::fs::symlink(&target, dir.path().join("link.jsonl")).expect("symlink");
+    let good = dir.path().join("good.jsonl");
+    File::create(&good).expect("create");
+    let pattern = dir
+        .path()
+        .join("*.jsonl")
+        .to_str()
+        .expect("utf-8")
+        .to_owned();
+    let ex = start(&pattern, &[]);
+    ex.wait_for("a read error for the dangling link", WAIT, |s| {
+        tail_value(s, "skew_tail_read_errors_total", &pattern) >= 1.0
+    });
+    append(&good, &events(5).concat());
+    wait_recorded(&ex, &pattern, 5.0);
+    // The link resolves now: a file seen after start is read from its beginning.
+    fs::create_dir(target.parent().expect("parent")).expect("mkdir");
+    append(&target, &events(7).concat());
+    let s = wait_recorded(&ex, &pattern, 12.0);
+    assert_eq!(file_events(&s), 12.0);
+    assert_eq!(tail_value(&s, "skew_tail_files", &pattern), 2.0);
+}
+
 /// What the writer thread tells the test, and waits for.
 enum Step {
     /// Stop the exporter now; the writer waits for the go, then appends and rotates while the
