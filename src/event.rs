@@ -640,6 +640,20 @@ fn read_token(token: &str) -> Result<TokenClaims, InvalidEvent> {
             "`token` is not a compact JWT (three dot-separated parts)",
         ));
     }
+    // serde reads a struct from an array positionally: claims must be a JSON object.
+    let payload = token.split('.').nth(1).unwrap_or("");
+    let object = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .is_ok_and(|p| p.trim_ascii_start().first() == Some(&b'{'))
+    };
+    if !object {
+        return Err(InvalidEvent::new(
+            InvalidKind::BadToken,
+            "`token` is not a readable JWT: its claims are not a base64url JSON object",
+        ));
+    }
     jsonwebtoken::dangerous::insecure_decode_claims::<TokenClaims>(token).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind;
         let what = match e.kind() {
