@@ -101,7 +101,8 @@ pub struct Flags {
     /// request on a kept-alive connection.
     #[arg(long = "web.read-header-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub read_header_timeout: Option<Duration>,
-    /// Close a connection on which no byte moved either way for this long.
+    /// Close a connection on which nothing moved for this long while waiting on the client
+    /// (outside a request in flight).
     #[arg(long = "web.idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// NTP server to sample, `host`, `host:port` or `[v6]:port` (repeatable).
@@ -385,7 +386,8 @@ pub struct WebSettings {
     pub telemetry_path: String,
     /// A request head must arrive within this (also the keep-alive idle limit).
     pub read_header_timeout: Duration,
-    /// A connection on which no byte moves either way for this long is closed.
+    /// A connection on which nothing moves for this long while the server waits on the
+    /// client (outside a request in flight) is closed.
     pub idle_timeout: Duration,
 }
 

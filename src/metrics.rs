@@ -89,7 +89,7 @@ impl HttpMetrics {
             connections_timed_out: counter(
                 r,
                 "skew_http_connections_timed_out_total",
-                "HTTP connections closed by a timeout: header (request head not received in time, or idle keep-alive), idle (no byte moved either way).",
+                "HTTP connections closed by a timeout: header (request head not received in time, or idle keep-alive), idle (nothing moved while waiting on the client, e.g. a response not read).",
                 &["timeout"],
             )?,
             events_refused: counter(

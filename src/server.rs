@@ -6,8 +6,11 @@
 //! - a request head must arrive within `read_header_timeout`. hyper's header timer also runs
 //!   while a kept-alive connection waits for its next request, so it closes idle connections
 //!   and a client that trickles its headers (slowloris) alike;
-//! - a connection on which no byte moves either way for `idle_timeout` is closed ([`IdleIo`]):
-//!   an upload that stalls, or a client that stops reading its response, cannot hold it;
+//! - a connection on which no byte moves for `idle_timeout` while the server waits on the client
+//!   outside a handler is closed ([`IdleIo`]): a client that stops reading its response cannot
+//!   hold it. While a request is in flight ([`InFlight`]) reads do not count as waiting, so a
+//!   slow handler is never cut off; a body that stops arriving is the route's business
+//!   (`--events.read-timeout`);
 //! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
 //!   one connection is logged at debug and never reaches the accept loop;
 //! - on shutdown the listener closes, idle connections close at once, requests in flight finish.
@@ -18,10 +21,13 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use prometheus::IntCounterVec;
@@ -102,12 +108,17 @@ impl Server {
     async fn connection(self, stream: TcpStream, app: Router, cancel: CancellationToken) {
         // Small responses (a verdict, a 202) go out at once, not after a delayed ACK.
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(IdleIo::new(stream, self.idle_timeout));
+        let busy = Arc::new(AtomicUsize::new(0));
+        let io = TokioIo::new(IdleIo::new(stream, self.idle_timeout, busy.clone()));
+        let service = InFlight {
+            inner: TowerToHyperService::new(app),
+            busy,
+        };
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(self.read_header_timeout);
-        let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+        let conn = builder.serve_connection(io, service);
         let mut conn = std::pin::pin!(conn);
         let mut draining = false;
         let result = loop {
@@ -172,10 +183,48 @@ impl std::fmt::Display for IdleTimeout {
 
 impl std::error::Error for IdleTimeout {}
 
-/// A TCP stream that fails with `TimedOut` ([`IdleTimeout`]) when a read or write has waited
-/// while nothing moved for `idle`. hyper only waits on the stream when the peer is the slow
-/// side (headers or body not arriving, a response not being read), so a handler that takes
-/// long is never cut off by it.
+/// The hyper service of one connection: the router, counting the requests in flight (called,
+/// response not yet produced) in `busy`, which the connection's [`IdleIo`] reads. One boxed
+/// future per request.
+struct InFlight<S> {
+    inner: S,
+    busy: Arc<AtomicUsize>,
+}
+
+/// Decrements the in-flight count when the request's future completes or is dropped.
+struct BusyGuard(Arc<AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<S> hyper::service::Service<hyper::Request<Incoming>> for InFlight<S>
+where
+    S: hyper::service::Service<hyper::Request<Incoming>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        let guard = BusyGuard(self.busy.clone());
+        let response = self.inner.call(req);
+        Box::pin(async move {
+            let _guard = guard;
+            response.await
+        })
+    }
+}
+
+/// A TCP stream that fails with `TimedOut` ([`IdleTimeout`]) when it has waited while nothing
+/// moved for `idle`: a write always (a response the client does not read), a read only while
+/// no request is in flight (`busy` is 0). hyper keeps a read pending while a handler runs, to
+/// notice a client that goes away; that wait is not idleness, so a handler that takes long is
+/// never cut off.
 ///
 /// The timer is reset lazily: a read or write that moves bytes only records the time; the sleep
 /// is pushed back when it fires early.
@@ -184,16 +233,18 @@ pub struct IdleIo {
     idle: Duration,
     last: Instant,
     timer: Pin<Box<Sleep>>,
+    busy: Arc<AtomicUsize>,
 }
 
 impl IdleIo {
-    pub fn new(io: TcpStream, idle: Duration) -> Self {
+    pub fn new(io: TcpStream, idle: Duration, busy: Arc<AtomicUsize>) -> Self {
         let last = Instant::now();
         IdleIo {
             io,
             idle,
             last,
             timer: Box::pin(tokio::time::sleep_until(last + idle)),
+            busy,
         }
     }
 
@@ -221,6 +272,7 @@ impl AsyncRead for IdleIo {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Pending if this.busy.load(Ordering::Relaxed) > 0 => Poll::Pending,
             Poll::Pending => this.poll_idle(cx),
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
@@ -311,7 +363,7 @@ mod tests {
     #[tokio::test]
     async fn a_silent_peer_times_out() {
         let (_client, server) = pair().await;
-        let mut io = IdleIo::new(server, Duration::from_millis(300));
+        let mut io = IdleIo::new(server, Duration::from_millis(300), Arc::default());
         let start = std::time::Instant::now();
         let mut buf = [0u8; 16];
         let e = io.read(&mut buf).await.unwrap_err();
@@ -326,7 +378,7 @@ mod tests {
     #[tokio::test]
     async fn progress_resets_the_idle_clock() {
         let (mut client, server) = pair().await;
-        let mut io = IdleIo::new(server, Duration::from_millis(400));
+        let mut io = IdleIo::new(server, Duration::from_millis(400), Arc::default());
         let start = std::time::Instant::now();
         let writer = tokio::spawn(async move {
             for _ in 0..5 {
@@ -352,12 +404,80 @@ mod tests {
         drop(writer.await.unwrap());
     }
 
+    /// While a request is in flight a pending read is not idleness; once it is done, it is.
+    #[tokio::test]
+    async fn reads_do_not_time_out_while_a_request_is_in_flight() {
+        let (_client, server) = pair().await;
+        let busy = Arc::new(AtomicUsize::new(1));
+        let mut io = IdleIo::new(server, Duration::from_millis(200), busy.clone());
+        let mut buf = [0u8; 16];
+        let waited = tokio::time::timeout(Duration::from_millis(800), io.read(&mut buf)).await;
+        assert!(waited.is_err(), "the read ended while busy: {waited:?}");
+        busy.store(0, Ordering::Relaxed);
+        let e = io.read(&mut buf).await.unwrap_err();
+        assert!(is_idle_timeout(&e), "{e}");
+    }
+
+    /// A handler that takes longer than the idle time is not cut off: hyper does not wait on
+    /// the stream while the handler runs, and the answer arrives whole. Graceful shutdown then
+    /// ends the loop.
+    #[tokio::test]
+    async fn a_slow_handler_outlives_the_idle_timeout() {
+        use axum::routing::get;
+        let metrics = Metrics::new().unwrap();
+        let server = Server {
+            read_header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_millis(300),
+            timed_out: metrics.http.connections_timed_out.clone(),
+        };
+        let app = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                "done"
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cancel = CancellationToken::new();
+        let serving = tokio::spawn({
+            let cancel = cancel.clone();
+            async move { server.serve(listener, app, cancel).await }
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.ends_with(b"done") {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed early: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200 "));
+        assert_eq!(
+            metrics
+                .http
+                .connections_timed_out
+                .with_label_values(&["idle"])
+                .get(),
+            0
+        );
+        cancel.cancel();
+        serving.await.unwrap();
+    }
+
     /// A write to a peer that never reads fails once the buffers are full and the idle time
     /// has passed.
     #[tokio::test]
     async fn a_peer_that_does_not_read_times_out() {
         let (_client, server) = pair().await;
-        let mut io = IdleIo::new(server, Duration::from_millis(300));
+        let mut io = IdleIo::new(server, Duration::from_millis(300), Arc::default());
         let chunk = vec![0u8; 1 << 16];
         let start = std::time::Instant::now();
         let e = loop {

@@ -455,7 +455,8 @@ fn sigterm_lets_an_upload_in_flight_finish_and_closes_idle_connections() {
 
 /// Each refusal before parsing is counted in `skew_events_requests_refused_total{reason}`:
 /// no or a wrong secret (401), another content type (415), an empty body (400), a body over
-/// `--events.max-body` (413, also one `too_large` invalid event). Nothing is recorded.
+/// `--events.max-body` (413, also one `too_large` invalid event), and answered with
+/// `Connection: close`. Nothing is recorded.
 #[test]
 fn refused_requests_are_counted_by_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -475,7 +476,18 @@ fn refused_requests_are_counted_by_reason() {
         if let Some(a) = auth {
             req = req.header("Authorization", a);
         }
-        req.send().expect("POST").status().as_u16()
+        let resp = req.send().expect("POST");
+        // The body may be unread: the answer says the connection closes, so no client reuses
+        // it for a request that would then fail unanswered.
+        assert_eq!(
+            resp.headers()
+                .get("connection")
+                .and_then(|v| v.to_str().ok()),
+            Some("close"),
+            "{:?}",
+            resp.status()
+        );
+        resp.status().as_u16()
     };
     let ok = Some("Bearer s3cret");
     assert_eq!(send(None, "application/json", event_body(100)), 401);
