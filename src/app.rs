@@ -14,9 +14,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
-use crate::ingest::http::EventsState;
 use crate::metrics::Metrics;
 use crate::record::Recorder;
+use crate::reload::{web_config, ReloadMetrics, Reloader, Switch};
+use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
 #[derive(Debug, thiserror::Error)]
@@ -81,52 +82,89 @@ pub async fn run(
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
+    let outcome = ReloadMetrics::register(&metrics)?;
     let recorder = Arc::new(Recorder::new(metrics.clone(), &settings.events.recorder));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), cancel.clone(), &tracker);
-    crate::ingest::tail::spawn(
-        settings.events.tail.clone(),
-        recorder.clone(),
-        cancel.clone(),
-        &tracker,
-    );
+    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let tail = Reloader::start_tail(&settings, &recorder, &cancel);
+    let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
+    let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
+    let verify_enabled = verify_router.is_some();
+    let verify_switch = Switch::new(verify_router);
 
-    let events_router =
-        crate::ingest::http::router(EventsState::new(recorder.clone(), &settings.events));
-    // Header and idle timeouts on every listener.
+    // Header and idle timeouts on every listener, and each listener's web config.
     let server = crate::server::Server::new(&settings.web, &metrics);
+    let web_main = LiveWebConfig::new(web_config(&settings.web.config));
+    let web_events = events
+        .as_ref()
+        .map(|_| LiveWebConfig::new(web_config(&settings.web.events_config)));
+    let web_verify = verify
+        .as_ref()
+        .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
+
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let mut app = router(AppState {
         metrics: metrics.clone(),
         telemetry_path: settings.web.telemetry_path.clone(),
-    });
+    })
+    .merge(crate::reload::lifecycle_routes(
+        settings.web.enable_lifecycle.then_some(reload_tx),
+    ));
+    // SIGHUP is handled from here on; its default action would end the process.
+    let hangup = crate::reload::hangup_signal();
     // The main listener is announced first: tests and scripts read the first address logged.
     log_listening("main", &main);
-    match events {
-        None => app = app.merge(events_router),
-        Some(listener) => {
+    let events_routes = events_switch.routes(&["/v1/events"]);
+    match (events, &web_events) {
+        (Some(listener), Some(web)) => {
             log_listening("events", &listener);
             tracker.spawn(serve(
                 listener,
-                events_router,
-                server.clone(),
+                events_routes,
+                server.with_web_config(web.clone()),
                 cancel.clone(),
             ));
         }
+        _ => app = app.merge(events_routes),
     }
-    // /v1/verify: on its own listener when one is set, else on the main one.
-    let verify_router =
-        crate::verify::http::start(&settings.verify, recorder.clone(), cancel.clone(), &tracker);
-    match (verify_router, verify) {
-        (Some(r), None) => app = app.merge(r),
-        (Some(r), Some(listener)) => {
+    // /v1/verify: on its own listener when one is set, else on the main one. A verify
+    // listener exists only with keys configured at start-up; on the main listener a reload
+    // can turn /v1/verify on or off.
+    let verify_routes = verify_switch.routes(&["/v1/verify", "/v1/verify/{*rest}"]);
+    match (verify, &web_verify) {
+        (Some(listener), Some(web)) if verify_enabled => {
             log_listening("verify", &listener);
-            tracker.spawn(serve(listener, r, server.clone(), cancel.clone()));
+            tracker.spawn(serve(
+                listener,
+                verify_routes,
+                server.with_web_config(web.clone()),
+                cancel.clone(),
+            ));
         }
         // Configuration refuses a verify listener without keys.
-        (None, _) => {}
+        (Some(_), _) => {}
+        (None, _) => app = app.merge(verify_routes),
     }
+    let reloader = Reloader {
+        current: settings,
+        metrics,
+        recorder,
+        outcome,
+        web_main: web_main.clone(),
+        web_events,
+        web_verify,
+        ntp,
+        tail,
+        verify: verify_generation,
+        events_switch,
+        verify_switch,
+        cancel: cancel.clone(),
+    };
+    tracker.spawn(reloader.run(hangup, reload_rx));
+    let server = server.with_web_config(web_main);
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {

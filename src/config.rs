@@ -83,7 +83,7 @@ pub enum AnalyzeFormat {
 }
 
 /// Every setting that can also be given on the command line. `None` means "not given".
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Default, Clone, Args)]
 pub struct Flags {
     /// TOML configuration file; flags given on the command line win over it.
     #[arg(long = "config.file", value_name = "FILE", global = true)]
@@ -105,6 +105,13 @@ pub struct Flags {
     /// (outside a request in flight).
     #[arg(long = "web.idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Web config file (Prometheus exporter-toolkit format: TLS, basic auth, headers) for every
+    /// listener; `""` for none.
+    #[arg(long = "web.config.file", value_name = "FILE", value_parser = path_or_empty)]
+    pub web_config_file: Option<PathBuf>,
+    /// Serve POST /-/reload (reload the configuration, like SIGHUP).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
     /// NTP server to sample, `host`, `host:port` or `[v6]:port` (repeatable).
     #[arg(long = "ntp.server", value_name = "HOST[:PORT]")]
     pub ntp_servers: Vec<String>,
@@ -126,6 +133,9 @@ pub struct Flags {
     /// Serve POST /v1/events on this address instead of the main listener.
     #[arg(long = "events.listen-address", value_name = "ADDR")]
     pub events_listen_address: Option<String>,
+    /// Web config file of the events listener instead of --web.config.file (`""` for none).
+    #[arg(long = "events.web-config-file", value_name = "FILE", value_parser = path_or_empty)]
+    pub events_web_config_file: Option<PathBuf>,
     /// Largest accepted POST /v1/events body, e.g. `16MiB`.
     #[arg(long = "events.max-body", value_name = "SIZE", value_parser = parse_size)]
     pub events_max_body: Option<usize>,
@@ -167,6 +177,11 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// A path where `""` is allowed and means "none" (clap refuses empty paths by default).
+pub(crate) fn path_or_empty(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -226,6 +241,7 @@ pub struct RawConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RawEvents {
     pub listen_address: Option<String>,
+    pub web_config_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "de_size")]
     pub max_body: Option<usize>,
     #[serde(default, deserialize_with = "de_size")]
@@ -260,6 +276,8 @@ pub struct RawWeb {
     pub read_header_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     pub idle_timeout: Option<Duration>,
+    pub config_file: Option<PathBuf>,
+    pub enable_lifecycle: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -389,9 +407,44 @@ pub struct WebSettings {
     /// A connection on which nothing moves for this long while the server waits on the
     /// client (outside a request in flight) is closed.
     pub idle_timeout: Duration,
+    /// `web.config-file`: TLS, basic auth and headers of the main listener, and of the events
+    /// and verify listeners unless they have their own.
+    pub config: Option<WebConfigSource>,
+    /// What the separate events listener (if any) runs with.
+    pub events_config: Option<WebConfigSource>,
+    /// What the separate verify listener (if any) runs with.
+    pub verify_config: Option<WebConfigSource>,
+    /// `POST /-/reload` is served.
+    pub enable_lifecycle: bool,
 }
 
+/// A web config file and what it held when the settings were loaded.
 #[derive(Debug, Clone)]
+pub struct WebConfigSource {
+    pub path: PathBuf,
+    pub config: Arc<crate::webconfig::WebConfig>,
+}
+
+impl WebConfigSource {
+    /// `None` for an empty path (exporter-toolkit's "no web config").
+    fn load(setting: &'static str, path: &Path) -> Result<Option<Self>, ConfigError> {
+        if path.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let config =
+            crate::webconfig::WebConfig::load(path).map_err(|e| invalid(setting, e.to_string()))?;
+        Ok(Some(WebConfigSource {
+            path: path.to_owned(),
+            config: Arc::new(config),
+        }))
+    }
+
+    fn has_users(this: &Option<Self>) -> bool {
+        this.as_ref().is_some_and(|s| s.config.has_users())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct NtpSettings {
     pub servers: Vec<ServerSpec>,
     pub interval: Duration,
@@ -451,6 +504,8 @@ impl std::fmt::Debug for EventsSettings {
 /// The validated configuration the program runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The command line the settings came from: a reload re-reads the file under the same flags.
+    pub flags: Arc<Flags>,
     pub config_file: Option<PathBuf>,
     pub web: WebSettings,
     pub ntp: NtpSettings,
@@ -594,16 +649,83 @@ impl Settings {
                 .map_err(|e| invalid("log.level", format!("`{l}`: {e}")))?;
         }
         let format = flags.log_format.or(raw.log.format).unwrap_or_default();
+        let web_config_path = flags.web_config_file.clone().or(raw.web.config_file);
+        let config = match &web_config_path {
+            Some(p) => WebConfigSource::load("web.config-file", p)?,
+            None => None,
+        };
+        let enable_lifecycle = flags.enable_lifecycle || raw.web.enable_lifecycle.unwrap_or(false);
+        let events_web = flags
+            .events_web_config_file
+            .clone()
+            .or(raw.events.web_config_file.clone());
+        let verify_web = flags
+            .verify
+            .verify_web_config_file
+            .clone()
+            .or(raw.verify.web_config_file.clone());
         let events = events_settings(flags, raw.events)?;
         let verify = crate::verify::config::settings(&flags.verify, raw.verify)?;
+        // A separate listener runs with its own web config when one is named, else the main
+        // one; naming one without a separate listener is a mistake worth reporting.
+        let separate = |setting: &'static str,
+                        listener: &Option<String>,
+                        own: Option<PathBuf>|
+         -> Result<Option<WebConfigSource>, ConfigError> {
+            match (listener, own) {
+                (None, Some(_)) => Err(invalid(
+                    setting,
+                    "applies only to a separate listener; set its listen-address too",
+                )),
+                (_, Some(p)) => WebConfigSource::load(setting, &p),
+                (_, None) => Ok(config.clone()),
+            }
+        };
+        let events_config = separate("events.web-config-file", &events.listen_address, events_web)?;
+        let verify_config = separate("verify.web-config-file", &verify.listen_address, verify_web)?;
+        // /v1/events (with a shared secret) and /v1/verify read the Authorization header
+        // themselves: basic auth on their listener would take it from them.
+        let events_listener = if events.listen_address.is_some() {
+            &events_config
+        } else {
+            &config
+        };
+        if events.auth_token.is_some() && WebConfigSource::has_users(events_listener) {
+            return Err(invalid(
+                "events.auth-token-file",
+                "the listener of /v1/events also requires basic auth (basic_auth_users in its web \
+                 config), and both use the Authorization header; serve /v1/events on its own \
+                 listener (events.listen-address) with an events.web-config-file without \
+                 basic_auth_users, or drop one of the two",
+            ));
+        }
+        let verify_listener = if verify.listen_address.is_some() {
+            &verify_config
+        } else {
+            &config
+        };
+        if verify.enabled() && WebConfigSource::has_users(verify_listener) {
+            return Err(invalid(
+                "verify.listen-address",
+                "/v1/verify reads the token from the Authorization header, so its listener cannot \
+                 require basic auth (basic_auth_users in the web config): serve it on its own \
+                 listener (verify.listen-address) with a verify.web-config-file without \
+                 basic_auth_users",
+            ));
+        }
 
         Ok(Settings {
+            flags: Arc::new(flags.clone()),
             config_file: flags.config_file.clone(),
             web: WebSettings {
                 listen_address,
                 telemetry_path,
                 read_header_timeout,
                 idle_timeout,
+                config,
+                events_config,
+                verify_config,
+                enable_lifecycle,
             },
             ntp: NtpSettings {
                 servers,
@@ -804,6 +926,56 @@ mod tests {
 
     fn settings(flags: Flags, toml: &str) -> Result<Settings, ConfigError> {
         Settings::from_sources(&flags, RawConfig::parse(toml).expect("toml parses"))
+    }
+
+    /// /v1/events with a shared secret and basic auth cannot share a listener (both use the
+    /// Authorization header); on its own listener with its own web config they can.
+    #[test]
+    fn basic_auth_and_the_events_secret_need_separate_listeners() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let auth = dir.path().join("auth.yml");
+        std::fs::write(&auth, format!("basic_auth_users:\n  p: '{hash}'\n")).unwrap();
+        let empty = dir.path().join("empty.yml");
+        std::fs::write(&empty, "").unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret").unwrap();
+        let toml = |events: &str| {
+            format!(
+                "[web]\nconfig-file = {auth:?}\n[events]\nauth-token-file = {secret:?}\n{events}"
+            )
+        };
+        let e = settings(Flags::default(), &toml(""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("events.auth-token-file") && e.contains("Authorization"),
+            "{e}"
+        );
+        let e = settings(
+            Flags::default(),
+            &toml(&format!("web-config-file = {empty:?}\n")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("applies only to a separate listener"), "{e}");
+        let s = settings(
+            Flags::default(),
+            &toml(&format!(
+                "listen-address = \"127.0.0.1:0\"\nweb-config-file = {empty:?}\n"
+            )),
+        )
+        .unwrap();
+        assert!(s.web.config.as_ref().unwrap().config.has_users());
+        assert!(!s.web.events_config.as_ref().unwrap().config.has_users());
+        // Without its own file, the events listener inherits the main one, and the conflict.
+        let e = settings(
+            Flags::default(),
+            &toml("listen-address = \"127.0.0.1:0\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("events.auth-token-file"), "{e}");
     }
 
     #[test]

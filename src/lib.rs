@@ -21,6 +21,10 @@
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
 //!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
 //!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
+//!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
+//! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
+//!   of a listener, re-read when its files change.
 //!
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
@@ -49,9 +53,11 @@ pub mod logging;
 pub mod metrics;
 pub mod ntp;
 pub mod record;
+pub mod reload;
 pub mod server;
 pub mod synth;
 pub mod verify;
+pub mod webconfig;
 
 /// Seconds since the Unix epoch, as the verifier-side `ts` and gauges use.
 pub fn unix_now() -> f64 {

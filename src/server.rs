@@ -11,6 +11,8 @@
 //!   hold it. While a request is in flight ([`InFlight`]) reads do not count as waiting, so a
 //!   slow handler is never cut off; a body that stops arriving is the route's business
 //!   (`--events.read-timeout`);
+//! - with TLS (`--web.config.file`, [`crate::webconfig`]) the handshake must finish within
+//!   `read_header_timeout` too, and counts as a `header` timeout when it does not;
 //! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
 //!   one connection is logged at debug and never reaches the accept loop;
 //! - on shutdown the listener closes, idle connections close at once, requests in flight finish.
@@ -39,6 +41,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::WebSettings;
 use crate::metrics::Metrics;
+use crate::webconfig::LiveWebConfig;
 
 /// How long to wait after an accept error that is not about one connection (EMFILE, ENFILE).
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
@@ -50,6 +53,9 @@ pub struct Server {
     read_header_timeout: Duration,
     idle_timeout: Duration,
     timed_out: IntCounterVec,
+    /// TLS, basic auth and headers of this listener (`--web.config.file`); every listener
+    /// has one, empty by default, so that a reload can add TLS or authentication.
+    web: LiveWebConfig,
 }
 
 /// What ended a connection's wait in [`Server::connection`].
@@ -70,12 +76,25 @@ impl Server {
             read_header_timeout: web.read_header_timeout,
             idle_timeout: web.idle_timeout,
             timed_out: metrics.http.connections_timed_out.clone(),
+            web: LiveWebConfig::new(Arc::new(crate::webconfig::WebConfig::none())),
+        }
+    }
+
+    /// The same limits, with `web` as this listener's web config.
+    pub fn with_web_config(&self, web: LiveWebConfig) -> Self {
+        Server {
+            web,
+            ..self.clone()
         }
     }
 
     /// Serves `app` on `listener` until `cancel` fires, then waits for every connection to end
     /// (in-flight requests finish; idle connections close at once).
     pub async fn serve(&self, listener: TcpListener, app: Router, cancel: CancellationToken) {
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            self.web.clone(),
+            crate::webconfig::enforce,
+        ));
         let connections = TaskTracker::new();
         loop {
             let next = tokio::select! {
@@ -104,12 +123,42 @@ impl Server {
         connections.wait().await;
     }
 
-    /// One connection, HTTP/1.1 with keep-alive, until it ends or shutdown has drained it.
+    /// One connection: the TLS handshake when the listener has TLS (within the header
+    /// timeout: a client that stalls it is cut off like a slow head), then HTTP/1.1.
     async fn connection(self, stream: TcpStream, app: Router, cancel: CancellationToken) {
         // Small responses (a verdict, a 202) go out at once, not after a delayed ACK.
         let _ = stream.set_nodelay(true);
         let busy = Arc::new(AtomicUsize::new(0));
-        let io = TokioIo::new(IdleIo::new(stream, self.idle_timeout, busy.clone()));
+        let io = IdleIo::new(stream, self.idle_timeout, busy.clone());
+        // Certificates rotated on disk are picked up here, at most once a second.
+        self.web.refresh();
+        let tls = self.web.current().tls.clone();
+        match tls {
+            None => self.http(io, app, busy, cancel).await,
+            Some(config) => {
+                let accept = tokio_rustls::TlsAcceptor::from(config).accept(io);
+                let handshake = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = tokio::time::timeout(self.read_header_timeout, accept) => r,
+                };
+                match handshake {
+                    Ok(Ok(tls)) => self.http(tls, app, busy, cancel).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => {
+                        self.timed_out.with_label_values(&["header"]).inc();
+                        tracing::debug!("TLS handshake not finished within the header timeout");
+                    }
+                }
+            }
+        }
+    }
+
+    /// HTTP/1.1 with keep-alive on `io`, until the connection ends or shutdown has drained it.
+    async fn http<I>(self, io: I, app: Router, busy: Arc<AtomicUsize>, cancel: CancellationToken)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(io);
         let service = InFlight {
             inner: TowerToHyperService::new(app),
             busy,
@@ -429,6 +478,7 @@ mod tests {
             read_header_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_millis(300),
             timed_out: metrics.http.connections_timed_out.clone(),
+            web: LiveWebConfig::new(Arc::new(crate::webconfig::WebConfig::none())),
         };
         let app = Router::new().route(
             "/slow",

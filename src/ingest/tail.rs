@@ -55,7 +55,7 @@ pub enum StartAt {
     Beginning,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TailSettings {
     pub patterns: Vec<String>,
     pub start: StartAt,
@@ -162,6 +162,19 @@ struct PatternMetrics {
     read_errors: IntCounter,
     lag: IntGauge,
     files: IntGauge,
+}
+
+/// Removes the series of a pattern no longer followed (after a reload).
+pub fn forget_pattern(t: &crate::metrics::TailMetrics, pattern: &str) {
+    let l = &[pattern];
+    let _ = t.lines.remove_label_values(l);
+    let _ = t.bytes.remove_label_values(l);
+    let _ = t.rotations.remove_label_values(l);
+    let _ = t.truncations.remove_label_values(l);
+    let _ = t.refused.remove_label_values(l);
+    let _ = t.read_errors.remove_label_values(l);
+    let _ = t.lag.remove_label_values(l);
+    let _ = t.files.remove_label_values(l);
 }
 
 impl PatternMetrics {

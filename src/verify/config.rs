@@ -35,11 +35,14 @@ pub mod defaults {
 
 /// The `--verify.*` flags (flattened into `crate::config::Flags`; clap ids are field names, so
 /// they carry the `verify_` prefix).
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct VerifyFlags {
     /// Serve /v1/verify on its own address (gateways then never reach /metrics or /v1/events).
     #[arg(long = "verify.listen-address", value_name = "ADDR")]
     pub verify_listen_address: Option<String>,
+    /// Web config file of the verify listener instead of --web.config.file (`""` for none).
+    #[arg(long = "verify.web-config-file", value_name = "FILE", value_parser = crate::config::path_or_empty)]
+    pub verify_web_config_file: Option<PathBuf>,
     /// JWKS file with the keys /v1/verify checks tokens with (watched and reloaded on change).
     #[arg(long = "verify.jwks-file", value_name = "FILE")]
     pub verify_jwks_file: Option<PathBuf>,
@@ -53,6 +56,7 @@ pub struct VerifyFlags {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RawVerify {
     pub listen_address: Option<String>,
+    pub web_config_file: Option<PathBuf>,
     pub algorithms: Option<Vec<String>>,
     pub issuers: Option<Vec<String>>,
     pub audiences: Option<Vec<String>>,

@@ -1,0 +1,422 @@
+//! Live reconfiguration: SIGHUP, or `POST /-/reload` with `--web.enable-lifecycle` (the
+//! names and behaviour of Prometheus), re-reads the configuration file under the same
+//! command-line flags and applies what can change without dropping anything:
+//!
+//! - the web config of every listener (TLS, basic auth, headers);
+//! - the NTP servers and sampling settings (the sampler restarts; series of servers no longer
+//!   configured are removed, so no alert keeps judging a server nobody samples);
+//! - the followed files (the tailer stops, writes its checkpoint, and restarts from it: no line
+//!   is lost or read twice; series of patterns no longer configured are removed);
+//! - `/v1/events` (shared secret, limits) and `/v1/verify` (keys, policy, headers).
+//!
+//! Counters and histograms are never reset. What needs a restart (listen addresses, the
+//! telemetry path, timeouts, age buckets, the lead window, the label allow-lists, logging) is logged as such and
+//! otherwise ignored; the reload still counts as successful. A file that does not load
+//! changes nothing: the old configuration keeps running, the error is logged (and returned to
+//! `POST /-/reload`), and `skew_config_last_reload_successful` drops to 0.
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use prometheus::{Gauge, IntGauge};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use crate::config::{Settings, WebConfigSource};
+use crate::metrics::Metrics;
+use crate::record::Recorder;
+use crate::webconfig::{LiveWebConfig, WebConfig};
+
+/// `skew_config_last_reload_*`, Prometheus's own names for the outcome of a reload.
+#[derive(Clone)]
+pub struct ReloadMetrics {
+    pub successful: IntGauge,
+    pub success_timestamp: Gauge,
+}
+
+impl ReloadMetrics {
+    /// Registers both gauges; the start-up load counts as the first successful one.
+    pub fn register(metrics: &Metrics) -> prometheus::Result<Self> {
+        let successful = IntGauge::new(
+            "skew_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1) or not (0).",
+        )?;
+        let success_timestamp = Gauge::new(
+            "skew_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (start-up or reload).",
+        )?;
+        metrics.registry().register(Box::new(successful.clone()))?;
+        metrics
+            .registry()
+            .register(Box::new(success_timestamp.clone()))?;
+        successful.set(1);
+        success_timestamp.set(crate::unix_now());
+        Ok(ReloadMetrics {
+            successful,
+            success_timestamp,
+        })
+    }
+}
+
+/// Tasks started together and stopped together when their settings change.
+pub struct Generation {
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Generation {
+    pub fn new(parent: &CancellationToken) -> Self {
+        Generation {
+            cancel: parent.child_token(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Cancels the tasks and waits until every one has ended (the tailer has written its
+    /// checkpoint).
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// A router that a reload can replace while it serves: the routes stay, what answers them
+/// changes. `None` answers 404, as if the routes did not exist.
+#[derive(Clone, Default)]
+pub struct Switch(Arc<RwLock<Option<Router>>>);
+
+impl Switch {
+    pub fn new(router: Option<Router>) -> Self {
+        Switch(Arc::new(RwLock::new(router)))
+    }
+
+    pub fn replace(&self, router: Option<Router>) {
+        match self.0.write() {
+            Ok(mut g) => *g = router,
+            Err(p) => *p.into_inner() = router,
+        }
+    }
+
+    fn current(&self) -> Option<Router> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// `paths`, each answered by whatever router is current.
+    pub fn routes(&self, paths: &[&str]) -> Router {
+        let mut r = Router::new();
+        for p in paths {
+            r = r.route(p, axum::routing::any(switched));
+        }
+        r.with_state(self.clone())
+    }
+}
+
+async fn switched(State(switch): State<Switch>, request: Request) -> Response {
+    match switch.current() {
+        Some(router) => match router.oneshot(request).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        },
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// What `POST /-/reload` sends the reloader: a place for the outcome.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// `POST /-/reload`: 200 when the configuration was reloaded, 500 with the reason when not,
+/// 403 when `--web.enable-lifecycle` is off (Prometheus's answers).
+pub fn lifecycle_routes(requests: Option<mpsc::Sender<ReloadRequest>>) -> Router {
+    Router::new()
+        .route("/-/reload", axum::routing::post(reload_endpoint))
+        .with_state(requests)
+}
+
+async fn reload_endpoint(State(requests): State<Option<mpsc::Sender<ReloadRequest>>>) -> Response {
+    let Some(requests) = requests else {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response();
+    };
+    let (tx, rx) = oneshot::channel();
+    if requests.send(tx).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
+}
+
+/// The web config a listener runs with, or none.
+pub fn web_config(source: &Option<WebConfigSource>) -> Arc<WebConfig> {
+    match source {
+        Some(s) => s.config.clone(),
+        None => Arc::new(WebConfig::none()),
+    }
+}
+
+/// Everything a reload touches. Owned by the one reloader task.
+pub struct Reloader {
+    pub current: Settings,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Arc<Recorder>,
+    pub outcome: ReloadMetrics,
+    pub web_main: LiveWebConfig,
+    pub web_events: Option<LiveWebConfig>,
+    pub web_verify: Option<LiveWebConfig>,
+    pub ntp: Generation,
+    pub tail: Generation,
+    pub verify: Generation,
+    pub events_switch: Switch,
+    pub verify_switch: Switch,
+    /// Parent of every generation: the daemon's shutdown.
+    pub cancel: CancellationToken,
+}
+
+impl Reloader {
+    /// Starts the NTP sampler, the tailer and `/v1/verify` for `settings`, in generations a
+    /// reload can replace.
+    pub fn start_ntp(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        cancel: &CancellationToken,
+    ) -> Generation {
+        let g = Generation::new(cancel);
+        crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), g.cancel.clone(), &g.tracker);
+        g
+    }
+
+    pub fn start_tail(
+        settings: &Settings,
+        recorder: &Arc<Recorder>,
+        cancel: &CancellationToken,
+    ) -> Generation {
+        let g = Generation::new(cancel);
+        crate::ingest::tail::spawn(
+            settings.events.tail.clone(),
+            recorder.clone(),
+            g.cancel.clone(),
+            &g.tracker,
+        );
+        g
+    }
+
+    pub fn start_verify(
+        settings: &Settings,
+        recorder: &Arc<Recorder>,
+        cancel: &CancellationToken,
+    ) -> (Generation, Option<Router>) {
+        let g = Generation::new(cancel);
+        let router = crate::verify::http::start(
+            &settings.verify,
+            recorder.clone(),
+            g.cancel.clone(),
+            &g.tracker,
+        );
+        (g, router)
+    }
+
+    pub fn events_router(settings: &Settings, recorder: &Arc<Recorder>) -> Router {
+        crate::ingest::http::router(crate::ingest::http::EventsState::new(
+            recorder.clone(),
+            &settings.events,
+        ))
+    }
+
+    /// Reloads on SIGHUP and on each request until shutdown, then stops its generations.
+    pub async fn run(mut self, mut hangup: Hangup, mut requests: mpsc::Receiver<ReloadRequest>) {
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                Some(()) = hangup.recv() => {
+                    tracing::info!("SIGHUP received, reloading the configuration");
+                    let _ = self.reload().await;
+                }
+                Some(reply) = requests.recv() => {
+                    tracing::info!("reload requested over HTTP");
+                    let outcome = self.reload().await;
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        self.ntp.stop().await;
+        self.tail.stop().await;
+        self.verify.stop().await;
+    }
+
+    /// One reload. `Err` carries the reason the new configuration was refused.
+    pub async fn reload(&mut self) -> Result<(), String> {
+        let new = match Settings::load(&self.current.flags) {
+            Ok(s) => s,
+            Err(e) => {
+                self.outcome.successful.set(0);
+                tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
+                return Err(e.to_string());
+            }
+        };
+        for setting in needs_restart(&self.current, &new) {
+            tracing::warn!(setting, "changed, but takes effect only after a restart");
+        }
+
+        self.web_main.replace(web_config(&new.web.config));
+        if let Some(w) = &self.web_events {
+            w.replace(web_config(&new.web.events_config));
+        }
+        if let Some(w) = &self.web_verify {
+            w.replace(web_config(&new.web.verify_config));
+        }
+
+        if new.ntp != self.current.ntp {
+            let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
+            old.stop().await;
+            for gone in self
+                .current
+                .ntp
+                .servers
+                .iter()
+                .filter(|s| !new.ntp.servers.iter().any(|n| n.label == s.label))
+            {
+                crate::ntp::sampler::forget_server(&self.metrics.ntp, &gone.label);
+            }
+            self.ntp = Self::start_ntp(&new, &self.metrics, &self.cancel);
+            tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
+        }
+
+        if new.events.tail != self.current.events.tail {
+            let old = std::mem::replace(&mut self.tail, Generation::new(&self.cancel));
+            old.stop().await;
+            for gone in self
+                .current
+                .events
+                .tail
+                .patterns
+                .iter()
+                .filter(|p| !new.events.tail.patterns.contains(p))
+            {
+                crate::ingest::tail::forget_pattern(&self.metrics.tail, gone);
+            }
+            self.tail = Self::start_tail(&new, &self.recorder, &self.cancel);
+            tracing::info!(
+                patterns = new.events.tail.patterns.len(),
+                "file tailing restarted"
+            );
+        }
+
+        self.events_switch
+            .replace(Some(Self::events_router(&new, &self.recorder)));
+
+        let old = std::mem::replace(&mut self.verify, Generation::new(&self.cancel));
+        old.stop().await;
+        let (verify, router) = Self::start_verify(&new, &self.recorder, &self.cancel);
+        self.verify = verify;
+        self.verify_switch.replace(router);
+
+        self.current = new;
+        self.outcome.successful.set(1);
+        self.outcome.success_timestamp.set(crate::unix_now());
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+}
+
+/// The settings that differ between `old` and `new` and are only read at start-up.
+fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut check = |name, changed: bool| {
+        if changed {
+            out.push(name);
+        }
+    };
+    check(
+        "web.listen-address",
+        old.web.listen_address != new.web.listen_address,
+    );
+    check(
+        "web.telemetry-path",
+        old.web.telemetry_path != new.web.telemetry_path,
+    );
+    check(
+        "web.read-header-timeout",
+        old.web.read_header_timeout != new.web.read_header_timeout,
+    );
+    check(
+        "web.idle-timeout",
+        old.web.idle_timeout != new.web.idle_timeout,
+    );
+    check(
+        "web.enable-lifecycle",
+        old.web.enable_lifecycle != new.web.enable_lifecycle,
+    );
+    check(
+        "events.listen-address",
+        old.events.listen_address != new.events.listen_address,
+    );
+    check(
+        "verify.listen-address",
+        old.verify.listen_address != new.verify.listen_address,
+    );
+    check(
+        "events.age-buckets",
+        old.events.age_buckets != new.events.age_buckets,
+    );
+    check(
+        "events.lead-window",
+        old.events.recorder.lead_window != new.events.recorder.lead_window,
+    );
+    check(
+        "events.sources/issuers/max-sources/max-issuers",
+        old.events.recorder.source_allow != new.events.recorder.source_allow
+            || old.events.recorder.issuer_allow != new.events.recorder.issuer_allow
+            || old.events.recorder.max_sources != new.events.recorder.max_sources
+            || old.events.recorder.max_issuers != new.events.recorder.max_issuers,
+    );
+    check("log.level", old.log.level != new.log.level);
+    check("log.format", old.log.format != new.log.format);
+    out
+}
+
+/// Completes once per SIGHUP; never where signals do not exist.
+pub struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    async fn recv(&mut self) -> Option<()> {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal {
+            return s.recv().await;
+        }
+        std::future::pending().await
+    }
+}
+
+/// Installs the SIGHUP handler. Call it before announcing the listeners: until then SIGHUP's
+/// default action would end the process.
+pub fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Hangup { signal: Some(s) },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
+                Hangup { signal: None }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    Hangup {}
+}
