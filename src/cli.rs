@@ -29,8 +29,25 @@ pub fn main() -> ExitCode {
         };
     }
     if cli.flags.check_config {
+        let web = match &settings.web.config {
+            None => "plain HTTP".to_owned(),
+            Some(w) => format!(
+                "{}{} (web config {})",
+                if w.config.tls.is_some() {
+                    "TLS"
+                } else {
+                    "plain HTTP"
+                },
+                if w.config.has_users() {
+                    " + basic auth"
+                } else {
+                    ""
+                },
+                w.path.display()
+            ),
+        };
         println!(
-            "configuration OK: listen {} path {}, {} NTP server(s) every {:?}",
+            "configuration OK: listen {} path {} over {web}, {} NTP server(s) every {:?}",
             settings.web.listen_address,
             settings.web.telemetry_path,
             settings.ntp.servers.len(),

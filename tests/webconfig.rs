@@ -332,6 +332,60 @@ fn a_rotated_certificate_is_picked_up_by_new_connections() {
     );
 }
 
+/// A client that connects to a TLS listener and never finishes the handshake is cut off at
+/// `--web.read-header-timeout`, like a slow request head, and counted as such.
+#[test]
+fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
+    use std::io::Read;
+    if !require_paths(&[CURL]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path());
+    let web = write(
+        dir.path(),
+        "web.yml",
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
+    );
+    let exporter = Exporter::start(
+        &[
+            &NO_NTP[..],
+            &[
+                "--web.config.file",
+                &web,
+                "--web.read-header-timeout",
+                "500ms",
+            ],
+        ]
+        .concat(),
+    );
+    let mut silent = std::net::TcpStream::connect(exporter.addr).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    // The server sends nothing before the ClientHello, then closes: EOF (or a reset).
+    match silent.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "the server wrote to a silent client"),
+        Err(e) => assert!(
+            matches!(e.kind(), std::io::ErrorKind::ConnectionReset),
+            "not closed by the server: {e}"
+        ),
+    }
+    let metrics = curl(
+        &["--cacert", &pki.path("ca.pem")],
+        &https(exporter.addr, "/metrics"),
+    );
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(
+        metrics
+            .body
+            .contains("skew_http_connections_timed_out_total{timeout=\"header\"} 1"),
+        "{}",
+        metrics.body
+    );
+}
+
 /// A bad web config is a start-up error (exit 2) that names the file and the problem, and
 /// `--check-config` finds it too. Basic auth where the Authorization header belongs to
 /// `/v1/verify` is refused with the way out.
