@@ -179,6 +179,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// Largest configuration-side file read: the TOML file, secrets, keys, web configs, certificates.
+pub const MAX_CONFIG_FILE: u64 = 16 << 20;
+
+/// Reads a small file the configuration names. Only regular files: a FIFO or a device would
+/// block the reader (at start-up, or the reloader) until someone writes to it, and
+/// `/dev/zero` would never end.
+pub fn read_config_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > MAX_CONFIG_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("larger than {} MiB", MAX_CONFIG_FILE >> 20),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("larger than {} MiB", MAX_CONFIG_FILE >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// A path where `""` is allowed and means "none" (clap refuses empty paths by default).
 pub(crate) fn path_or_empty(s: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(s))
@@ -330,10 +364,15 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
 impl RawConfig {
     /// Reads and parses a TOML file; unknown keys are an error naming the key and the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_config_file(path)
+            .and_then(|b| {
+                String::from_utf8(b)
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+            })
+            .map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),
             message,
@@ -785,7 +824,7 @@ fn events_settings(flags: &Flags, raw: RawEvents) -> Result<EventsSettings, Conf
     let auth_token = match flags.events_auth_token_file.clone().or(raw.auth_token_file) {
         None => None,
         Some(path) => {
-            let text = std::fs::read(&path).map_err(|e| {
+            let text = read_config_file(&path).map_err(|e| {
                 invalid(
                     "events.auth-token-file",
                     format!("cannot read {}: {e}", path.display()),
@@ -926,6 +965,41 @@ mod tests {
 
     fn settings(flags: Flags, toml: &str) -> Result<Settings, ConfigError> {
         Settings::from_sources(&flags, RawConfig::parse(toml).expect("toml parses"))
+    }
+
+    /// Configuration-side files must be regular: a FIFO, a device or a directory is refused at
+    /// once instead of blocking (or never ending) the read.
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for p in [fifo.as_path(), Path::new("/dev/zero"), dir.path()] {
+            let e = read_config_file(p).unwrap_err();
+            assert!(
+                e.to_string().contains("not a regular file"),
+                "{}: {e}",
+                p.display()
+            );
+        }
+        // Where the file is named, the error says which setting and which file.
+        let e = settings(
+            Flags::default(),
+            &format!("[events]\nauth-token-file = {fifo:?}\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("events.auth-token-file") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let ok = dir.path().join("ok");
+        std::fs::write(&ok, "x").unwrap();
+        assert_eq!(read_config_file(&ok).unwrap(), b"x");
     }
 
     /// /v1/events with a shared secret and basic auth cannot share a listener (both use the

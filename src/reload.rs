@@ -259,9 +259,19 @@ impl Reloader {
 
     /// One reload. `Err` carries the reason the new configuration was refused.
     pub async fn reload(&mut self) -> Result<(), String> {
-        let new = match Settings::load(&self.current.flags) {
-            Ok(s) => s,
+        // Off the runtime's threads: it reads files (keys, certificates, the TOML file).
+        let flags = self.current.flags.clone();
+        let loaded = tokio::task::spawn_blocking(move || Settings::load(&flags))
+            .await
+            .map_err(|e| e.to_string());
+        let new = match loaded {
+            Ok(Ok(s)) => s,
             Err(e) => {
+                self.outcome.successful.set(0);
+                tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
+                return Err(e);
+            }
+            Ok(Err(e)) => {
                 self.outcome.successful.set(0);
                 tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
                 return Err(e.to_string());

@@ -163,7 +163,12 @@ impl WebConfig {
             message,
         };
         let before = stamp(path);
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let text = crate::config::read_config_file(path)
+            .and_then(|b| {
+                String::from_utf8(b)
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+            })
+            .map_err(|e| fail(format!("cannot read: {e}")))?;
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {
@@ -249,7 +254,7 @@ fn read_named(
 ) -> Result<Vec<u8>, String> {
     let path = resolve(dir, file);
     stamps.push((path.clone(), stamp(&path)));
-    std::fs::read(&path).map_err(|e| format!("{key} {}: {e}", path.display()))
+    crate::config::read_config_file(&path).map_err(|e| format!("{key} {}: {e}", path.display()))
 }
 
 fn pem_source(

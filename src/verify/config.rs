@@ -320,7 +320,7 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
     }
     let mut files = Vec::with_capacity(specs.len());
     for spec in specs {
-        let bytes = std::fs::read(&spec.path).map_err(|e| {
+        let bytes = crate::config::read_config_file(&spec.path).map_err(|e| {
             invalid(
                 "verify.keys",
                 format!("cannot read {}: {e}", spec.path.display()),

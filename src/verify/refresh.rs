@@ -166,16 +166,18 @@ async fn check_files(files: &[FileSource], seen: &mut [Seen], store: &KeyStore) 
     }
 }
 
+/// Reads a changed key file off the runtime's threads: regular files only (a FIFO would block
+/// the reader), at most `MAX_KEY_DOCUMENT` bytes.
 async fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = tokio::fs::metadata(path)
+    let owned = path.to_owned();
+    let bytes = tokio::task::spawn_blocking(move || crate::config::read_config_file(&owned))
         .await
+        .map_err(|e| format!("cannot read: {e}"))?
         .map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_KEY_DOCUMENT as u64 {
+    if bytes.len() > MAX_KEY_DOCUMENT {
         return Err(format!("larger than {MAX_KEY_DOCUMENT} bytes"));
     }
-    tokio::fs::read(path)
-        .await
-        .map_err(|e| format!("cannot read: {e}"))
+    Ok(bytes)
 }
 
 enum Tick {
