@@ -137,26 +137,43 @@ fn hash(password: &str) -> String {
     bcrypt::hash(password, COST).expect("bcrypt")
 }
 
+/// The start of every TLS web config here: the server certificate `Pki` wrote.
+const TLS: &str = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n";
+
+/// An exporter whose web config is `yaml`, with its certificates in `dir`.
+struct Tls {
+    dir: tempfile::TempDir,
+    pki: Pki,
+    exporter: Exporter,
+}
+
+fn start_tls(yaml: &str, args: &[&str]) -> Tls {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path());
+    let web = write(dir.path(), "web.yml", yaml);
+    let exporter = Exporter::start(&[&NO_NTP[..], &["--web.config.file", &web], args].concat());
+    Tls { dir, pki, exporter }
+}
+
 /// TLS + basic auth + headers, as node_exporter users write them; checked with curl.
 #[test]
 fn tls_basic_auth_and_headers_with_curl() {
     if !require_paths(&[CURL]) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let web = write(
-        dir.path(),
-        "web.yml",
+    let Tls {
+        dir: _dir,
+        pki,
+        exporter,
+    } = start_tls(
         &format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n\
-             http_server_config:\n  headers:\n    X-Frame-Options: deny\n    \
+            "{TLS}http_server_config:\n  headers:\n    X-Frame-Options: deny\n    \
              Strict-Transport-Security: max-age=31536000\n\
              basic_auth_users:\n  prometheus: '{}'\n",
             hash("s3cret")
         ),
+        &[],
     );
-    let exporter = Exporter::start(&[&NO_NTP[..], &["--web.config.file", &web]].concat());
     let url = https(exporter.addr, "/metrics");
     let ca = ["--cacert", &pki.path("ca.pem")];
 
@@ -229,16 +246,17 @@ fn client_certificates_and_minimum_version_are_enforced() {
     if !require_paths(&[CURL]) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let web = write(
-        dir.path(),
-        "web.yml",
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  \
-         client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients-ca.pem\n  \
-         min_version: TLS13\n",
+    let Tls {
+        dir: _dir,
+        pki,
+        exporter,
+    } = start_tls(
+        &format!(
+            "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  \
+             client_ca_file: clients-ca.pem\n  min_version: TLS13\n"
+        ),
+        &[],
     );
-    let exporter = Exporter::start(&[&NO_NTP[..], &["--web.config.file", &web]].concat());
     let url = https(exporter.addr, "/metrics");
     let ca = ["--cacert", &pki.path("ca.pem")];
     let client = [
@@ -283,14 +301,7 @@ fn a_rotated_certificate_is_picked_up_by_new_connections() {
     if !require_paths(&[CURL]) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let web = write(
-        dir.path(),
-        "web.yml",
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
-    );
-    let exporter = Exporter::start(&[&NO_NTP[..], &["--web.config.file", &web]].concat());
+    let Tls { dir, pki, exporter } = start_tls(TLS, &[]);
     let url = https(exporter.addr, "/healthz");
     let old_ca = ["--cacert", &pki.path("ca.pem")];
     assert_eq!(curl(&old_ca, &url).status, 200);
@@ -340,25 +351,11 @@ fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
     if !require_paths(&[CURL]) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let web = write(
-        dir.path(),
-        "web.yml",
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
-    );
-    let exporter = Exporter::start(
-        &[
-            &NO_NTP[..],
-            &[
-                "--web.config.file",
-                &web,
-                "--web.read-header-timeout",
-                "500ms",
-            ],
-        ]
-        .concat(),
-    );
+    let Tls {
+        dir: _dir,
+        pki,
+        exporter,
+    } = start_tls(TLS, &["--web.read-header-timeout", "500ms"]);
     let mut silent = std::net::TcpStream::connect(exporter.addr).expect("connect");
     silent
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -513,18 +510,17 @@ fn prometheus_scrapes_over_tls_with_basic_auth() {
     if !require_paths(&[PROMETHEUS]) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let web = write(
-        dir.path(),
-        "web.yml",
+    let Tls {
+        dir: _dir,
+        pki,
+        exporter,
+    } = start_tls(
         &format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n\
-             basic_auth_users:\n  prometheus: '{}'\n",
+            "{TLS}basic_auth_users:\n  prometheus: '{}'\n",
             hash("scrape-pw")
         ),
+        &[],
     );
-    let exporter = Exporter::start(&[&NO_NTP[..], &["--web.config.file", &web]].concat());
     let target = format!("127.0.0.1:{}", exporter.addr.port());
     let job = |name: &str, password: &str| {
         format!(
