@@ -93,16 +93,9 @@ fn sighup_applies_a_new_config_and_survives_a_broken_one() {
         "[ntp]\nservers = [\"127.0.0.1:7\", \"127.0.0.2:9\"]\n",
     );
     hangup(&exporter);
-    let after = wait_scrape(&exporter, "the new servers", |s| {
-        reload_stamp(s) > started || s.has("skew_ntp_falseticker", &[("server", "127.0.0.2:9")])
-    });
-    let after = if after.has("skew_ntp_falseticker", &[("server", "127.0.0.2:9")]) {
-        after
-    } else {
-        wait_scrape(&exporter, "the new servers' series", |s| {
-            s.has("skew_ntp_falseticker", &[("server", "127.0.0.2:9")])
-        })
-    };
+    // The stamp is set last, after every part of the new configuration is in force.
+    let after = wait_scrape(&exporter, "the reload", |s| reload_stamp(s) > started);
+    assert!(after.has("skew_ntp_falseticker", &[("server", "127.0.0.2:9")]));
     assert!(after.has("skew_ntp_falseticker", &[("server", "127.0.0.1:7")]));
     assert!(
         after
@@ -283,4 +276,65 @@ fn reloading_the_followed_files_loses_and_repeats_nothing() {
     assert_eq!(accepted(&done), 280.0, "{}", done.dump("skew_tail"));
     let b_pattern = b.display().to_string();
     assert!(done.has("skew_tail_lines_total", &[("pattern", &b_pattern)]));
+}
+
+/// A reload swaps the `/v1/verify` keys: a token signed with a secret the exporter does not
+/// have is refused (`invalid_signature`) until the configuration names that secret's file.
+#[test]
+fn a_reload_swaps_the_verification_keys() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("old.secret");
+    let new = dir.path().join("new.secret");
+    write(&old, "an-old-shared-secret-of-32-bytes!!");
+    write(&new, "the-new-shared-secret-of-32-bytes!");
+    let config = dir.path().join("skew.toml");
+    let toml = |secret: &Path| {
+        format!(
+            "[ntp]\nservers = [\"127.0.0.1:9\"]\n[[verify.keys]]\nfile = {:?}\ntype = \"hmac\"\n",
+            secret.display().to_string()
+        )
+    };
+    write(&config, &toml(&old));
+    let exporter = Exporter::start(&["--config.file", config.to_str().expect("utf-8")]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = serde_json::json!({"iss": "https://idp.example", "iat": now, "exp": now + 600});
+    let secret = std::fs::read(&new).expect("read");
+    let token = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(&secret),
+    )
+    .expect("sign");
+    let verify = |exporter: &Exporter| {
+        reqwest::blocking::Client::new()
+            .get(exporter.url("/v1/verify"))
+            .bearer_auth(&token)
+            .send()
+            .expect("GET /v1/verify")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(verify(&exporter), 401);
+    write(&config, &toml(&new));
+    hangup(&exporter);
+    exporter.wait_for_log("the reload", WAIT, |l| l.contains("configuration reloaded"));
+    assert_eq!(verify(&exporter), 200);
+    let s = exporter.scrape();
+    assert_eq!(
+        s.value(
+            "skew_jwt_rejections_total",
+            &[
+                ("source", "gateway"),
+                ("issuer", "https://idp.example"),
+                ("reason", "invalid_signature")
+            ]
+        ),
+        1.0,
+        "{}",
+        s.dump("skew_jwt_rejections")
+    );
 }
