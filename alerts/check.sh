@@ -1,5 +1,6 @@
 #!/bin/sh
-# Checks the Prometheus rules and runs their unit tests with promtool.
+# Checks the Prometheus rule files (alerts and recording rules) and runs their unit tests with
+# promtool.
 #   alerts/check.sh            (from anywhere; PROMTOOL=/path/to/promtool to pick a binary)
 # Exits non-zero when a rule is invalid or a test fails.
 set -eu
@@ -13,5 +14,7 @@ if ! command -v "$promtool" >/dev/null 2>&1; then
 fi
 
 cd "$here"
-"$promtool" check rules skew-exporter.rules.yml
+# Every rule file: the alerts (skew-exporter.rules.yml) and the fleet recording rules
+# (skew-exporter.recording.rules.yml); every test file in tests/.
+"$promtool" check rules ./*.rules.yml
 "$promtool" test rules tests/*.yml

@@ -5,6 +5,10 @@
 //! true times `ts`; each token was minted `delay` seconds earlier (`m = ts − delay`) and
 //! stamped `iat = nbf = m + lead`, `exp = iat + lifetime`. The verifier rejects it as `not_yet_valid` while `ts < nbf`, as
 //! `expired` once `ts >= exp`; a chosen share is rejected as `invalid_signature` instead.
+//! Optionally (both shares are 0 in [`Spec::default`], whose stream they leave unchanged), a
+//! share of the premature tokens is reported as `issued_in_future` (a verifier that checks
+//! `iat`), and a share of all tokens is rejected for one of the other reasons of the closed set
+//! ([`OTHER_REASONS`]), so that a stream can exercise every reason.
 //! [`Truth`] accumulates what a correct exporter must report, computed independently of the
 //! exporter's own code (plain comparisons, no shared helpers).
 //!
@@ -39,8 +43,29 @@ pub struct Spec {
     pub stale_share: f64,
     /// Share of tokens (0..1) rejected as `invalid_signature`.
     pub bad_signature_share: f64,
+    /// Share (0..1) of the tokens seen before their `iat` that are rejected as
+    /// `issued_in_future` rather than `not_yet_valid`.
+    pub issued_in_future_share: f64,
+    /// Share (0..1) of the tokens not rejected as `invalid_signature` that are rejected for one
+    /// of [`OTHER_REASONS`] instead, each equally likely.
+    pub other_reason_share: f64,
     pub seed: u64,
 }
+
+/// The rejection reasons that have nothing to do with time or the signature, as
+/// [`Spec::other_reason_share`] draws them: with `expired`, `not_yet_valid`,
+/// `issued_in_future` and `invalid_signature`, the whole closed set.
+pub const OTHER_REASONS: [&str; 9] = [
+    "unknown_key",
+    "malformed",
+    "invalid_issuer",
+    "invalid_audience",
+    "invalid_algorithm",
+    "missing_claim",
+    "revoked",
+    "missing_token",
+    "other",
+];
 
 impl Default for Spec {
     fn default() -> Self {
@@ -68,6 +93,8 @@ impl Default for Spec {
             max_delay: 2.0,
             stale_share: 0.01,
             bad_signature_share: 0.005,
+            issued_in_future_share: 0.0,
+            other_reason_share: 0.0,
             seed: 42,
         }
     }
@@ -182,6 +209,27 @@ impl Iterator for Generator {
         } else {
             None
         };
+        // The optional reasons draw from the generator only when their share is set, after
+        // every draw above: a world without them yields exactly the stream it always did.
+        let reason = match reason {
+            Some("not_yet_valid")
+                if s.issued_in_future_share > 0.0 && self.rng.unit() < s.issued_in_future_share =>
+            {
+                Some("issued_in_future")
+            }
+            r => r,
+        };
+        let reason = match reason {
+            Some("invalid_signature") => reason,
+            r => {
+                if s.other_reason_share > 0.0 && self.rng.unit() < s.other_reason_share {
+                    let i = (self.rng.next() % OTHER_REASONS.len() as u64) as usize;
+                    Some(OTHER_REASONS[i])
+                } else {
+                    r
+                }
+            }
+        };
         Some(Generated {
             source,
             issuer,
@@ -255,12 +303,17 @@ impl Truth {
                 *p.reasons.entry(r).or_default() += 1;
                 match r {
                     "expired" => p.expired_by.push(g.ts - g.exp),
-                    "not_yet_valid" => p.premature_by.push(g.iat - g.ts),
+                    // nbf = iat in this world
+                    "not_yet_valid" | "issued_in_future" => p.premature_by.push(g.iat - g.ts),
                     _ => {}
                 }
             }
         }
-        if g.reason != Some("invalid_signature") {
+        // Accepted tokens and time-related rejections: a verifier checked their times.
+        if matches!(
+            g.reason,
+            None | Some("expired" | "not_yet_valid" | "issued_in_future")
+        ) {
             p.trusted.push((g.ts, age));
         }
         p.newest_ts = p.newest_ts.max(g.ts);
@@ -300,6 +353,40 @@ mod tests {
         let synced = &truth.pairs[&("orders".to_string(), "https://synced.example".to_string())];
         assert_eq!(synced.reasons.get("not_yet_valid"), None);
         assert!(synced.reasons.get("expired").copied().unwrap_or(0) > 0);
+    }
+
+    /// The optional reasons: every reason of the closed set occurs, premature_by holds the
+    /// `issued_in_future` rejections too, and the lead ignores the non-time reasons.
+    #[test]
+    fn optional_reasons_cover_the_closed_set() {
+        let spec = Spec {
+            issued_in_future_share: 0.5,
+            other_reason_share: 0.1,
+            ..Spec::default()
+        };
+        let (lines, truth) = stream(spec, 20_000);
+        let mut seen = std::collections::BTreeSet::new();
+        for p in truth.pairs.values() {
+            seen.extend(p.reasons.keys().copied());
+        }
+        for r in crate::event::Reason::ALL {
+            assert!(seen.contains(r.as_str()), "{r:?} never drawn: {seen:?}");
+        }
+        for l in &lines {
+            let e = crate::event::parse_event(l.as_bytes(), 0.0).unwrap();
+            if let Some(r) = e.reason {
+                assert!(l.contains(&format!(r#""reason":"{}""#, r.as_str())), "{l}");
+            }
+        }
+        let ahead = &truth.pairs[&("orders".to_string(), "https://ahead.example".to_string())];
+        let premature: u64 = ["not_yet_valid", "issued_in_future"]
+            .iter()
+            .map(|r| ahead.reasons.get(r).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(ahead.premature_by.len() as u64, premature);
+        assert!(ahead.reasons["issued_in_future"] > 0, "{ahead:?}");
+        let lead = ahead.expected_lead(300.0).unwrap();
+        assert!((3.15..=3.21).contains(&lead), "{lead}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The Grafana dashboard and the Prometheus alert rules against the real exporter and the real
 //! Prometheus tools:
-//! - `promtool check rules` and `promtool test rules` pass, every alert has a unit test and a
-//!   runbook section;
+//! - `promtool check rules` and `promtool test rules` pass for every rule file
+//!   (`alerts/*.rules.yml`: the alerts and the fleet recording rules) and every test file
+//!   (`alerts/tests/*.yml`), every alert has a unit test and a runbook section, every recording
+//!   rule a unit test;
 //! - every PromQL expression of the dashboard (panel targets and variable queries) and of the
-//!   rule file parses (`promql-parser`) and selects only metrics, and label names, that a live
-//!   `/metrics` scrape of the real binary shows;
+//!   rule files parses (`promql-parser`) and selects only metrics, and label names, that a live
+//!   `/metrics` scrape of the real binary shows, or series an earlier recording rule records;
 //! - end to end: a real `prometheus` on loopback scrapes four exporters every second, whose
 //!   scripted NTP servers run exactly +150 ms, −150 ms, +80 ms and −80 ms off, with the rule file
-//!   loaded (a copy with shortened `for:`, see [`E2E_FOR`]) and events posted all along. Through
+//!   files loaded (copies with shortened `for:`, see [`E2E_FOR`]) and events posted all along. Through
 //!   its HTTP API: every dashboard query returns data, every rule evaluates without error,
 //!   `ClockDriftHigh` fires for ±150 ms and never even goes pending for ±80 ms, where
 //!   `ClockDriftWarning` fires instead (proof that those exporters were scraped and judged).
@@ -21,12 +23,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -36,15 +37,20 @@ use promql_parser::util::{walk_expr, ExprVisitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use common::prometheus::{prometheus_listen_address, sample_value, Prometheus, PROMETHEUS};
 use common::scripted::{Behaviour, Scripted};
 use common::{require_paths, Exporter};
 
 const PROMTOOL: &str = "/usr/bin/promtool";
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Paths relative to the repository root.
 const RULES: &str = "alerts/skew-exporter.rules.yml";
 const RULE_TESTS: &str = "alerts/tests/skew-exporter.test.yml";
+/// Every `*.rules.yml` here is a rule file: the alerts ([`RULES`]) and the fleet recording
+/// rules (`skew-exporter.recording.rules.yml`).
+const RULE_DIR: &str = "alerts";
+/// Every `*.yml` here is a promtool unit test file.
+const RULE_TEST_DIR: &str = "alerts/tests";
 const DASHBOARD: &str = "dashboards/skew-exporter.json";
 const RUNBOOK: &str = "docs/runbook.md";
 
@@ -130,16 +136,34 @@ impl Rule {
     }
 }
 
-fn rule_file() -> RuleFile {
-    serde_yaml_ng::from_str(&read(RULES)).unwrap_or_else(|e| panic!("{RULES}: {e}"))
+/// The files in `dir` (relative to the repository root) whose names end in `suffix`, as
+/// repository-relative paths sorted by name.
+fn files_in(dir: &str, suffix: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repo(dir))
+        .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+        .map(|e| e.expect("directory entry").file_name())
+        .filter_map(|n| n.to_str().map(str::to_owned))
+        .filter(|n| n.ends_with(suffix))
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    files.sort();
+    files
 }
 
+/// Every rule file, sorted by name.
+fn rule_files() -> Vec<String> {
+    files_in(RULE_DIR, ".rules.yml")
+}
+
+fn rules_of(path: &str) -> Vec<Rule> {
+    let file: RuleFile =
+        serde_yaml_ng::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    file.groups.into_iter().flat_map(|g| g.rules).collect()
+}
+
+/// The rules of every rule file, in file order.
 fn rules() -> Vec<Rule> {
-    rule_file()
-        .groups
-        .into_iter()
-        .flat_map(|g| g.rules)
-        .collect()
+    rule_files().iter().flat_map(|f| rules_of(f)).collect()
 }
 
 /// One PromQL expression of the dashboard or the rule file, with where it comes from.
@@ -584,175 +608,6 @@ impl Drop for Poster {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// A real Prometheus
-
-/// A `prometheus` server on 127.0.0.1 (ephemeral port, learnt from its log), with its data in a
-/// temporary directory. Killed on drop.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-    http: reqwest::blocking::Client,
-    _dir: tempfile::TempDir,
-}
-
-/// The address of Prometheus's `msg="Listening on" address=HOST:PORT` log line.
-fn prometheus_listen_address(line: &str) -> Option<SocketAddr> {
-    if !line.contains("msg=\"Listening on\"") {
-        return None;
-    }
-    let rest = &line[line.find(" address=")? + " address=".len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-impl Prometheus {
-    /// Starts prometheus with `config` (written to `dir`) and waits until it is ready.
-    fn start(dir: tempfile::TempDir, config: &str) -> Prometheus {
-        let config_path = dir.path().join("prometheus.yml");
-        std::fs::write(&config_path, config).expect("write prometheus.yml");
-        let mut child = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg("--web.listen-address=127.0.0.1:0")
-            .arg("--log.level=info")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn prometheus");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let log = log.clone();
-            let stderr = child.stderr.take().expect("stderr");
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Ok(mut l) = log.lock() {
-                        l.push(line.clone());
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let log_text = |log: &Arc<Mutex<Vec<String>>>| log.lock().map(|l| l.join("\n")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    if let Some(addr) = prometheus_listen_address(&line) {
-                        break addr;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = child.wait().expect("wait");
-                    panic!("prometheus exited ({status}):\n{}", log_text(&log));
-                }
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "prometheus logged no address within 20 s:\n{}",
-                    log_text(&log)
-                );
-            }
-        };
-        let prometheus = Prometheus {
-            child,
-            addr,
-            log,
-            http: http_client(),
-            _dir: dir,
-        };
-        loop {
-            let ready = prometheus
-                .http
-                .get(prometheus.url("/-/ready"))
-                .send()
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return prometheus;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "prometheus on {addr} not ready within 20 s:\n{}",
-                    prometheus.log_text()
-                );
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
-    }
-
-    /// GET an API path with parameters: its `data`, or the error Prometheus gave.
-    fn api(&self, path: &str, params: &[(&str, &str)]) -> Result<Value, String> {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .query(params)
-            .send()
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let text = resp.text().map_err(|e| format!("GET {path}: {e}"))?;
-        let body: Value =
-            serde_json::from_str(&text).map_err(|e| format!("GET {path}: {e}: {text}"))?;
-        if body["status"] != "success" {
-            return Err(format!("GET {path} {params:?}: {body}"));
-        }
-        Ok(body["data"].clone())
-    }
-
-    /// An instant query: its result vector (or scalar, as a one-element vector).
-    fn query(&self, q: &str) -> Result<Vec<Value>, String> {
-        let data = self.api("/api/v1/query", &[("query", q)])?;
-        match data["resultType"].as_str() {
-            Some("vector") | Some("matrix") => {
-                Ok(data["result"].as_array().cloned().unwrap_or_default())
-            }
-            Some("scalar") => Ok(vec![
-                serde_json::json!({"metric": {}, "value": data["result"]}),
-            ]),
-            other => Err(format!("{q}: result type {other:?}")),
-        }
-    }
-
-    /// Every active alert (pending or firing).
-    fn alerts(&self) -> Vec<Value> {
-        self.api("/api/v1/alerts", &[])
-            .ok()
-            .and_then(|d| d["alerts"].as_array().cloned())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of an instant-query sample (`"value": [ts, "1.5"]`).
-fn sample_value(sample: &Value) -> f64 {
-    sample["value"][1]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
 /// The alerts named `name` in state `state`, by instance, with their value.
 fn alerts_in_state(alerts: &[Value], name: &str, state: &str) -> BTreeMap<String, f64> {
     alerts
@@ -768,22 +623,42 @@ fn alerts_in_state(alerts: &[Value], name: &str, state: &str) -> BTreeMap<String
         .collect()
 }
 
-/// The test copy of the rule file: every `for:` replaced by [`E2E_FOR`], nothing else changed.
-/// Returns the YAML and the rules rewritten (name, original `for`).
-fn rules_for_e2e() -> (String, Vec<(String, String)>) {
-    let mut doc: Value = serde_yaml_ng::from_str(&read(RULES)).expect("rule file YAML");
+/// The end-to-end copies of the rule files.
+struct RuleCopies {
+    /// (file name, YAML) of each rule file.
+    files: Vec<(String, String)>,
+    /// (rule, original `for`) of each rule whose `for` was shortened.
+    rewritten: Vec<(String, String)>,
+}
+
+/// The test copies of the rule files: every `for:` replaced by [`E2E_FOR`], nothing else
+/// changed.
+fn rules_for_e2e() -> RuleCopies {
+    let mut copies = Vec::new();
     let mut rewritten = Vec::new();
-    for group in doc["groups"].as_array_mut().expect("groups") {
-        for rule in group["rules"].as_array_mut().expect("rules") {
-            let name = rule["alert"].as_str().unwrap_or("?").to_owned();
-            if let Some(old) = rule.get("for").and_then(Value::as_str).map(str::to_owned) {
-                rule["for"] = Value::String(E2E_FOR.to_owned());
-                rewritten.push((name, old));
+    for path in rule_files() {
+        let mut doc: Value = serde_yaml_ng::from_str(&read(&path)).expect("rule file YAML");
+        for group in doc["groups"].as_array_mut().expect("groups") {
+            for rule in group["rules"].as_array_mut().expect("rules") {
+                let name = rule["alert"].as_str().unwrap_or("?").to_owned();
+                if let Some(old) = rule.get("for").and_then(Value::as_str).map(str::to_owned) {
+                    rule["for"] = Value::String(E2E_FOR.to_owned());
+                    rewritten.push((name, old));
+                }
             }
         }
+        let yaml = serde_yaml_ng::to_string(&doc).expect("serialise rules");
+        let name = Path::new(&path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("file name")
+            .to_owned();
+        copies.push((name, yaml));
     }
-    let yaml = serde_yaml_ng::to_string(&doc).expect("serialise rules");
-    (yaml, rewritten)
+    RuleCopies {
+        files: copies,
+        rewritten,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -832,17 +707,46 @@ fn promtool_checks_the_rules_and_passes_their_unit_tests() {
             "{name}: {RUNBOOK} has no section `## {name}`"
         );
     }
+    // Every recording rule is the `expr` of some promtool test.
+    let test_files = files_in(RULE_TEST_DIR, ".yml");
+    let tested_exprs: BTreeSet<String> = test_files
+        .iter()
+        .flat_map(|f| {
+            read(f)
+                .lines()
+                .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("expr:"))
+                .map(|e| e.trim().trim_matches(['"', '\'']).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let records: BTreeSet<&str> = rules.iter().filter_map(|r| r.record.as_deref()).collect();
+    assert!(
+        !records.is_empty(),
+        "no recording rule in {:?}",
+        rule_files()
+    );
+    for name in &records {
+        assert!(
+            tested_exprs.contains(*name),
+            "recording rule {name} is the `expr` of no test in {test_files:?}"
+        );
+    }
 
     if !require_paths(&[PROMTOOL]) {
         return;
     }
-    for (args, expected) in [
-        (
-            ["check", "rules", RULES],
-            format!("SUCCESS: {} rules found", rules.len()),
-        ),
-        (["test", "rules", RULE_TESTS], "SUCCESS".to_owned()),
-    ] {
+    let mut runs: Vec<([&str; 3], String)> = Vec::new();
+    let files = rule_files();
+    for f in &files {
+        runs.push((
+            ["check", "rules", f.as_str()],
+            format!("SUCCESS: {} rules found", rules_of(f).len()),
+        ));
+    }
+    for f in &test_files {
+        runs.push((["test", "rules", f.as_str()], "SUCCESS".to_owned()));
+    }
+    for (args, expected) in runs {
         let started = Instant::now();
         let out = Command::new(PROMTOOL)
             .args(args)
@@ -890,8 +794,28 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
         legend: None,
     }));
 
-    // Parse everything before starting anything.
+    // Series that recording rules record: a rule may select them once an earlier rule has
+    // recorded them (Prometheus evaluates a group's rules in order).
+    let recorded: BTreeSet<String> = rules.iter().filter_map(|r| r.record.clone()).collect();
     let mut problems = Vec::new();
+    let mut recorded_so_far = BTreeSet::new();
+    for r in &rules {
+        if let Ok(w) = walk(&r.expr) {
+            for name in w.selectors.iter().filter_map(|s| s.name.as_ref()) {
+                if recorded.contains(name) && !recorded_so_far.contains(name) {
+                    problems.push(format!(
+                        "rule {}: selects {name} before the rule that records it",
+                        r.name()
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &r.record {
+            recorded_so_far.insert(name.clone());
+        }
+    }
+
+    // Parse everything before starting anything.
     let mut walks = Vec::new();
     for q in &queries {
         let expr = match substitute(&q.expr, &dash.variable_names, "1m") {
@@ -940,6 +864,10 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
         assert!(!w.selectors.is_empty(), "{}: selects no metric", q.what);
         for s in &w.selectors {
             selectors += 1;
+            if let Some(n) = s.name.as_ref().filter(|n| recorded.contains(*n)) {
+                used.insert(n.clone());
+                continue;
+            }
             if let Err(e) = exposed.check(s) {
                 problems.push(format!("{}: {e}", q.what));
             }
@@ -997,7 +925,10 @@ fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond
     let started = Instant::now();
     let dash = dashboard();
     let original_rules = rules();
-    let (rules_yaml, rewritten) = rules_for_e2e();
+    let RuleCopies {
+        files: rule_copies,
+        rewritten,
+    } = rules_for_e2e();
     assert!(
         rewritten.iter().any(|(n, _)| n == "ClockDriftHigh"),
         "ClockDriftHigh has no `for` to shorten"
@@ -1026,14 +957,18 @@ fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond
     let poster = Poster::start(exporters[0].url("/v1/events"));
 
     let prom_dir = tempfile::tempdir().expect("temp dir");
-    let rules_path = prom_dir.path().join("skew-exporter.rules.yml");
-    std::fs::write(&rules_path, &rules_yaml).expect("write rule copy");
+    let mut rule_paths = Vec::new();
+    for (name, yaml) in &rule_copies {
+        let path = prom_dir.path().join(name);
+        std::fs::write(&path, yaml).expect("write rule copy");
+        rule_paths.push(format!("  - {:?}\n", path.display().to_string()));
+    }
     let targets: Vec<String> = instances.iter().map(|i| format!("{i:?}")).collect();
     let prom_config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-         rule_files:\n  - {:?}\n\
+         rule_files:\n{}\
          scrape_configs:\n  - job_name: skew-exporter\n    static_configs:\n      - targets: [{}]\n",
-        rules_path.display().to_string(),
+        rule_paths.concat(),
         targets.join(", ")
     );
     let prom = Prometheus::start(prom_dir, &prom_config);
