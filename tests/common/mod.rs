@@ -42,6 +42,7 @@ fn debian_package(path: &str) -> Option<&'static str> {
         "ntpdig" => "ntpsec-ntpdate",
         "promtool" | "prometheus" => "prometheus",
         "nginx" => "nginx",
+        "systemd-analyze" => "systemd",
         f if f.starts_with("libfaketime") => "faketime",
         _ => return None,
     })
@@ -551,6 +552,7 @@ mod tests {
             debian_package("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
             Some("faketime")
         );
+        assert_eq!(debian_package("/usr/bin/systemd-analyze"), Some("systemd"));
         assert_eq!(debian_package("/usr/bin/true"), None);
         assert!(require_paths(&[]), "nothing required, nothing missing");
     }
