@@ -94,11 +94,11 @@ pub fn run(
     match args.format {
         AnalyzeFormat::Prometheus => out.write_all(metrics.render()?.as_bytes())?,
         AnalyzeFormat::Json => {
-            let s = summarize(&metrics.registry().gather());
+            let s = summarize(&metrics.gather());
             serde_json::to_writer_pretty(&mut *out, &s).map_err(io::Error::from)?;
             writeln!(out)?;
         }
-        AnalyzeFormat::Text => write_text(&summarize(&metrics.registry().gather()), out)?,
+        AnalyzeFormat::Text => write_text(&summarize(&metrics.gather()), out)?,
     }
     first_error.map_or(Ok(()), Err)
 }

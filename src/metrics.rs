@@ -5,12 +5,20 @@
 //! are bounded by the configuration; label values that come from input are bounded by
 //! [`crate::labels`] before they reach a family here.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::event::InvalidKind;
+
+mod jwt;
+#[cfg(test)]
+pub(crate) use jwt::reference;
+pub use jwt::{Buckets, Family, JwtMetrics, PairSeries, Reserved, Snapshot};
 
 /// Buckets of `skew_ntp_sample_offset_seconds`: dense around the ±100 ms alert threshold.
 pub const NTP_OFFSET_BUCKETS: &[f64] = &[
@@ -54,7 +62,11 @@ impl Transport {
 
 /// The registry and typed handles to every family.
 pub struct Metrics {
+    /// Every family except the six per-pair JWT ones, which [`JwtMetrics`] keeps and writes
+    /// itself (their names are reserved here, see [`Reserved`]).
     registry: Registry,
+    /// Size of the last rendered body: the next one is allocated at about that size at once.
+    last_render: AtomicUsize,
     pub ntp: NtpMetrics,
     pub jwt: JwtMetrics,
     pub ingest: IngestMetrics,
@@ -190,68 +202,11 @@ impl TailMetrics {
     }
 }
 
-/// The JWT section of the contract. `source` and `issuer` are bounded by the label guard.
-pub struct JwtMetrics {
-    pub verifications: IntCounterVec,
-    pub rejections: IntCounterVec,
-    pub age: HistogramVec,
-    pub expired_by: HistogramVec,
-    pub premature_by: HistogramVec,
-    pub issuer_lead: GaugeVec,
-}
-
 /// Ingestion and the guard.
 pub struct IngestMetrics {
     pub received: IntCounterVec,
     pub invalid: IntCounterVec,
     pub label_overflow: IntCounterVec,
-}
-
-impl JwtMetrics {
-    fn register(r: &Registry, age_buckets: Vec<f64>) -> prometheus::Result<Self> {
-        let pair = &["source", "issuer"];
-        Ok(JwtMetrics {
-            verifications: counter(
-                r,
-                "skew_jwt_verifications_total",
-                "JWT verifications reported, by outcome (accepted, rejected).",
-                &["source", "issuer", "outcome"],
-            )?,
-            rejections: counter(
-                r,
-                "skew_jwt_rejections_total",
-                "Rejected JWTs (the 401s) by reason.",
-                &["source", "issuer", "reason"],
-            )?,
-            age: histogram(
-                r,
-                "skew_jwt_age_seconds",
-                "Token age at verification (verifier clock - iat). Negative: the verifier is behind the issuer. Never rate() the _sum: it can decrease.",
-                &["source", "issuer", "outcome"],
-                age_buckets,
-            )?,
-            expired_by: histogram(
-                r,
-                "skew_jwt_expired_by_seconds",
-                "ts - exp of expired rejections (small: skew or zero leeway; hours: clients not refreshing).",
-                pair,
-                EDGE_BUCKETS.to_vec(),
-            )?,
-            premature_by: histogram(
-                r,
-                "skew_jwt_premature_by_seconds",
-                "nbf - ts (or iat - ts) of not_yet_valid and issued_in_future rejections.",
-                pair,
-                EDGE_BUCKETS.to_vec(),
-            )?,
-            issuer_lead: gauge(
-                r,
-                "skew_jwt_issuer_lead_seconds",
-                "How far the issuer's clock runs ahead of the verifiers' (a lower bound): -(lowest token age in the window).",
-                pair,
-            )?,
-        })
-    }
 }
 
 impl IngestMetrics {
@@ -433,13 +388,15 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::REVISION])
             .set(1);
         let ntp = NtpMetrics::register(&registry)?;
-        let jwt = JwtMetrics::register(&registry, age_buckets)?;
+        let jwt = JwtMetrics::new(&age_buckets, EDGE_BUCKETS)?;
+        registry.register(Box::new(Reserved::new(&jwt)))?;
         let ingest = IngestMetrics::register(&registry)?;
         let tail = TailMetrics::register(&registry)?;
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
+            last_render: AtomicUsize::new(0),
             ntp,
             jwt,
             ingest,
@@ -449,15 +406,45 @@ impl Metrics {
         })
     }
 
+    /// The registry of every family except the six per-pair JWT families (`skew_jwt_*` with
+    /// `source` and `issuer`), which [`JwtMetrics`] holds. Register new families here: `/metrics`
+    /// renders everything registered. To read every family, use [`Metrics::gather`], not this
+    /// registry's `gather`.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    /// The Prometheus text exposition of every family.
+    /// Every family as protobuf structs, sorted by name, as one registry holding them all would
+    /// gather them. The slow path, for `analyze` and tests; `/metrics` uses [`Metrics::render`].
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        let mut all = self.registry.gather();
+        all.extend(self.jwt.collect());
+        // Stable, and names are unique (the JWT names are reserved in the registry).
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+
+    /// The Prometheus text exposition of every family, sorted by name: the registry's families
+    /// through the crate's `TextEncoder`, the per-pair JWT families by [`JwtMetrics`] straight
+    /// from their atomics, each at its place in the name order.
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        let mut buf = Vec::with_capacity(16 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
-        String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+        let families = self.registry.gather();
+        // The body is about as large as the last one: allocating that at once saves the copies
+        // of a growing buffer (megabytes with every label slot filled).
+        let hint = self.last_render.load(Ordering::Relaxed);
+        let mut out = String::with_capacity((hint + hint / 8).max(16 * 1024));
+        let encoder = TextEncoder::new();
+        let snapshot = self.jwt.snapshot();
+        let mut rest = &families[..];
+        for f in Family::ALL {
+            let before = rest.partition_point(|mf| mf.name() < f.name());
+            encoder.encode_utf8(&rest[..before], &mut out)?;
+            rest = &rest[before..];
+            self.jwt.encode_family(f, &snapshot, &mut out);
+        }
+        encoder.encode_utf8(rest, &mut out)?;
+        self.last_render.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 }
 

@@ -3,20 +3,21 @@
 //! `analyze`.
 //!
 //! Hot-path choices: label values are bounded once per distinct (source, issuer) pair and the
-//! metric children for that pair are resolved once, then kept in a shared map; a [`Batch`]
-//! keeps the last few pairs it used so that most events touch no lock at all, only atomics.
-//! The only lock per event is the pair's own lead window, a short uncontended critical section
-//! with no `.await` inside (so a std mutex is right).
+//! pair's series ([`PairSeries`], the exporter's own atomics, see `metrics::jwt`) are resolved
+//! once, then kept in a shared map; a [`Batch`] keeps the last few pairs it used so that most
+//! events touch no lock at all, only atomics. The only lock per event is the pair's own lead
+//! window, a short uncontended critical section with no `.await` inside (so a std mutex is
+//! right).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use prometheus::{Gauge, Histogram, IntCounter};
+use prometheus::IntCounter;
 
-use crate::event::{Event, InvalidEvent, Outcome, Reason};
+use crate::event::{Event, InvalidEvent, Reason};
 use crate::labels::{Bounded, LabelGuard};
-use crate::metrics::{Metrics, Transport};
+use crate::metrics::{Metrics, PairSeries, Transport};
 
 /// Width of one slot of the issuer-lead window.
 pub const LEAD_SLOT: Duration = Duration::from_secs(10);
@@ -63,22 +64,10 @@ struct Cached {
     resolved: Resolved,
 }
 
-/// Every metric child of one (source, issuer) pair, resolved once.
+/// One (source, issuer) pair: its series, resolved once, and its issuer-lead window.
 struct Pair {
-    accepted: IntCounter,
-    rejected: IntCounter,
-    /// Histogram children are created on first use too: a pair that never saw an expired
-    /// token exports no expired-by series (a full 32 × 32 label space is large enough).
-    age_accepted: OnceLock<Histogram>,
-    age_rejected: OnceLock<Histogram>,
-    expired_by: OnceLock<Histogram>,
-    premature_by: OnceLock<Histogram>,
-    lead: OnceLock<Gauge>,
+    series: Arc<PairSeries>,
     window: Mutex<LeadWindow>,
-    /// Created on first use, so a pair only exports the reasons it has seen.
-    rejections: [OnceLock<IntCounter>; Reason::ALL.len()],
-    source: Arc<str>,
-    issuer: Arc<str>,
 }
 
 /// What the guard made of the raw `source` and `issuer` of an event, and the pair they map to.
@@ -159,24 +148,10 @@ impl Recorder {
     }
 
     fn new_pair(&self, (source, issuer): PairKey) -> Pair {
-        let j = &self.metrics.jwt;
-        let l = [&*source, &*issuer];
         Pair {
-            accepted: j
-                .verifications
-                .with_label_values(&[l[0], l[1], Outcome::Accepted.as_str()]),
-            rejected: j
-                .verifications
-                .with_label_values(&[l[0], l[1], Outcome::Rejected.as_str()]),
-            age_accepted: OnceLock::new(),
-            age_rejected: OnceLock::new(),
-            expired_by: OnceLock::new(),
-            premature_by: OnceLock::new(),
-            lead: OnceLock::new(),
+            // Both verification series exist from here on, at 0; the rest on first use.
+            series: self.metrics.jwt.pair(source, issuer),
             window: Mutex::new(LeadWindow::new(self.lead_slots, LEAD_SLOT.as_secs_f64())),
-            rejections: Default::default(),
-            source,
-            issuer,
         }
     }
 }
@@ -233,7 +208,7 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
-        record_into(&r.pair, &self.recorder.metrics, e);
+        record_into(&r.pair, e);
         self.recorded += 1;
     }
 
@@ -259,54 +234,28 @@ impl Drop for Batch<'_> {
     }
 }
 
-fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
-    match e.outcome {
-        Outcome::Accepted => p.accepted.inc(),
-        Outcome::Rejected => p.rejected.inc(),
-    }
-    let pair = [&*p.source, &*p.issuer];
+fn record_into(p: &Pair, e: &Event<'_>) {
+    let s = &p.series;
+    s.count(e.outcome);
     if let Some(age) = e.age() {
-        let (slot, outcome) = match e.outcome {
-            Outcome::Accepted => (&p.age_accepted, Outcome::Accepted),
-            Outcome::Rejected => (&p.age_rejected, Outcome::Rejected),
-        };
-        slot.get_or_init(|| {
-            m.jwt
-                .age
-                .with_label_values(&[pair[0], pair[1], outcome.as_str()])
-        })
-        .observe(age);
+        s.observe_age(e.outcome, age);
     }
-    let expired_by = || {
-        p.expired_by
-            .get_or_init(|| m.jwt.expired_by.with_label_values(&pair))
-    };
-    let premature_by = || {
-        p.premature_by
-            .get_or_init(|| m.jwt.premature_by.with_label_values(&pair))
-    };
     if let Some(reason) = e.reason {
-        p.rejections[reason.index()]
-            .get_or_init(|| {
-                m.jwt
-                    .rejections
-                    .with_label_values(&[&*p.source, &*p.issuer, reason.as_str()])
-            })
-            .inc();
+        s.reject(reason);
         match reason {
             Reason::Expired => {
                 if let Some(exp) = e.exp {
-                    expired_by().observe((e.ts - exp).max(0.0));
+                    s.observe_expired_by((e.ts - exp).max(0.0));
                 }
             }
             Reason::NotYetValid => {
                 if let Some(t) = e.nbf.or(e.iat) {
-                    premature_by().observe((t - e.ts).max(0.0));
+                    s.observe_premature_by((t - e.ts).max(0.0));
                 }
             }
             Reason::IssuedInFuture => {
                 if let Some(t) = e.iat.or(e.nbf) {
-                    premature_by().observe((t - e.ts).max(0.0));
+                    s.observe_premature_by((t - e.ts).max(0.0));
                 }
             }
             _ => {}
@@ -318,9 +267,7 @@ fn record_into(p: &Pair, m: &Metrics, e: &Event<'_>) {
     if let (true, Some(age)) = (trusted, e.age()) {
         if let Ok(mut w) = p.window.lock() {
             if let Some(lead) = w.observe(e.ts, age) {
-                p.lead
-                    .get_or_init(|| m.jwt.issuer_lead.with_label_values(&pair))
-                    .set(lead);
+                s.set_issuer_lead(lead);
             }
         }
     }
@@ -386,7 +333,7 @@ impl LeadWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::parse_event;
+    use crate::event::{parse_event, Outcome};
 
     fn recorder(settings: RecorderSettings) -> Recorder {
         Recorder::new(Arc::new(Metrics::new().unwrap()), &settings)
@@ -540,5 +487,196 @@ mod tests {
         w.observe(1100.0, 1.0);
         assert_eq!(w.observe(1050.0, -2.0), Some(2.0));
         assert_eq!(w.observe(1110.0, 0.0), Some(2.0));
+    }
+
+    /// The recording logic as it was before the per-pair families left the `prometheus` crate
+    /// (issue 6), onto the crate's own vectors: the reference for the tests below.
+    struct OldRecorder {
+        r: crate::metrics::reference::Reference,
+        sources: LabelGuard,
+        issuers: LabelGuard,
+        windows: HashMap<(String, String), LeadWindow>,
+        slots: usize,
+    }
+
+    impl OldRecorder {
+        fn new(settings: &RecorderSettings) -> Self {
+            OldRecorder {
+                r: crate::metrics::reference::Reference::new(
+                    crate::metrics::DEFAULT_AGE_BUCKETS,
+                    crate::metrics::EDGE_BUCKETS,
+                ),
+                sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
+                issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
+                windows: HashMap::new(),
+                slots: (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize,
+            }
+        }
+
+        fn record(&mut self, e: &Event<'_>) {
+            let s = self.sources.bound(e.source.as_deref());
+            let i = self.issuers.bound(e.issuer.as_deref());
+            let pair = [s.as_str(), i.as_str()];
+            let r = &self.r;
+            r.touch(pair[0], pair[1]);
+            r.verifications
+                .with_label_values(&[pair[0], pair[1], e.outcome.as_str()])
+                .inc();
+            if let Some(age) = e.age() {
+                r.age
+                    .with_label_values(&[pair[0], pair[1], e.outcome.as_str()])
+                    .observe(age);
+            }
+            if let Some(reason) = e.reason {
+                r.rejections
+                    .with_label_values(&[pair[0], pair[1], reason.as_str()])
+                    .inc();
+                match reason {
+                    Reason::Expired => {
+                        if let Some(exp) = e.exp {
+                            r.expired_by
+                                .with_label_values(&pair)
+                                .observe((e.ts - exp).max(0.0));
+                        }
+                    }
+                    Reason::NotYetValid => {
+                        if let Some(t) = e.nbf.or(e.iat) {
+                            r.premature_by
+                                .with_label_values(&pair)
+                                .observe((t - e.ts).max(0.0));
+                        }
+                    }
+                    Reason::IssuedInFuture => {
+                        if let Some(t) = e.iat.or(e.nbf) {
+                            r.premature_by
+                                .with_label_values(&pair)
+                                .observe((t - e.ts).max(0.0));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let trusted = e.reason.is_none_or(Reason::is_time_related);
+            if let (true, Some(age)) = (trusted, e.age()) {
+                let slots = self.slots;
+                let w = self
+                    .windows
+                    .entry((pair[0].to_owned(), pair[1].to_owned()))
+                    .or_insert_with(|| LeadWindow::new(slots, LEAD_SLOT.as_secs_f64()));
+                if let Some(lead) = w.observe(e.ts, age) {
+                    r.issuer_lead.with_label_values(&pair).set(lead);
+                }
+            }
+        }
+    }
+
+    /// The `skew_jwt_*` lines of an exposition (the six families are contiguous).
+    fn jwt_lines(text: &str) -> String {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("skew_jwt_")
+                    || l.starts_with("# HELP skew_jwt_")
+                    || l.starts_with("# TYPE skew_jwt_")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// An exposition without the process collector's lines, which change between two reads.
+    fn without_process(text: &str) -> String {
+        text.lines()
+            .filter(|l| {
+                !(l.starts_with("process_")
+                    || l.starts_with("# HELP process_")
+                    || l.starts_with("# TYPE process_"))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    fn event_strategy() -> impl proptest::strategy::Strategy<Value = Event<'static>> {
+        use proptest::prelude::*;
+        let label = prop::option::of(prop::sample::select(vec![
+            "api", "web", "batch", "other", "a\"q", "idp-1", "idp-2",
+        ]));
+        let offset = prop::option::of(prop_oneof![
+            -400.0f64..400.0,
+            prop::sample::select(vec![-3600.5, -5.0, -0.1, 0.0, 0.25, 5.0, 7200.0]),
+        ]);
+        let reason = prop::option::of(prop::sample::select(Reason::ALL.to_vec()));
+        (
+            1_700_000_000.0f64..1_700_000_900.0,
+            label.clone(),
+            label,
+            offset.clone(),
+            offset.clone(),
+            offset,
+            reason,
+        )
+            .prop_map(|(ts, source, issuer, iat, nbf, exp, reason)| Event {
+                ts,
+                source: source.map(std::borrow::Cow::Borrowed),
+                issuer: issuer.map(std::borrow::Cow::Borrowed),
+                iat: iat.map(|d| ts - d),
+                nbf: nbf.map(|d| ts + d),
+                exp: exp.map(|d| ts - d),
+                outcome: if reason.is_some() {
+                    Outcome::Rejected
+                } else {
+                    Outcome::Accepted
+                },
+                reason,
+            })
+    }
+
+    proptest::proptest! {
+        /// Random event streams, through the real recorder and through the old path: the
+        /// per-pair families render byte for byte alike, the whole body equals what the crate's
+        /// encoder makes of `Metrics::gather()`, and `analyze`'s view (gathered structs) agrees.
+        #[test]
+        fn recorded_events_render_as_before(
+            events in proptest::collection::vec(event_strategy(), 0..80),
+            batches in 1usize..4,
+        ) {
+            let settings = RecorderSettings {
+                max_sources: 2,
+                max_issuers: 3,
+                ..RecorderSettings::default()
+            };
+            let r = recorder(settings.clone());
+            let mut old = OldRecorder::new(&settings);
+            let per_batch = events.len() / batches + 1;
+            for chunk in events.chunks(per_batch) {
+                let mut b = r.batch(Transport::File);
+                for e in chunk {
+                    b.record(e);
+                    old.record(e);
+                }
+            }
+            let body = r.metrics().render().unwrap();
+            proptest::prop_assert_eq!(jwt_lines(&body), old.r.text());
+            let gathered = prometheus::TextEncoder::new()
+                .encode_to_string(&r.metrics().gather())
+                .unwrap();
+            proptest::prop_assert_eq!(without_process(&body), without_process(&gathered));
+            let jwt_families: Vec<_> = r
+                .metrics()
+                .gather()
+                .into_iter()
+                .filter(|f| f.name().starts_with("skew_jwt_"))
+                .collect();
+            proptest::prop_assert_eq!(jwt_families, old.r.registry.gather());
+        }
+    }
+
+    #[test]
+    fn the_jwt_names_stay_reserved_in_the_registry() {
+        let m = Metrics::new().unwrap();
+        let dup = prometheus::IntCounter::new("skew_jwt_verifications_total", "dup").unwrap();
+        assert!(m.registry().register(Box::new(dup)).is_err());
+        let other = prometheus::IntCounter::new("skew_test_new_total", "new family").unwrap();
+        m.registry().register(Box::new(other.clone())).unwrap();
+        other.inc();
+        assert!(m.render().unwrap().contains("\nskew_test_new_total 1\n"));
     }
 }
