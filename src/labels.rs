@@ -93,6 +93,19 @@ impl LabelGuard {
         Bounded::Kept(v)
     }
 
+    /// This guard, remembering the values `old` has already given series to (as many as the
+    /// limit allows), when it has no allow-list: so that a reload keeps the existing series.
+    pub fn seeded_from(self, old: &LabelGuard) -> Self {
+        if self.allow.is_some() {
+            return self;
+        }
+        if let (Ok(mut seen), Ok(old_seen)) = (self.seen.write(), old.seen.read()) {
+            let keep = old_seen.iter().take(self.limit).cloned();
+            seen.extend(keep);
+        }
+        self
+    }
+
     /// How many distinct values are tracked (allow-list size, or values seen so far).
     pub fn len(&self) -> usize {
         match &self.allow {

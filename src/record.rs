@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, PairSeries, Transport};
 pub const LEAD_SLOT: Duration = Duration::from_secs(10);
 
 /// Recorder settings (from `[events]` in the configuration).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecorderSettings {
     pub source_allow: Option<Vec<String>>,
     pub issuer_allow: Option<Vec<String>>,
@@ -48,10 +48,16 @@ impl Default for RecorderSettings {
 /// Records events into the metrics. Shared by every ingestion task.
 pub struct Recorder {
     metrics: Arc<Metrics>,
-    sources: LabelGuard,
-    issuers: LabelGuard,
+    /// Replaced whole by [`Recorder::reconfigure`] (a reload); read once per pair lookup.
+    guards: RwLock<Arc<Guards>>,
     lead_slots: usize,
     pairs: RwLock<HashMap<PairKey, Arc<Pair>>>,
+}
+
+/// The cardinality guards of `source` and `issuer`.
+struct Guards {
+    sources: LabelGuard,
+    issuers: LabelGuard,
 }
 
 /// Bounded (source, issuer) label values.
@@ -82,8 +88,10 @@ impl Recorder {
         let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
         Recorder {
             metrics,
-            sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
-            issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
+            guards: RwLock::new(Arc::new(Guards {
+                sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
+                issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
+            })),
             lead_slots: slots,
             pairs: RwLock::new(HashMap::new()),
         }
@@ -91,6 +99,32 @@ impl Recorder {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// New allow-lists and limits for `source` and `issuer` (a reload), for events recorded from
+    /// now on. Without an allow-list, the values that already have series keep them (up to the
+    /// new limit), so a reload does not move a busy issuer into `other`. Series of values no
+    /// longer allowed stay as they are (counters are never reset) and stop growing. The lead
+    /// window is not changed here.
+    pub fn reconfigure(&self, settings: &RecorderSettings) {
+        let old = self.current_guards();
+        let guards = Arc::new(Guards {
+            sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources)
+                .seeded_from(&old.sources),
+            issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers)
+                .seeded_from(&old.issuers),
+        });
+        match self.guards.write() {
+            Ok(mut g) => *g = guards,
+            Err(p) => *p.into_inner() = guards,
+        }
+    }
+
+    fn current_guards(&self) -> Arc<Guards> {
+        match self.guards.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
     /// A batch: records many events with a small cache of resolved pairs.
@@ -119,8 +153,9 @@ impl Recorder {
     }
 
     fn resolve(&self, source: Option<&str>, issuer: Option<&str>) -> Resolved {
-        let s = self.sources.bound(source);
-        let i = self.issuers.bound(issuer);
+        let guards = self.current_guards();
+        let s = guards.sources.bound(source);
+        let i = guards.issuers.bound(issuer);
         let (source_overflow, issuer_overflow) = (s == Bounded::Overflow, i == Bounded::Overflow);
         let key: PairKey = (arc(s), arc(i));
         if let Ok(pairs) = self.pairs.read() {
@@ -460,6 +495,41 @@ mod tests {
             value(&r, "skew_jwt_verifications_total{issuer=\"other\",outcome=\"accepted\",source=\"unknown\"}"),
             2.0
         );
+    }
+
+    /// A reload's new limits apply from then on; values that already had series keep them,
+    /// and an allow-list replaces the first-N rule.
+    #[test]
+    fn reconfigure_keeps_existing_series_and_applies_new_lists() {
+        let r = recorder(RecorderSettings {
+            max_issuers: 1,
+            ..RecorderSettings::default()
+        });
+        record(&r, r#"{"iss":"a","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"b","outcome":"accepted"}"#);
+        // Room for one more: `a` keeps its series, `b` (refused before) now gets one.
+        r.reconfigure(&RecorderSettings {
+            max_issuers: 2,
+            ..RecorderSettings::default()
+        });
+        record(&r, r#"{"iss":"b","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"a","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"c","outcome":"accepted"}"#);
+        let v = |iss: &str| {
+            value(
+                &r,
+                &format!("skew_jwt_verifications_total{{issuer=\"{iss}\",outcome=\"accepted\",source=\"unknown\"}}"),
+            )
+        };
+        assert_eq!((v("a"), v("b"), v("other")), (2.0, 1.0, 2.0));
+        // An allow-list: only `c` from now on; `a` and `b` keep their counts.
+        r.reconfigure(&RecorderSettings {
+            issuer_allow: Some(vec!["c".into()]),
+            ..RecorderSettings::default()
+        });
+        record(&r, r#"{"iss":"a","outcome":"accepted"}"#);
+        record(&r, r#"{"iss":"c","outcome":"accepted"}"#);
+        assert_eq!((v("a"), v("b"), v("c"), v("other")), (2.0, 1.0, 1.0, 3.0));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //!   configured are removed, so no alert keeps judging a server nobody samples);
 //! - the followed files (the tailer stops, writes its checkpoint, and restarts from it: no line
 //!   is lost or read twice; series of patterns no longer configured are removed);
-//! - `/v1/events` (shared secret, limits) and `/v1/verify` (keys, policy, headers).
+//! - `/v1/events` (shared secret, limits) and `/v1/verify` (keys, policy, headers);
+//! - the `source`/`issuer` allow-lists and limits, for events from then on (values that already
+//!   have series keep them).
 //!
 //! Counters and histograms are never reset. What needs a restart (listen addresses, the
-//! telemetry path, timeouts, age buckets, the lead window, the label allow-lists, logging) is logged as such and
+//! telemetry path, timeouts, age buckets, the lead window, logging) is logged as such and
 //! otherwise ignored; the reload still counts as successful. A file that does not load
 //! changes nothing: the old configuration keeps running, the error is logged (and returned to
 //! `POST /-/reload`), and `skew_config_last_reload_successful` drops to 0.
@@ -334,6 +336,10 @@ impl Reloader {
         self.verify = verify;
         self.verify_switch.replace(router);
 
+        if new.events.recorder != self.current.events.recorder {
+            self.recorder.reconfigure(&new.events.recorder);
+        }
+
         self.current = new;
         self.outcome.successful.set(1);
         self.outcome.success_timestamp.set(crate::unix_now());
@@ -385,13 +391,6 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     check(
         "events.lead-window",
         old.events.recorder.lead_window != new.events.recorder.lead_window,
-    );
-    check(
-        "events.sources/issuers/max-sources/max-issuers",
-        old.events.recorder.source_allow != new.events.recorder.source_allow
-            || old.events.recorder.issuer_allow != new.events.recorder.issuer_allow
-            || old.events.recorder.max_sources != new.events.recorder.max_sources
-            || old.events.recorder.max_issuers != new.events.recorder.max_issuers,
     );
     check("log.level", old.log.level != new.log.level);
     check("log.format", old.log.format != new.log.format);
