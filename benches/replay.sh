@@ -19,8 +19,10 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Cargo's own default unless CARGO_TARGET_DIR says otherwise (as it does for cargo itself).
+target=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet --bin skew-exporter --example gen_events
-./target/release/examples/gen_events "$N" > "$work/events.jsonl"
+"$target/release/examples/gen_events" "$N" > "$work/events.jsonl"
 echo "file: $N events, $(du -h "$work/events.jsonl" | cut -f1)"
 
 measure() { # name command...: prints "cpu_seconds max_rss_kb" per run into $work/$name.times
@@ -32,7 +34,7 @@ measure() { # name command...: prints "cpu_seconds max_rss_kb" per run into $wor
   done
 }
 
-measure skew ./target/release/skew-exporter analyze --format prometheus "$work/events.jsonl"
+measure skew "$target/release/skew-exporter" analyze --format prometheus "$work/events.jsonl"
 measure mtail mtail -one_shot -one_shot_format prometheus -progs benches/mtail -logs "$work/events.jsonl"
 
 python3 - "$work" "$N" <<'PY'

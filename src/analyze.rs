@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -103,6 +103,9 @@ pub fn run(
     first_error.map_or(Ok(()), Err)
 }
 
+/// How much of a file is read at once.
+const BLOCK: usize = 1 << 20;
+
 /// Streams one file (or stdin for `-`) line by line into `ingest`.
 fn feed(path: &Path, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
     let reader: Box<dyn Read> = if path.as_os_str() == "-" {
@@ -110,17 +113,49 @@ fn feed(path: &Path, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
     } else {
         Box::new(File::open(path)?)
     };
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut line = Vec::with_capacity(4096);
+    feed_from(reader, BLOCK, |line, number| ingest.line(line, number))
+}
+
+/// Reads big blocks and hands every line, numbered from 1 and without its newline, to `line`
+/// straight from the block: no copy per line (only an unfinished line at the end of a block
+/// moves to the front). The block doubles while one line does not fit in it, so a line is
+/// never split; lines are exactly those `BufRead::read_until(b'\n')` gives.
+fn feed_from(
+    mut reader: impl Read,
+    block: usize,
+    mut line: impl FnMut(&[u8], u64),
+) -> io::Result<()> {
+    let mut buf = vec![0u8; block.max(1)];
+    // `buf[..filled]` is the start of a line whose newline has not been read yet.
+    let mut filled = 0;
     let mut number = 0;
     loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match reader.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            // The last line may lack its newline.
+            if filled > 0 {
+                line(&buf[..filled], number + 1);
+            }
             return Ok(());
         }
-        number += 1;
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        ingest.line(text, number);
+        let end = filled + n;
+        let mut start = 0;
+        // Only the new bytes can hold a newline.
+        for nl in memchr::memchr_iter(b'\n', &buf[filled..end]) {
+            let nl = filled + nl;
+            number += 1;
+            line(&buf[start..nl], number);
+            start = nl + 1;
+        }
+        buf.copy_within(start..end, 0);
+        filled = end - start;
     }
 }
 
@@ -467,5 +502,107 @@ mod tests {
             verdict(&Stats::default()),
             "no rejections and no clock skew visible"
         );
+    }
+
+    /// A reader that hands out `data` in the given chunk sizes (cycling), with an
+    /// `Interrupted` error before every third chunk.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        sizes: Vec<usize>,
+        calls: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 3 == 0 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let want = self.sizes[self.calls % self.sizes.len()].max(1);
+            let n = want.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// The lines the reader before this one gave (`BufRead::read_until(b'\n')`, newline
+    /// stripped), numbered from 1.
+    fn model_lines(data: &[u8]) -> Vec<(Vec<u8>, u64)> {
+        use std::io::BufRead;
+        let mut reader = io::BufReader::new(data);
+        let mut lines = Vec::new();
+        for n in 1.. {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            lines.push((line, n));
+        }
+        lines
+    }
+
+    fn fed_lines(data: &[u8], block: usize, sizes: Vec<usize>) -> Vec<(Vec<u8>, u64)> {
+        let mut got = Vec::new();
+        let reader = Chunked {
+            data,
+            sizes,
+            calls: 0,
+        };
+        feed_from(reader, block, |l, n| got.push((l.to_vec(), n))).unwrap();
+        got
+    }
+
+    #[test]
+    fn lines_are_split_like_read_until() {
+        for data in [
+            &b""[..],
+            b"\n",
+            b"\n\n",
+            b"a",
+            b"a\n",
+            b"a\r\nbb\n\nccc",
+            b"{\"outcome\":\"accepted\"}\n{\"outcome\":\"accepted\"}",
+        ] {
+            for block in [1, 2, 3, 5, 64, BLOCK] {
+                for sizes in [vec![1], vec![2, 7], vec![1000]] {
+                    assert_eq!(
+                        fed_lines(data, block, sizes.clone()),
+                        model_lines(data),
+                        "{:?} block {block} chunks {sizes:?}",
+                        data.escape_ascii().to_string()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_is_returned() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+        }
+        let e = feed_from(Broken, 16, |_, _| panic!("no line")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_split_like_read_until_whatever_the_chunks(
+            data in proptest::collection::vec(
+                proptest::sample::select(b"ab{}\r\n".to_vec()),
+                0..300,
+            ),
+            block in 1usize..40,
+            sizes in proptest::collection::vec(1usize..50, 1..5),
+        ) {
+            proptest::prop_assert_eq!(fed_lines(&data, block, sizes), model_lines(&data));
+        }
     }
 }
