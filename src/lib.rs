@@ -6,7 +6,9 @@
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
 //!   shutdown (`axum::serve` has no timeouts).
-//! - [`metrics`]: every metric family, registered once, with typed handles.
+//! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
+//!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
+//!   text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
 //! - [`logging`]: tracing-subscriber set-up.

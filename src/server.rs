@@ -8,7 +8,7 @@
 //!   and a client that trickles its headers (slowloris) alike;
 //! - a connection on which no byte moves for `idle_timeout` while the server waits on the client
 //!   outside a handler is closed ([`IdleIo`]): a client that stops reading its response cannot
-//!   hold it. While a request is in flight ([`InFlight`]) reads do not count as waiting, so a
+//!   hold it. While a request is in flight (`InFlight`) reads do not count as waiting, so a
 //!   slow handler is never cut off; a body that stops arriving is the route's business
 //!   (`--events.read-timeout`);
 //! - with TLS (`--web.config.file`, [`crate::webconfig`]) the handshake must finish within
@@ -269,7 +269,7 @@ where
     }
 }
 
-/// A TCP stream that fails with `TimedOut` ([`IdleTimeout`]) when it has waited while nothing
+/// A TCP stream that fails with `TimedOut` (`IdleTimeout`) when it has waited while nothing
 /// moved for `idle`: a write always (a response the client does not read), a read only while
 /// no request is in flight (`busy` is 0). hyper keeps a read pending while a handler runs, to
 /// notice a client that goes away; that wait is not idleness, so a handler that takes long is
