@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -80,6 +80,57 @@ pub fn require_paths(paths: &[&str]) -> bool {
     false
 }
 
+/// Waits up to `timeout` for `child` to exit: its status, or `None` while it still runs.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGTERM (through the `kill` command) and waits up to `grace` for the exit status. A
+/// child still running then is killed (SIGKILL) and reaped, and the error says so.
+pub fn terminate_child(child: &mut Child, grace: Duration) -> Result<ExitStatus, String> {
+    let pid = child.id();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .map_err(|e| format!("cannot run kill: {e}"))?;
+    if !sent.success() {
+        return Err(format!("kill -TERM {pid} failed: {sent}"));
+    }
+    wait_timeout(child, grace).ok_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        format!("process {pid} did not exit within {grace:?} of SIGTERM")
+    })
+}
+
+/// Drains a child's stderr on a thread of its own for the life of the process (a full pipe
+/// would block it): every line is kept in the returned log and sent on the channel until
+/// nobody listens.
+pub fn drain_lines(stderr: ChildStderr) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel::<String>();
+    let kept = log.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(mut l) = kept.lock() {
+                l.push(line.clone());
+            }
+            let _ = tx.send(line);
+        }
+    });
+    (log, rx)
+}
+
 /// Runs the binary with `args` to completion (killed after `timeout`) and returns its output.
 pub fn run_binary(args: &[&str], timeout: Duration) -> Output {
     let mut child = Command::new(BIN)
@@ -99,17 +150,10 @@ pub fn run_binary(args: &[&str], timeout: Duration) -> Output {
     };
     let stdout = read_all(Box::new(child.stdout.take().expect("stdout")));
     let stderr = read_all(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("skew-exporter {args:?} did not exit within {timeout:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
+    let Some(status) = wait_timeout(&mut child, timeout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("skew-exporter {args:?} did not exit within {timeout:?}");
     };
     Output {
         status,
@@ -160,23 +204,7 @@ impl Exporter {
             .spawn()
             .expect("spawn skew-exporter");
 
-        // A reader thread keeps draining stderr for the life of the process (a full pipe would
-        // block the daemon), records every line, and forwards them until nobody listens.
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let log = log.clone();
-            let stderr = child.stderr.take().expect("stderr");
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Ok(mut l) = log.lock() {
-                        l.push(line.clone());
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
+        let (log, rx) = drain_lines(child.stderr.take().expect("stderr"));
 
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = loop {
@@ -325,26 +353,8 @@ impl Exporter {
     /// Sends SIGTERM (through the `kill` command) and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("terminate called once");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {} failed: {sent}", child.id());
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "skew-exporter did not exit within {STOP_TIMEOUT:?} of SIGTERM\nlog:\n{}",
-                    self.log_text()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        terminate_child(&mut child, STOP_TIMEOUT)
+            .unwrap_or_else(|e| panic!("skew-exporter: {e}\nlog:\n{}", self.log_text()))
     }
 }
 

@@ -5,7 +5,6 @@
 //! Needs /usr/bin/prometheus (Debian package `prometheus`): call
 //! `require_paths(&[PROMETHEUS])` first.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -67,21 +66,7 @@ impl Prometheus {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn prometheus");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let log = log.clone();
-            let stderr = child.stderr.take().expect("stderr");
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Ok(mut l) = log.lock() {
-                        l.push(line.clone());
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
+        let (log, rx) = super::drain_lines(child.stderr.take().expect("stderr"));
         let log_text = |log: &Arc<Mutex<Vec<String>>>| log.lock().map(|l| l.join("\n")).unwrap();
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = loop {
