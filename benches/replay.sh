@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet --bin skew-exporter --example gen_events
 "$target/release/examples/gen_events" "$N" > "$work/events.jsonl"
-echo "file: $N events, $(du -h "$work/events.jsonl" | cut -f1)"
+echo "file: $N events, $(du -h "$work/events.jsonl" | cut -f1); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 measure() { # name command...: prints "cpu_seconds max_rss_kb" per run into $work/$name.times
   local name=$1; shift
@@ -37,6 +37,7 @@ measure() { # name command...: prints "cpu_seconds max_rss_kb" per run into $wor
 measure skew "$target/release/skew-exporter" analyze --format prometheus "$work/events.jsonl"
 measure mtail mtail -one_shot -one_shot_format prometheus -progs benches/mtail -logs "$work/events.jsonl"
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$work" "$N" <<'PY'
 import re, statistics, sys
 work, n = sys.argv[1], int(sys.argv[2])
@@ -44,7 +45,7 @@ def times(name):
     rows = [l.split() for l in open(f"{work}/{name}.times")]
     cpu = statistics.median(float(r[0]) for r in rows)
     rss = max(int(r[1]) for r in rows)
-    return cpu, rss
+    return cpu, rss, " ".join(r[0] for r in rows)
 def samples(name):
     out = {}
     for line in open(f"{work}/{name}.out"):
@@ -79,10 +80,10 @@ for what, a, b in checks:
         for k in sorted(keys):
             if a.get(k, 0) != b.get(k, 0):
                 print(f"   {k}: skew-exporter {a.get(k)} mtail {b.get(k)}")
-sc, sr = times("skew"); mc, mr = times("mtail")
+sc, sr, sruns = times("skew"); mc, mr, mruns = times("mtail")
 sc, mc = max(sc, 0.001), max(mc, 0.001)  # /usr/bin/time counts in 10 ms steps
-print(f"skew-exporter analyze: median {sc:.3f} CPU-s, {n / sc / 1e6:.2f} M events per CPU-second, peak RSS {sr / 1024:.1f} MiB")
-print(f"mtail -one_shot:       median {mc:.3f} CPU-s, {n / mc / 1e6:.3f} M events per CPU-second, peak RSS {mr / 1024:.1f} MiB")
+print(f"skew-exporter analyze: median {sc:.3f} CPU-s, {n / sc / 1e6:.2f} M events per CPU-second, peak RSS {sr / 1024:.1f} MiB (runs: {sruns} CPU-s)")
+print(f"mtail -one_shot:       median {mc:.3f} CPU-s, {n / mc / 1e6:.3f} M events per CPU-second, peak RSS {mr / 1024:.1f} MiB (runs: {mruns} CPU-s)")
 print(f"ratio: {mc / sc:.1f}x mtail per CPU-second")
 sys.exit(0 if ok else 1)
 PY
