@@ -95,21 +95,24 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
 }
 
 /// Sends SIGTERM (through the `kill` command) and waits up to `grace` for the exit status. A
-/// child still running then is killed (SIGKILL) and reaped, and the error says so.
+/// child still running then, or one SIGTERM could not be sent to, is killed (SIGKILL) and
+/// reaped, and the error says which.
 pub fn terminate_child(child: &mut Child, grace: Duration) -> Result<ExitStatus, String> {
     let pid = child.id();
-    let sent = Command::new("kill")
+    let error = match Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
-        .map_err(|e| format!("cannot run kill: {e}"))?;
-    if !sent.success() {
-        return Err(format!("kill -TERM {pid} failed: {sent}"));
-    }
-    wait_timeout(child, grace).ok_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        format!("process {pid} did not exit within {grace:?} of SIGTERM")
-    })
+    {
+        Ok(sent) if sent.success() => match wait_timeout(child, grace) {
+            Some(status) => return Ok(status),
+            None => format!("process {pid} did not exit within {grace:?} of SIGTERM"),
+        },
+        Ok(sent) => format!("kill -TERM {pid} failed: {sent}"),
+        Err(e) => format!("cannot run kill: {e}"),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(error)
 }
 
 /// Drains a child's stderr on a thread of its own for the life of the process (a full pipe
