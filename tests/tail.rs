@@ -51,6 +51,15 @@ fn start(pattern: &str, extra: &[&str]) -> Exporter {
     Exporter::start(&args)
 }
 
+/// Starts an exporter following `pattern` (see [`start`]) and waits until it follows one file.
+fn start_following(pattern: &str, extra: &[&str]) -> Exporter {
+    let ex = start(pattern, extra);
+    ex.wait_for("one followed file", WAIT, |s| {
+        tail_value(s, "skew_tail_files", pattern) == 1.0
+    });
+    ex
+}
+
 /// Waits until the exporter has recorded `n` events from files and the lag is 0, then scrapes
 /// once more. A scrape is not a snapshot: the registry reads its families one after another
 /// while the tailer works, so `skew_tail_lines_total` read before a pass can show fewer lines
@@ -88,10 +97,7 @@ fn bursts_and_split_lines_without_replaying_history() {
     // History present before start-up is not replayed by default.
     append(&path, &lines[..3].concat());
     let pattern = path.to_str().expect("utf-8").to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("the file is followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     for burst in lines[3..1003].chunks(100) {
         append(&path, &burst.concat());
     }
@@ -151,10 +157,7 @@ fn rename_rotation_finishes_the_old_file_then_follows_the_new() {
         .to_str()
         .expect("utf-8")
         .to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     let lines = events(900);
     // A writer that keeps its handle across the rename, as a logger does until it reopens.
     let mut old = OpenOptions::new().append(true).open(&path).expect("open");
@@ -175,10 +178,7 @@ fn copytruncate_restarts_at_zero() {
     let path = dir.path().join("api.jsonl");
     File::create(&path).expect("create");
     let pattern = path.to_str().expect("utf-8").to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     let lines = events(700);
     append(&path, &lines[..500].concat());
     wait_recorded(&ex, &pattern, 500.0);
@@ -202,10 +202,7 @@ fn deleted_and_recreated_file_is_followed_again() {
     let path = dir.path().join("api.jsonl");
     File::create(&path).expect("create");
     let pattern = path.to_str().expect("utf-8").to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     let lines = events(400);
     append(&path, &lines[..200].concat());
     wait_recorded(&ex, &pattern, 200.0);
@@ -241,10 +238,7 @@ fn overlong_and_invalid_lines_are_counted_and_skipped() {
     let path = dir.path().join("api.jsonl");
     File::create(&path).expect("create");
     let pattern = path.to_str().expect("utf-8").to_owned();
-    let ex = start(&pattern, &["--events.max-line", "1KiB"]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &["--events.max-line", "1KiB"]);
     let lines = events(3);
     let long = format!(
         "{{\"outcome\":\"accepted\",\"pad\":\"{}\"}}\n",
@@ -290,10 +284,7 @@ fn an_unreadable_file_does_not_stop_the_others() {
         .to_str()
         .expect("utf-8")
         .to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     append(&good, &events(10).concat());
     let s = wait_recorded(&ex, &pattern, 10.0);
     assert_eq!(file_events(&s), 10.0);
@@ -354,10 +345,7 @@ fn fifty_thousand_events_across_rotations_truncation_and_restarts() {
     let extra = ["--events.checkpoint", cp.as_str()];
     File::create(&path).expect("create");
 
-    let mut ex = start(&pattern, &extra);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let mut ex = start_following(&pattern, &extra);
 
     let (to_test, from_writer) = mpsc::channel::<(Step, usize)>();
     let (to_writer, go) = mpsc::channel::<()>();
@@ -481,10 +469,7 @@ fn append_to_visible_latency_is_reported() {
     let path = dir.path().join("api.jsonl");
     File::create(&path).expect("create");
     let pattern = path.to_str().expect("utf-8").to_owned();
-    let ex = start(&pattern, &[]);
-    ex.wait_for("followed", WAIT, |s| {
-        tail_value(s, "skew_tail_files", &pattern) == 1.0
-    });
+    let ex = start_following(&pattern, &[]);
     let lines = events(100);
     let mut latencies = Vec::new();
     for (i, line) in lines.iter().enumerate() {
