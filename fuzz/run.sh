@@ -38,7 +38,7 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
   echo "fuzz $t: ${FUZZ_SECONDS} s, $runs runs, $cov, no failure"
   rm -f "$log"
 done
