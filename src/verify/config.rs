@@ -5,7 +5,8 @@
 //! file over default) and checks the values without reading anything; [`VerifySettings::read`]
 //! then reads and parses the key files (through [`key_source`], pure), so `--check-config` and a
 //! start-up with a broken key fail with a message naming the file, and the daemon starts with
-//! keys already loaded. It points down only: to `crate::config::base` and to [`super::keys`].
+//! keys already loaded. Outside `crate::verify` it uses only `crate::config::base` and
+//! `crate::labels`, so `crate::config` can import it without a cycle.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
