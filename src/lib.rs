@@ -1,7 +1,10 @@
 //! skew-exporter: makes clock skew between JWT issuers and verifiers visible to Prometheus.
 //!
 //! # Layout
-//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`.
+//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`:
+//!   `config::base` (file reading, `ConfigError`, value parsers; a leaf), `config::flags` (clap),
+//!   one file per area (`config::web`, `ntp`, `log`, `events`; `[verify]` is `verify::config`),
+//!   each pure `validate` first, then a step that reads the files the settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
@@ -22,8 +25,9 @@
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
-//!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
-//!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
+//!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
+//!   the endpoint. Each verification becomes an event.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
 //!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
