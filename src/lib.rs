@@ -12,6 +12,9 @@
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
+//!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
+//!   second by `clock::watch`; the step and suspend decisions are pure (`clock::Detector`).
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
@@ -45,6 +48,7 @@
 pub mod analyze;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod fastjson;
