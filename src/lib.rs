@@ -16,6 +16,9 @@
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
 //!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
+//!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
+//!   second by `clock::watch`; the step and suspend decisions are pure (`clock::Detector`).
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
@@ -50,6 +53,7 @@
 pub mod analyze;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod fastjson;
