@@ -16,7 +16,7 @@ use axum::http::HeaderName;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::keys::{self, FileKind, FileSpec, Key};
+use super::keys::{self, FileKind, FileSpec, Key, Skipped};
 use super::{Policy, ALL_ALGORITHMS};
 use crate::config::ConfigError;
 
@@ -139,6 +139,9 @@ pub struct VerifySettings {
     /// Claim → response header of an allowed request.
     pub claim_headers: Vec<(String, HeaderName)>,
     pub files: Vec<FileSource>,
+    /// The keys a JWKS file held that were skipped at this load, reported (logged, the refused
+    /// ones counted) when verification starts: logging is not set up yet while this is built.
+    pub skipped_keys: Vec<(PathBuf, Vec<Skipped>)>,
     pub jwks_url: Option<UrlSource>,
     pub key_poll_interval: Duration,
 }
@@ -319,6 +322,7 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
         });
     }
     let mut files = Vec::with_capacity(specs.len());
+    let mut skipped_keys = Vec::new();
     for spec in specs {
         let bytes = crate::config::read_config_file(&spec.path).map_err(|e| {
             invalid(
@@ -326,7 +330,7 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
                 format!("cannot read {}: {e}", spec.path.display()),
             )
         })?;
-        let keys = keys::parse_file(&spec, &bytes).map_err(|m| {
+        let loaded = keys::load_file(&spec, &bytes).map_err(|m| {
             invalid(
                 if spec.kind == FileKind::Jwks {
                     "verify.jwks-file"
@@ -336,9 +340,12 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
                 format!("{}: {m}", spec.path.display()),
             )
         })?;
+        if !loaded.skipped.is_empty() {
+            skipped_keys.push((spec.path.clone(), loaded.skipped));
+        }
         files.push(FileSource {
             fingerprint: super::refresh::fingerprint(&bytes),
-            keys: keys.into_iter().map(Arc::new).collect(),
+            keys: loaded.keys.into_iter().map(Arc::new).collect(),
             spec,
         });
     }
@@ -396,6 +403,7 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
         reason_header,
         claim_headers,
         files,
+        skipped_keys,
         jwks_url,
         key_poll_interval,
     };
