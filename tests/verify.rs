@@ -894,6 +894,7 @@ fn a_jwks_file_with_bad_keys_keeps_the_good_ones_and_names_each_bad_one_once() {
 
 /// A `[[verify.keys]]` file whose key is refused is a configuration error naming the file and
 /// why (issue 20): an RSA key under 2048 bits, an HMAC secret too short for its `algorithm`.
+/// A JWKS with a usable key passes `--check-config`, which names the keys it skipped.
 #[test]
 fn refused_key_files_are_configuration_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -925,6 +926,43 @@ fn refused_key_files_are_configuration_errors() {
         assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
         assert!(stderr.contains(want), "{toml}: {stderr}");
     }
+    // A JWKS with a usable key passes the check, and the check names the keys it skipped.
+    let jwks_path = dir.path().join("jwks.json");
+    let mut enc = jwk("rsa2.pub.pem", Algorithm::RS256, "enc");
+    enc["use"] = "enc".into();
+    std::fs::write(
+        &jwks_path,
+        jwks(&[
+            jwk("rsa.pub.pem", Algorithm::RS256, "good"),
+            jwk("rsa1024.pub.pem", Algorithm::RS256, "small"),
+            enc,
+        ]),
+    )
+    .expect("write jwks");
+    let cfg = config(
+        dir.path(),
+        &format!("[verify]\njwks-file = \"{}\"\n", jwks_path.display()),
+    );
+    let out = common::run_binary(
+        &["--config.file", &cfg, "--check-config"],
+        Duration::from_secs(10),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "skew-exporter: {}: refused key 2 (kid \"small\"): an RSA key of 1024 bits; RFC 7518 §3.3 requires 2048 bits or more",
+                jwks_path.display()
+            ),
+            format!(
+                "skew-exporter: {}: skipped key 3 (kid \"enc\"): `use` is not `sig`",
+                jwks_path.display()
+            ),
+        ]
+    );
 }
 
 /// A running nginx, stopped (SIGTERM, then SIGKILL) on drop.
