@@ -10,7 +10,8 @@
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
+//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
+//!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
@@ -31,8 +32,8 @@
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
-//! class. The lowest-delay sample of a burst sets the server's gauges; then `ntp::select`
-//! recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//! class. The lowest-delay sample of a burst sets the server's gauges; then
+//! `ntp::select::agreement` recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
 //!
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
