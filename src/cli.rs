@@ -29,6 +29,16 @@ pub fn main() -> ExitCode {
         };
     }
     if cli.flags.check_config {
+        // Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
+        for (path, skipped) in &settings.verify.skipped_keys {
+            for s in skipped {
+                let what = match s.kind {
+                    crate::verify::keys::SkipKind::Refused => "refused",
+                    crate::verify::keys::SkipKind::Ignored => "skipped",
+                };
+                eprintln!("skew-exporter: {}: {what} {s}", path.display());
+            }
+        }
         let web = match &settings.web.config {
             None => "plain HTTP".to_owned(),
             Some(w) => format!(

@@ -124,7 +124,8 @@ impl HttpMetrics {
 /// `/v1/verify` key management: an addition to the contract (README, "Token verification").
 /// Children are created by `verify::http::start`, so only exporters that verify export them.
 pub struct VerifyMetrics {
-    /// `result` ∈ `ok`, `error`: loads of a key source after start-up.
+    /// `result` ∈ `ok`, `error`: loads of a key source after start-up; `error` also counts
+    /// each JWKS key a load refused.
     pub key_reloads: IntCounterVec,
     /// No labels: keys currently loaded.
     pub keys: IntGaugeVec,
@@ -136,7 +137,7 @@ impl VerifyMetrics {
             key_reloads: counter(
                 r,
                 "skew_verify_key_reloads_total",
-                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay.",
+                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay. Error also counts each JWKS key a load refused (start-up included).",
                 &["result"],
             )?,
             keys: int_gauge(
