@@ -42,6 +42,9 @@ pub mod defaults {
     pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);
     pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Connections served at once per listener; each costs a file descriptor and a task.
+    pub const MAX_CONNECTIONS: usize = 1024;
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     pub const EVENTS_READ_TIMEOUT: Duration = Duration::from_secs(60);
     /// Each request may buffer up to `events.max-body`: 16 × 16 MiB bounds that memory, and
     /// 16 keep 2 cores busy while the others upload.
@@ -105,6 +108,14 @@ pub struct Flags {
     /// (outside a request in flight).
     #[arg(long = "web.idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Connections served at once on each listener; beyond, new ones are closed and counted
+    /// (the main listener keeps a few more for scrapes of the telemetry path).
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish; then the process ends
+    /// anyway.
+    #[arg(long = "web.shutdown-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
     /// Web config file (Prometheus exporter-toolkit format: TLS, basic auth, headers) for every
     /// listener; `""` for none.
     #[arg(long = "web.config.file", value_name = "FILE", value_parser = path_or_empty)]
@@ -310,6 +321,9 @@ pub struct RawWeb {
     pub read_header_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     pub idle_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub shutdown_timeout: Option<Duration>,
     pub config_file: Option<PathBuf>,
     pub enable_lifecycle: Option<bool>,
 }
@@ -446,6 +460,11 @@ pub struct WebSettings {
     /// A connection on which nothing moves for this long while the server waits on the
     /// client (outside a request in flight) is closed.
     pub idle_timeout: Duration,
+    /// Connections served at once on each listener (the main one keeps
+    /// [`crate::server::SCRAPE_RESERVE`] more for the telemetry path).
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight before the process ends anyway.
+    pub shutdown_timeout: Duration,
     /// `web.config-file`: TLS, basic auth and headers of the main listener, and of the events
     /// and verify listeners unless they have their own.
     pub config: Option<WebConfigSource>,
@@ -609,6 +628,23 @@ impl Settings {
         if idle_timeout < Duration::from_millis(100) || idle_timeout > Duration::from_secs(3600) {
             return Err(invalid("web.idle-timeout", "must be between 100ms and 1h"));
         }
+        let max_connections = flags
+            .max_connections
+            .or(raw.web.max_connections)
+            .unwrap_or(defaults::MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(invalid(
+                "web.max-connections",
+                format!("{max_connections} is outside 1..=1000000"),
+            ));
+        }
+        let shutdown_timeout = flags
+            .shutdown_timeout
+            .or(raw.web.shutdown_timeout)
+            .unwrap_or(defaults::SHUTDOWN_TIMEOUT);
+        if shutdown_timeout > Duration::from_secs(3600) {
+            return Err(invalid("web.shutdown-timeout", "must be at most 1h"));
+        }
 
         let server_strings: Vec<String> = if !flags.ntp_servers.is_empty() {
             flags.ntp_servers.clone()
@@ -761,6 +797,8 @@ impl Settings {
                 telemetry_path,
                 read_header_timeout,
                 idle_timeout,
+                max_connections,
+                shutdown_timeout,
                 config,
                 events_config,
                 verify_config,
@@ -1064,6 +1102,8 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Text);
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(10));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.web.max_connections, 1024);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(s.events.read_timeout, Duration::from_secs(60));
         assert_eq!(s.events.max_concurrent, 16);
     }
@@ -1071,19 +1111,26 @@ mod tests {
     #[test]
     fn http_limits_from_flags_and_file() {
         let toml = "[web]\nread-header-timeout = \"2s\"\nidle-timeout = \"5s\"\n\
+                    max-connections = 8\nshutdown-timeout = \"1s\"\n\
                     [events]\nread-timeout = \"3s\"\nmax-concurrent = 4\n";
         let s = settings(Flags::default(), toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(2));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.web.max_connections, 8);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(1));
         assert_eq!(s.events.read_timeout, Duration::from_secs(3));
         assert_eq!(s.events.max_concurrent, 4);
         let flags = Flags {
             read_header_timeout: Some(Duration::from_millis(500)),
             events_max_concurrent: Some(64),
+            max_connections: Some(100),
+            shutdown_timeout: Some(Duration::ZERO),
             ..Flags::default()
         };
         let s = settings(flags, toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_millis(500));
+        assert_eq!(s.web.max_connections, 100);
+        assert_eq!(s.web.shutdown_timeout, Duration::ZERO);
         assert_eq!(s.events.max_concurrent, 64);
     }
 
@@ -1198,6 +1245,8 @@ mod tests {
             ("[events]\nlead-window = \"1s\"", "events.lead-window"),
             ("[events]\nmax-body = \"10B\"", "events.max-body"),
             ("[events]\nmax-concurrent = 0", "events.max-concurrent"),
+            ("[web]\nmax-connections = 0", "web.max-connections"),
+            ("[web]\nshutdown-timeout = \"2h\"", "web.shutdown-timeout"),
             ("[events]\nread-timeout = \"1ms\"", "events.read-timeout"),
             (
                 "[web]\nread-header-timeout = \"1h\"",
