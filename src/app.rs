@@ -1,5 +1,6 @@
-//! Wiring: bind the listener, spawn every task under one `CancellationToken` and one
-//! `TaskTracker`, serve until the shutdown future completes, then wait for everything to stop.
+//! Wiring: bind every listener (main, and the separate events and verify ones when configured),
+//! spawn every task under one `CancellationToken` and one `TaskTracker`, serve until the
+//! shutdown future completes, then wait for everything to stop.
 //!
 //! The shutdown trigger is a parameter (`ctrl_c`/SIGTERM in `main`, anything in tests), as in
 //! mini-redis. In-flight requests finish before `run` returns, within `--web.shutdown-timeout`:

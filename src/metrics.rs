@@ -1,4 +1,6 @@
-//! Every metric family the exporter exposes, in one place, registered in one registry.
+//! Every metric family the exporter exposes, registered in one registry: all of them here, but
+//! for the two reload gauges (`skew_config_last_reload_*`), which `reload::ReloadMetrics`
+//! registers in the same registry.
 //!
 //! The names, types and labels are the contract in the README's metric list; dashboards, alert
 //! rules and tests depend on them. Label values that come from configuration (the NTP `server`)
