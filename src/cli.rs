@@ -76,7 +76,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal())) {
+    let result = runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal()));
+    // `run` returns within the shutdown timeout even when a task did not stop: whatever is
+    // left is dropped here, without waiting for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");

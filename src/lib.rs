@@ -7,8 +7,9 @@
 //!   each pure `validate` first, then a step that reads the files the settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
-//! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
-//!   shutdown (`axum::serve` has no timeouts).
+//! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
+//!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
+//!   (`axum::serve` has none of these).
 //! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
