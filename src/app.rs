@@ -149,6 +149,8 @@ pub async fn run(
         (Some(_), _) => {}
         (None, _) => app = app.merge(verify_routes),
     }
+    // What this configuration does, after the `listening` lines (scripts read the first one).
+    crate::summary::log(&settings);
     // The main listener: a few connections beyond the cap for scrapes.
     let shutdown_timeout = settings.web.shutdown_timeout;
     let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];

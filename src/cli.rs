@@ -63,6 +63,9 @@ pub fn main() -> ExitCode {
             settings.ntp.servers.len(),
             settings.ntp.interval
         );
+        for line in crate::summary::summary(&settings) {
+            println!("  {}: {}", line.area, line.text);
+        }
         return ExitCode::SUCCESS;
     }
     crate::logging::init(&settings.log);

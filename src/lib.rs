@@ -17,6 +17,9 @@
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
 //!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`summary`]: the start-up summary (listeners and paths, NTP servers, followed files,
+//!   whether `/v1/events` needs a token, `/v1/verify`), logged by `app` and printed by
+//!   `--check-config`; no secrets.
 //! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
 //!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
 //!   second by `clock::watch`; the step and suspend decisions are pure (`clock::Detector`).
@@ -67,6 +70,7 @@ pub mod ntp;
 pub mod record;
 pub mod reload;
 pub mod server;
+pub mod summary;
 pub mod synth;
 pub mod verify;
 pub mod webconfig;

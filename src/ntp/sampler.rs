@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::health::{self, Outage, Outcome, ServerHealth};
 use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample};
 use super::select::{self, Candidate, Latest};
 use crate::config::{NtpSettings, ServerSpec};
@@ -86,6 +87,10 @@ pub fn spawn_with<N: Network>(
     network: Arc<N>,
 ) {
     let agreement = Arc::new(Agreement::new(settings));
+    let silence = Arc::new(Silence {
+        outage: Mutex::new(Outage::new(settings.interval, Instant::now())),
+        servers: settings.servers.iter().map(|s| s.label.clone()).collect(),
+    });
     for (index, spec) in settings.servers.iter().enumerate() {
         init_series(&metrics.ntp, &spec.label);
         let task = ServerTask {
@@ -94,6 +99,7 @@ pub fn spawn_with<N: Network>(
             settings: settings.clone(),
             metrics: metrics.clone(),
             agreement: agreement.clone(),
+            silence: silence.clone(),
             cancel: cancel.clone(),
             network: network.clone(),
         };
@@ -133,19 +139,29 @@ struct ServerTask<N> {
     settings: NtpSettings,
     metrics: Arc<Metrics>,
     agreement: Arc<Agreement>,
+    silence: Arc<Silence>,
     cancel: CancellationToken,
     network: Arc<N>,
+}
+
+/// Whether any server has answered lately, for the log (see [`health::Outage`]).
+struct Silence {
+    outage: Mutex<Outage>,
+    servers: Vec<String>,
 }
 
 /// What one round of a server's burst produced.
 struct Round {
     best: Option<Sample>,
     kiss: Option<KissAction>,
+    /// The last failure's class, and the resolver's message or the address queried.
+    failure: Option<(QueryResult, Option<String>)>,
 }
 
 impl<N: Network> ServerTask<N> {
     async fn run(self) {
         let mut backoff: u32 = 1;
+        let mut health = ServerHealth::default();
         loop {
             let round = self.round().await;
             backoff = next_backoff(backoff, &round, self.settings.max_backoff);
@@ -154,10 +170,8 @@ impl<N: Network> ServerTask<N> {
             }
             self.agreement
                 .update(self.index, round.best, &self.metrics.ntp);
-            if round.kiss == Some(KissAction::Stop) {
-                tracing::warn!(server = %self.spec.label, "server denies service (Kiss-o'-Death DENY/RSTR); polling at the slowest rate");
-            }
             let wait = self.settings.interval.saturating_mul(backoff);
+            self.report(&mut health, &round, wait);
             tokio::select! {
                 _ = self.cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
@@ -170,12 +184,14 @@ impl<N: Network> ServerTask<N> {
         let mut round = Round {
             best: None,
             kiss: None,
+            failure: None,
         };
         let addr = match self.resolve().await {
             Ok(addr) => addr,
             Err(e) => {
                 tracing::debug!(server = %self.spec.label, error = %e, "cannot resolve NTP server");
                 self.count(QueryResult::DnsError);
+                round.failure = Some((QueryResult::DnsError, Some(e.to_string())));
                 return round;
             }
         };
@@ -203,6 +219,7 @@ impl<N: Network> ServerTask<N> {
                 }
                 Err(f) => {
                     self.count(f.result);
+                    round.failure = Some((f.result, Some(addr.to_string())));
                     if let Some(li) = f.leap_indicator {
                         self.metrics
                             .ntp
@@ -222,6 +239,49 @@ impl<N: Network> ServerTask<N> {
         }
         round.best = best_of_burst(&samples);
         round
+    }
+
+    /// Hands the round to the log's state machines ([`health`]) and logs what they return:
+    /// a line when this server's state changes, and one when no server has answered for long.
+    /// `wait` is the time until the next round.
+    fn report(&self, health: &mut ServerHealth, round: &Round, wait: Duration) {
+        if self.cancel.is_cancelled() {
+            return; // a round cut short by shutdown says nothing about the server
+        }
+        let describe = |result, kiss, detail: Option<&str>| Outcome::Failed {
+            result,
+            error: health::describe(
+                result,
+                kiss,
+                &self.spec.host,
+                detail,
+                self.settings.timeout,
+                wait,
+            ),
+        };
+        let outcome = match (&round.best, round.kiss, &round.failure) {
+            // A server that asks us to back off or go away is failing, samples or not.
+            (_, Some(k @ (KissAction::BackOff | KissAction::Stop)), _) => {
+                describe(QueryResult::KissOfDeath, Some(k), None)
+            }
+            (Some(s), _, _) => Outcome::Answered {
+                offset: s.offset,
+                delay: s.delay,
+            },
+            (None, kiss, Some((result, detail))) => describe(*result, kiss, detail.as_deref()),
+            (None, _, None) => return,
+        };
+        let now = Instant::now();
+        if let Some(line) = health.observe(&outcome, now) {
+            line.log(&self.spec.label);
+        }
+        let line = match self.silence.outage.lock() {
+            Ok(mut o) => o.observe(round.best.is_some(), now),
+            Err(_) => None,
+        };
+        if let Some(line) = line {
+            line.log(&self.silence.servers);
+        }
     }
 
     async fn resolve(&self) -> std::io::Result<SocketAddr> {
@@ -412,6 +472,7 @@ mod tests {
         Round {
             best: best.then_some(s),
             kiss,
+            failure: None,
         }
     }
 
@@ -695,6 +756,111 @@ mod tests {
         assert_eq!(queries(&m, QueryResult::Timeout), 1);
         assert_eq!(queries(&m, QueryResult::DnsError), 2);
         assert_eq!(queries(&m, QueryResult::Ok), 7);
+    }
+
+    /// Every log line written while `f` runs on this thread (the paused-time tests run on a
+    /// current-thread runtime, so the sampler's tasks log here too), without ANSI colours.
+    async fn captured<F: Future>(f: F) -> (F::Output, Vec<String>) {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        let out = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            f.await
+        };
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        (out, text.lines().map(str::to_owned).collect())
+    }
+
+    /// The lines at `level` (`WARN`, `INFO`) about the NTP servers' state.
+    fn state_lines(lines: &[String], level: &str) -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.trim_start().starts_with(level)
+                    && (l.contains("NTP server answers") || l.contains("NTP server fails"))
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_line_per_state_change_over_many_rounds() {
+        // Rounds (64 s apart plus the burst): 3 failed lookups, 2 answering rounds, 3 silent
+        // rounds (every exchange times out), then answers again.
+        let mut replies = vec![Reply::Good(10); 8];
+        replies.extend([Reply::Silent; 12]);
+        let fake = Fake::new(&replies, &[Lookup::Fails, Lookup::Fails, Lookup::Fails]);
+        let (m, lines) = captured(run_for(&fake, 700)).await;
+        assert_eq!(queries(&m, QueryResult::DnsError), 3);
+        assert_eq!(queries(&m, QueryResult::Timeout), 12);
+        let warn = state_lines(&lines, "WARN");
+        let info = state_lines(&lines, "INFO");
+        assert_eq!(warn.len(), 2, "{lines:#?}");
+        assert!(
+            warn[0].contains("result=\"dns_error\"")
+                && warn[0].contains("cannot resolve ntp.test: NXDOMAIN"),
+            "{}",
+            warn[0]
+        );
+        assert!(
+            warn[1].contains("result=\"timeout\"") && warn[1].contains("no answer within 1s"),
+            "{}",
+            warn[1]
+        );
+        assert_eq!(info.len(), 2, "{lines:#?}");
+        assert!(
+            info[0].contains("NTP server answers server=\"ntp.test\" offset=0.01 delay=0.01"),
+            "{}",
+            info[0]
+        );
+        assert!(info[1].contains("NTP server answers again"), "{}", info[1]);
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("no NTP server has answered")),
+            "never 5 intervals without an answer: {lines:#?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_outage_is_reported_once_and_its_end_too() {
+        // 8 rounds without resolution (64 s apart), then answers.
+        let fake = Fake::new(&[], &[Lookup::Fails; 8]);
+        let (_, lines) = captured(run_for(&fake, 600)).await;
+        let outage: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("no NTP server has answered for 5 intervals"))
+            .collect();
+        assert_eq!(outage.len(), 1, "{lines:#?}");
+        assert!(outage[0].trim_start().starts_with("WARN"), "{}", outage[0]);
+        assert!(
+            outage[0].contains("UDP port 123") && outage[0].contains("--ntp.server"),
+            "{}",
+            outage[0]
+        );
+        let known: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("the clock offset is known"))
+            .collect();
+        assert_eq!(known.len(), 1, "{lines:#?}");
+        assert_eq!(state_lines(&lines, "WARN").len(), 1, "{lines:#?}");
     }
 
     #[test]
