@@ -79,6 +79,9 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    // What this configuration does, before any task can log. No line of it says `listening`
+    // (scripts read the first such line for the main listener's address).
+    crate::summary::log(&settings);
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
@@ -149,8 +152,6 @@ pub async fn run(
         (Some(_), _) => {}
         (None, _) => app = app.merge(verify_routes),
     }
-    // What this configuration does, after the `listening` lines (scripts read the first one).
-    crate::summary::log(&settings);
     // The main listener: a few connections beyond the cap for scrapes.
     let shutdown_timeout = settings.web.shutdown_timeout;
     let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];

@@ -14,7 +14,8 @@
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
+//!   filter a burst, find the agreeing servers), and so is `ntp::health` (which server state
+//!   changes the log reports); `ntp::sampler` owns sockets and timers,
 //!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
 //! - [`summary`]: the start-up summary (listeners and paths, NTP servers, followed files,

@@ -242,7 +242,7 @@ impl OutageEvent {
         match self {
             OutageEvent::Began { silent_for } => tracing::warn!(
                 servers = %servers.join(", "),
-                silent_for = %humantime::format_duration(*silent_for),
+                silent_for = %humantime::format_duration(Duration::from_secs(silent_for.as_secs())),
                 "no NTP server has answered for {SILENT_INTERVALS} intervals: the clock offset is unknown; \
                  check that the servers are right (--ntp.server), resolve, and that UDP port 123 outbound is open"
             ),
