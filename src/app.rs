@@ -14,9 +14,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
-use crate::reload::{web_config, ReloadMetrics, Reloader, Switch};
+use crate::reload::{web_config, Reloader, Switch};
 use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.

@@ -17,53 +17,22 @@
 //! changes nothing: the old configuration keeps running, the error is logged (and returned to
 //! `POST /-/reload`), and `skew_config_last_reload_successful` drops to 0.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use prometheus::{Gauge, IntGauge};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::{Settings, WebConfigSource};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
 use crate::webconfig::{LiveWebConfig, WebConfig};
-
-/// `skew_config_last_reload_*`, Prometheus's own names for the outcome of a reload.
-#[derive(Clone)]
-pub struct ReloadMetrics {
-    pub successful: IntGauge,
-    pub success_timestamp: Gauge,
-}
-
-impl ReloadMetrics {
-    /// Registers both gauges; the start-up load counts as the first successful one.
-    pub fn register(metrics: &Metrics) -> prometheus::Result<Self> {
-        let successful = IntGauge::new(
-            "skew_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
-        )?;
-        let success_timestamp = Gauge::new(
-            "skew_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (start-up or reload).",
-        )?;
-        metrics.registry().register(Box::new(successful.clone()))?;
-        metrics
-            .registry()
-            .register(Box::new(success_timestamp.clone()))?;
-        successful.set(1);
-        success_timestamp.set(crate::unix_now());
-        Ok(ReloadMetrics {
-            successful,
-            success_timestamp,
-        })
-    }
-}
 
 /// Tasks started together and stopped together when their settings change.
 pub struct Generation {
@@ -91,25 +60,19 @@ impl Generation {
 /// A router that a reload can replace while it serves: the routes stay, what answers them
 /// changes. `None` answers 404, as if the routes did not exist.
 #[derive(Clone, Default)]
-pub struct Switch(Arc<RwLock<Option<Router>>>);
+pub struct Switch(Arc<ArcSwapOption<Router>>);
 
 impl Switch {
     pub fn new(router: Option<Router>) -> Self {
-        Switch(Arc::new(RwLock::new(router)))
+        Switch(Arc::new(ArcSwapOption::from_pointee(router)))
     }
 
     pub fn replace(&self, router: Option<Router>) {
-        match self.0.write() {
-            Ok(mut g) => *g = router,
-            Err(p) => *p.into_inner() = router,
-        }
+        self.0.store(router.map(Arc::new));
     }
 
     fn current(&self) -> Option<Router> {
-        match self.0.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.0.load().as_deref().cloned()
     }
 
     /// `paths`, each answered by whatever router is current.
@@ -301,7 +264,7 @@ impl Reloader {
                 .iter()
                 .filter(|s| !new.ntp.servers.iter().any(|n| n.label == s.label))
             {
-                crate::ntp::sampler::forget_server(&self.metrics.ntp, &gone.label);
+                self.metrics.ntp.forget(&gone.label);
             }
             self.ntp = Self::start_ntp(&new, &self.metrics, &self.cancel);
             tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
@@ -318,7 +281,7 @@ impl Reloader {
                 .iter()
                 .filter(|p| !new.events.tail.patterns.contains(p))
             {
-                crate::ingest::tail::forget_pattern(&self.metrics.tail, gone);
+                self.metrics.tail.forget(gone);
             }
             self.tail = Self::start_tail(&new, &self.recorder, &self.cancel);
             tracing::info!(
