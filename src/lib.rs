@@ -6,9 +6,10 @@
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
 //!   shutdown (`axum::serve` has no timeouts).
-//! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
-//!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
-//!   text by `Metrics::render`.
+//! - [`metrics`]: every metric family, registered once, with typed handles (and the removal of
+//!   the series a reload leaves behind); the per-pair JWT families live in the exporter's own
+//!   atomics (`metrics::jwt`), one entry per (source, issuer) pair with its issuer-lead window
+//!   (`metrics::lead`), and are encoded straight to text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
 //! - [`logging`]: tracing-subscriber set-up.
@@ -16,8 +17,9 @@
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
 //! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
-//! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`,
-//!   `ingest::tail` follows JSON-lines files (rotation, truncation, `ingest::checkpoint`).
+//! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`
+//!   (its refusals: `ingest::refusal`), `ingest::tail` follows JSON-lines files (rotation,
+//!   truncation, `ingest::checkpoint`).
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
@@ -37,8 +39,9 @@
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
 //! into events and calls `event::parse_event`; a valid `Event` goes to `record::Batch::record`,
-//! which bounds its labels once per pair and updates the metrics; an invalid one is counted in
-//! `skew_events_invalid_total` and reported to the sender. `/v1/verify` has no parsing step:
+//! which counts it in `skew_events_received_total`, bounds its labels once per pair and updates
+//! the metrics; an invalid one goes to `ingest::Ingest::refuse`, which counts it in
+//! `skew_events_invalid_total` and reports it to the sender. `/v1/verify` has no parsing step:
 //! `verify::Verifier::verify` returns a `Verdict`, whose `event()` goes to the same
 //! `record::Batch::record` with `transport="verify"`.
 
