@@ -89,6 +89,13 @@ pub async fn run(
 
     // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    // The host's own clocks: kernel sync state, steps and suspends (Linux only).
+    #[cfg(target_os = "linux")]
+    tracker.spawn(crate::clock::watch::run(
+        crate::clock::watch::ClockMetrics::register(metrics.registry())?,
+        crate::clock::SystemClocks,
+        cancel.clone(),
+    ));
     let tail = Reloader::start_tail(&settings, &recorder, &cancel);
     let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));

@@ -12,7 +12,10 @@
 //!   slow handler is never cut off; a body that stops arriving is the route's business
 //!   (`--events.read-timeout`);
 //! - with TLS (`--web.config.file`, [`crate::webconfig`]) the handshake must finish within
-//!   `read_header_timeout` too, and counts as a `header` timeout when it does not;
+//!   `read_header_timeout` too, and counts as a `header` timeout when it does not. A handshake
+//!   the server refuses (a client certificate turned away, plain HTTP, no common version) is
+//!   logged at warn, once a minute per reason ([`HandshakeLog`]); a client that just hangs up
+//!   mid-handshake only at debug;
 //! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
 //!   one connection is logged at debug and never reaches the accept loop;
 //! - on shutdown the listener closes, idle connections close at once, requests in flight finish.
@@ -103,8 +106,10 @@ impl Server {
             };
             match next {
                 Accept::Stop => break,
-                Accept::Next(Ok((stream, _peer))) => {
-                    let conn = self.clone().connection(stream, app.clone(), cancel.clone());
+                Accept::Next(Ok((stream, peer))) => {
+                    let conn = self
+                        .clone()
+                        .connection(stream, peer, app.clone(), cancel.clone());
                     connections.spawn(conn);
                 }
                 // The peer went away between SYN and accept: nothing to do.
@@ -125,7 +130,13 @@ impl Server {
 
     /// One connection: the TLS handshake when the listener has TLS (within the header
     /// timeout: a client that stalls it is cut off like a slow head), then HTTP/1.1.
-    async fn connection(self, stream: TcpStream, app: Router, cancel: CancellationToken) {
+    async fn connection(
+        self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        app: Router,
+        cancel: CancellationToken,
+    ) {
         // Small responses (a verdict, a 202) go out at once, not after a delayed ACK.
         let _ = stream.set_nodelay(true);
         let busy = Arc::new(AtomicUsize::new(0));
@@ -143,7 +154,7 @@ impl Server {
                 };
                 match handshake {
                     Ok(Ok(tls)) => self.http(tls, app, busy, cancel).await,
-                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Ok(Err(e)) => handshake_failed(&e, peer),
                     Err(_) => {
                         self.timed_out.with_label_values(&["header"]).inc();
                         tracing::debug!("TLS handshake not finished within the header timeout");
@@ -191,6 +202,103 @@ impl Server {
             }
             None => tracing::debug!(error = %e, "connection ended with an error"),
         }
+    }
+}
+
+/// Logs a failed TLS handshake: at warn when the server turned the client away, once a
+/// minute per reason (with how many more there were), so that an operator sees why clients
+/// fail without a flood; at debug when the client only went away.
+fn handshake_failed(e: &io::Error, peer: std::net::SocketAddr) {
+    let Some(reason) = handshake_failure_reason(e) else {
+        tracing::debug!(error = %e, %peer, "TLS handshake ended: the client went away");
+        return;
+    };
+    let admitted = match HANDSHAKE_LOG.lock() {
+        Ok(mut log) => log.admit(&reason, Instant::now().into_std()),
+        Err(p) => p.into_inner().admit(&reason, Instant::now().into_std()),
+    };
+    match admitted {
+        Some(0) => tracing::warn!(error = %e, %peer, "TLS handshake refused"),
+        Some(more) => tracing::warn!(
+            error = %e,
+            %peer,
+            "TLS handshake refused ({more} more for the same reason since the last report, not logged)"
+        ),
+        None => tracing::debug!(error = %e, %peer, "TLS handshake refused"),
+    }
+}
+
+/// The kind of a failed handshake, bounded: rustls's error as `Debug` with every `{ … }`
+/// (times, algorithm ids, names: the variable part) left out, e.g.
+/// `InvalidCertificate(UnknownIssuer)`, `InvalidCertificate(Other(OtherError(CaUsedAsEndEntity)))`,
+/// `AlertReceived(UnknownCA)`, `InvalidMessage(InvalidContentType)`. `None` when the client
+/// closed or reset the connection: nothing was refused.
+fn handshake_failure_reason(e: &io::Error) -> Option<String> {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        let debug = format!("{tls:?}");
+        let mut reason = String::with_capacity(debug.len());
+        let mut depth = 0usize;
+        for c in debug.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                _ if depth == 0 => reason.push(c),
+                _ => {}
+            }
+        }
+        let mut reason = reason.replace(" )", ")");
+        reason.truncate(reason.trim_end().len().min(120));
+        return Some(reason);
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => None,
+        kind => Some(format!("io: {kind:?}")),
+    }
+}
+
+/// Handshake failures logged in the last minute, by reason: one process-wide log, so that
+/// the limit holds across listeners.
+static HANDSHAKE_LOG: std::sync::LazyLock<std::sync::Mutex<HandshakeLog>> =
+    std::sync::LazyLock::new(|| std::sync::Mutex::new(HandshakeLog::default()));
+
+/// Once per reason per [`HandshakeLog::WINDOW`]: which failures to log.
+#[derive(Debug, Default)]
+struct HandshakeLog {
+    /// Reason → when it was last logged, and how many were not logged since.
+    seen: std::collections::HashMap<String, (std::time::Instant, u64)>,
+}
+
+impl HandshakeLog {
+    const WINDOW: Duration = Duration::from_secs(60);
+    /// Distinct reasons remembered at once. The reasons are few by construction; past this,
+    /// a new reason is not logged at warn until old ones expire.
+    const MAX_REASONS: usize = 64;
+
+    /// `Some(n)` when a failure with `reason` is to be logged now, `n` being how many with
+    /// the same reason were held back since it was last logged; `None` to hold it back.
+    fn admit(&mut self, reason: &str, now: std::time::Instant) -> Option<u64> {
+        if let Some((last, held)) = self.seen.get_mut(reason) {
+            if now.duration_since(*last) < Self::WINDOW {
+                *held += 1;
+                return None;
+            }
+            let more = *held;
+            *last = now;
+            *held = 0;
+            return Some(more);
+        }
+        if self.seen.len() >= Self::MAX_REASONS {
+            self.seen
+                .retain(|_, (last, _)| now.duration_since(*last) < Self::WINDOW);
+            if self.seen.len() >= Self::MAX_REASONS {
+                return None;
+            }
+        }
+        self.seen.insert(reason.to_owned(), (now, 0));
+        Some(0)
     }
 }
 
@@ -523,6 +631,78 @@ mod tests {
         );
         cancel.cancel();
         serving.await.unwrap();
+    }
+
+    /// Once per reason per minute; what was held back is counted in the next one logged.
+    #[test]
+    fn handshake_failures_are_logged_once_a_minute_per_reason() {
+        let t0 = std::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut log = HandshakeLog::default();
+        assert_eq!(log.admit("a", at(0)), Some(0));
+        assert_eq!(log.admit("a", at(1)), None);
+        assert_eq!(log.admit("a", at(59)), None);
+        assert_eq!(
+            log.admit("b", at(59)),
+            Some(0),
+            "another reason is logged at once"
+        );
+        assert_eq!(
+            log.admit("a", at(60)),
+            Some(2),
+            "the two held back are counted"
+        );
+        assert_eq!(log.admit("a", at(61)), None);
+        assert_eq!(log.admit("a", at(200)), Some(1));
+        assert_eq!(log.admit("b", at(200)), Some(0));
+        // A flood of distinct reasons is bounded: past the limit, new reasons wait until old
+        // ones have expired.
+        let mut log = HandshakeLog::default();
+        for i in 0..HandshakeLog::MAX_REASONS {
+            assert_eq!(log.admit(&format!("r{i}"), at(0)), Some(0));
+        }
+        assert_eq!(log.admit("one too many", at(1)), None);
+        assert_eq!(log.seen.len(), HandshakeLog::MAX_REASONS);
+        assert_eq!(log.admit("one too many", at(61)), Some(0));
+        assert_eq!(log.seen.len(), 1);
+    }
+
+    /// The reason leaves out what varies (times, names) so that the limit per reason holds;
+    /// a client that hangs up is not a refusal.
+    #[test]
+    fn a_handshake_failure_reason_is_bounded() {
+        use rustls::pki_types::UnixTime;
+        let tls = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let expired = |secs: u64| {
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ExpiredContext {
+                    time: UnixTime::since_unix_epoch(Duration::from_secs(secs)),
+                    not_after: UnixTime::since_unix_epoch(Duration::from_secs(1)),
+                },
+            ))
+        };
+        assert_eq!(
+            handshake_failure_reason(&expired(1000)).as_deref(),
+            Some("InvalidCertificate(ExpiredContext)")
+        );
+        assert_eq!(
+            handshake_failure_reason(&expired(1000)),
+            handshake_failure_reason(&expired(2000))
+        );
+        assert_eq!(
+            handshake_failure_reason(&tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )))
+            .as_deref(),
+            Some("InvalidCertificate(UnknownIssuer)")
+        );
+        assert_eq!(
+            handshake_failure_reason(&tls(rustls::Error::NoCertificatesPresented)).as_deref(),
+            Some("NoCertificatesPresented")
+        );
+        for kind in [io::ErrorKind::UnexpectedEof, io::ErrorKind::ConnectionReset] {
+            assert_eq!(handshake_failure_reason(&io::Error::from(kind)), None);
+        }
     }
 
     /// A write to a peer that never reads fails once the buffers are full and the idle time

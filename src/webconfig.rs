@@ -24,6 +24,12 @@
 //! that does not load is logged once and the previous one keeps serving. A reload (SIGHUP)
 //! replaces it too.
 //!
+//! Client certificates (`VerifyClientCertIfGiven`, `RequireAndVerifyClientCert`) are verified
+//! as Go verifies them for exporter-toolkit: against `client_ca_file`, or without one against
+//! the system trust store (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set); chains by webpki, and a
+//! certificate byte-identical to one of `client_ca_file` (a self-signed client that is its own
+//! CA) trusted as it is ([`VerifiedClientCert`]).
+//!
 //! What exporter-toolkit has and this exporter refuses with a clear error rather than ignores:
 //! `client_allowed_sans` and `rate_limit`. Only TLS 1.2 and 1.3 exist in rustls: a
 //! `min_version` of TLS10/TLS11 therefore means TLS 1.2, a `max_version` below TLS12 is an
@@ -164,7 +170,7 @@ impl WebConfig {
             message,
         };
         let before = stamp(path);
-        let text = crate::config::read_config_file(path)
+        let text = crate::config::base::read_config_file(path)
             .and_then(|b| {
                 String::from_utf8(b)
                     .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
@@ -255,7 +261,8 @@ fn read_named(
 ) -> Result<Vec<u8>, String> {
     let path = resolve(dir, file);
     stamps.push((path.clone(), stamp(&path)));
-    crate::config::read_config_file(&path).map_err(|e| format!("{key} {}: {e}", path.display()))
+    crate::config::base::read_config_file(&path)
+        .map_err(|e| format!("{key} {}: {e}", path.display()))
 }
 
 fn pem_source(
@@ -427,37 +434,9 @@ fn client_verifier(
     ca_pem: Option<&[u8]>,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    let roots = match ca_pem {
-        Some(pem) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("client_ca_file: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("client_ca_file: {e}"))?;
-            }
-            if roots.is_empty() {
-                return Err("client_ca_file holds no PEM certificate".into());
-            }
-            Some(Arc::new(roots))
-        }
-        None => None,
-    };
-    let webpki = |roots: Option<Arc<rustls::RootCertStore>>, optional: bool| {
-        let roots = roots.ok_or_else(|| {
-            format!("client_auth_type {auth} needs client_ca_file (the CA that signs clients)")
-        })?;
-        let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
-        let builder = if optional {
-            builder.allow_unauthenticated()
-        } else {
-            builder
-        };
-        builder.build().map_err(|e| format!("client_ca_file: {e}"))
-    };
     match auth {
         "" | "NoClientCert" => {
-            if roots.is_some() {
+            if ca_pem.is_some() {
                 return Err(
                     "client_ca_file is set but client_auth_type is NoClientCert: set \
                      client_auth_type (e.g. RequireAndVerifyClientCert)"
@@ -474,12 +453,206 @@ fn client_verifier(
             mandatory: true,
             provider: provider.clone(),
         })),
-        "VerifyClientCertIfGiven" => webpki(roots, true),
-        "RequireAndVerifyClientCert" => webpki(roots, false),
+        "VerifyClientCertIfGiven" => verifying(ca_pem, false, provider),
+        "RequireAndVerifyClientCert" => verifying(ca_pem, true, provider),
         other => Err(format!(
             "client_auth_type `{other}` is not one of NoClientCert, RequestClientCert, \
              RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert"
         )),
+    }
+}
+
+/// `VerifyClientCertIfGiven` / `RequireAndVerifyClientCert`: client certificates are verified
+/// against `client_ca_file`, or, without one, against the system trust store (what Go does
+/// when `ClientCAs` is nil, so what exporter-toolkit does).
+fn verifying(
+    ca_pem: Option<&[u8]>,
+    mandatory: bool,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let (roots, listed) = match ca_pem {
+        Some(pem) => {
+            let listed: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("client_ca_file: {e}"))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in &listed {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| format!("client_ca_file: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("client_ca_file holds no PEM certificate".into());
+            }
+            (roots, listed)
+        }
+        None => (system_roots(), Vec::new()),
+    };
+    let chains = if roots.is_empty() {
+        None
+    } else {
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+        if !mandatory {
+            builder = builder.allow_unauthenticated();
+        }
+        if ca_pem.is_none() {
+            // Like Go with no ClientCAs: the CertificateRequest names no CA (the system
+            // store's hundred-odd names would only make it large).
+            builder = builder.clear_root_hint_subjects();
+        }
+        Some(
+            builder
+                .build()
+                .map_err(|e| format!("client_ca_file: {e}"))?,
+        )
+    };
+    Ok(Arc::new(VerifiedClientCert {
+        chains,
+        listed,
+        mandatory,
+        provider: provider.clone(),
+    }))
+}
+
+/// The system trust store (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set, otherwise the
+/// distribution's bundle), as Go's `x509.SystemCertPool` reads it. Certificates that do not
+/// parse are skipped, as Go skips them.
+fn system_roots() -> rustls::RootCertStore {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "reading the system trust store for client certificates");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (_, skipped) = roots.add_parsable_certificates(found.certs);
+    if skipped > 0 {
+        tracing::debug!(
+            skipped,
+            "system trust store: certificates that do not parse"
+        );
+    }
+    if roots.is_empty() {
+        tracing::warn!(
+            "client_auth_type verifies client certificates, there is no client_ca_file and \
+             the system trust store is empty: every client certificate will be refused"
+        );
+    }
+    roots
+}
+
+/// The verifying client auth types. A chain goes to webpki (`chains`), with one exception
+/// that Go makes too: a client certificate byte-identical to a certificate of
+/// `client_ca_file` (`listed`) is trusted as it is, so a self-signed certificate that is its
+/// own CA (`CA:TRUE`, what `openssl req -x509` makes) works as in exporter-toolkit, where
+/// webpki alone refuses it as `CaUsedAsEndEntity`. Such a certificate must still be within
+/// its validity period and allowed for client authentication, and the handshake signature
+/// is checked by rustls as for any other: it proves the client holds the key.
+#[derive(Debug)]
+struct VerifiedClientCert {
+    /// `None` only when the system trust store is empty: every certificate is refused.
+    chains: Option<Arc<dyn ClientCertVerifier>>,
+    listed: Vec<CertificateDer<'static>>,
+    mandatory: bool,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for VerifiedClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        match &self.chains {
+            Some(c) => c.root_hint_subjects(),
+            None => &[],
+        }
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if self
+            .listed
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return listed_cert_usable(end_entity, now).map(|()| ClientCertVerified::assertion());
+        }
+        match &self.chains {
+            Some(c) => c.verify_client_cert(end_entity, intermediates, now),
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// What Go checks of a client certificate found in the trust pool itself: the validity
+/// period, and an extended key usage (when there is one) that allows client authentication.
+fn listed_cert_usable(cert: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    use rustls::CertificateError;
+    let bad = |e: CertificateError| Err(rustls::Error::InvalidCertificate(e));
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return bad(CertificateError::BadEncoding);
+    };
+    let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let at =
+        |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0).unsigned_abs()));
+    let validity = parsed.validity();
+    if now_secs < validity.not_before.timestamp() {
+        return bad(CertificateError::NotValidYetContext {
+            time: now,
+            not_before: at(validity.not_before.timestamp()),
+        });
+    }
+    if now_secs > validity.not_after.timestamp() {
+        return bad(CertificateError::ExpiredContext {
+            time: now,
+            not_after: at(validity.not_after.timestamp()),
+        });
+    }
+    match parsed.extended_key_usage() {
+        Ok(None) => Ok(()),
+        Ok(Some(eku)) if eku.value.any || eku.value.client_auth => Ok(()),
+        Ok(Some(_)) => bad(CertificateError::InvalidPurpose),
+        Err(_) => bad(CertificateError::BadEncoding),
     }
 }
 
@@ -833,10 +1006,6 @@ mod tests {
                 "not one of NoClientCert",
             ),
             (
-                &format!("{tls}  client_auth_type: RequireAndVerifyClientCert\n"),
-                "needs client_ca_file",
-            ),
-            (
                 &format!("{tls}  client_ca_file: server.crt\n"),
                 "client_auth_type is NoClientCert",
             ),
@@ -877,6 +1046,202 @@ mod tests {
             assert!(e.contains("web.yml"), "{e}");
             assert!(!e.contains("hunter2"), "a pasted password is echoed: {e}");
         }
+    }
+
+    /// A client certificate: self-signed (`CA:TRUE` when `ca`), with `eku` when given and
+    /// `not_after` when given; its PEM and its key's PEM.
+    fn client_cert(
+        name: &str,
+        ca: bool,
+        eku: Option<rcgen::ExtendedKeyUsagePurpose>,
+        not_after: Option<(i32, u8, u8)>,
+    ) -> (String, String) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        params.extended_key_usages = eku.into_iter().collect();
+        if let Some((y, m, d)) = not_after {
+            params.not_before = rcgen::date_time_ymd(y - 1, m, d);
+            params.not_after = rcgen::date_time_ymd(y, m, d);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A rustls client that trusts `server.crt` in `dir` and presents `cert` signed with
+    /// `key` (not necessarily its own key: rustls's client does not check that here).
+    fn client_config(dir: &Path, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        let server = std::fs::read(dir.join("server.crt")).unwrap();
+        for c in CertificateDer::pem_slice_iter(&server) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let certs = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+                let key = provider
+                    .key_provider
+                    .load_private_key(PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
+                    .unwrap();
+                let certified = rustls::sign::CertifiedKey::new(certs, key);
+                builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+                    certified,
+                )))
+            }
+        };
+        Arc::new(config)
+    }
+
+    /// A full handshake in memory; the server's verdict (its error when it refuses).
+    fn handshake(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+    ) -> Result<(), rustls::Error> {
+        let mut c = rustls::ClientConnection::new(client, "localhost".try_into().unwrap()).unwrap();
+        let mut s = rustls::ServerConnection::new(server).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut wire).unwrap();
+            }
+            if !wire.is_empty() {
+                s.read_tls(&mut &wire[..]).unwrap();
+                s.process_new_packets()?;
+            }
+            let mut wire = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut wire).unwrap();
+            }
+            if !wire.is_empty() {
+                c.read_tls(&mut &wire[..]).unwrap();
+                // The server's verdict is what is asked; the client's own errors are not.
+                let _ = c.process_new_packets();
+            }
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    fn tls_server(dir: &Path, yaml: &str) -> Arc<rustls::ServerConfig> {
+        WebConfig::load(&write(dir, "web.yml", yaml))
+            .unwrap()
+            .tls
+            .unwrap()
+    }
+
+    /// issue 19: a self-signed `CA:TRUE` client certificate listed in `client_ca_file` is
+    /// accepted (Go accepts it; webpki alone says `CaUsedAsEndEntity`), and only when the
+    /// client holds its key, it is in its validity period and allowed for client auth.
+    #[test]
+    fn a_client_certificate_listed_in_client_ca_file_is_trusted_as_it_is() {
+        use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+        let dir = tempfile::tempdir().unwrap();
+        self_signed(dir.path());
+        let d = dir.path();
+        let (own, own_key) = client_cert("own CA", true, None, None);
+        let (with_eku, with_eku_key) = client_cert("client eku", true, Some(ClientAuth), None);
+        let (server_only, server_only_key) =
+            client_cert("server eku", true, Some(ServerAuth), None);
+        let (expired, expired_key) = client_cert("expired", true, None, Some((2001, 1, 1)));
+        let (stranger, stranger_key) = client_cert("own CA", true, None, None);
+        let (_, other_key) = client_cert("other", true, None, None);
+        write(
+            d,
+            "clients.pem",
+            &[own.as_str(), &with_eku, &server_only, &expired].concat(),
+        );
+        for auth in ["RequireAndVerifyClientCert", "VerifyClientCertIfGiven"] {
+            let server = tls_server(
+                d,
+                &format!(
+                    "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+                     client_auth_type: {auth}\n  client_ca_file: clients.pem\n"
+                ),
+            );
+            let run = |cert: &str, key: &str| {
+                handshake(server.clone(), client_config(d, Some((cert, key))))
+            };
+            assert_eq!(run(&own, &own_key), Ok(()), "{auth}");
+            assert_eq!(run(&with_eku, &with_eku_key), Ok(()), "{auth}");
+            // The listed certificate with another key: rustls's signature check refuses it.
+            assert_eq!(
+                run(&own, &other_key),
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::BadSignature
+                )),
+                "{auth}"
+            );
+            // Same subject, same shape, not the same certificate: webpki's verdict stands.
+            let e = run(&stranger, &stranger_key).unwrap_err();
+            assert!(
+                matches!(e, rustls::Error::InvalidCertificate(_)),
+                "{auth}: {e:?}"
+            );
+            assert_eq!(
+                run(&server_only, &server_only_key),
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::InvalidPurpose
+                )),
+                "{auth}"
+            );
+            let e = run(&expired, &expired_key).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::ExpiredContext { .. }
+                    )
+                ),
+                "{auth}: {e:?}"
+            );
+            let without = handshake(server.clone(), client_config(d, None));
+            if auth == "VerifyClientCertIfGiven" {
+                assert_eq!(without, Ok(()));
+            } else {
+                assert_eq!(
+                    without,
+                    Err(rustls::Error::NoCertificatesPresented),
+                    "{auth}"
+                );
+            }
+        }
+    }
+
+    /// issue 19: a verifying `client_auth_type` without `client_ca_file` loads (exporter-toolkit
+    /// verifies against the system trust store then), and a client without a certificate is
+    /// served under `VerifyClientCertIfGiven`. (The store itself: tests/webconfig.rs, with
+    /// SSL_CERT_FILE on the exporter process.)
+    #[test]
+    fn verifying_without_client_ca_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        self_signed(dir.path());
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        let server = tls_server(
+            dir.path(),
+            &format!("{tls}  client_auth_type: VerifyClientCertIfGiven\n"),
+        );
+        assert_eq!(handshake(server, client_config(dir.path(), None)), Ok(()));
+        let server = tls_server(
+            dir.path(),
+            &format!("{tls}  client_auth_type: RequireAndVerifyClientCert\n"),
+        );
+        assert_eq!(
+            handshake(server, client_config(dir.path(), None)),
+            Err(rustls::Error::NoCertificatesPresented)
+        );
     }
 
     #[tokio::test]

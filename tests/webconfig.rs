@@ -561,3 +561,163 @@ fn prometheus_scrapes_over_tls_with_basic_auth() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A self-signed client certificate, as `openssl req -x509` makes it: `CA:TRUE`, no extended
+/// key usage. Its PEM and its key's PEM.
+fn self_signed_client(name: &str) -> (String, String) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    (cert.pem(), key.serialize_pem())
+}
+
+/// issue 19: `RequireAndVerifyClientCert` with `client_ca_file` listing exactly the client's
+/// self-signed `CA:TRUE` certificate (exporter-toolkit's `client_selfsigned.pem` case): the
+/// client is served, as by Go. A certificate of the same shape and name that is not listed is
+/// refused, and the refusal is logged at warn with its reason.
+#[test]
+fn a_self_signed_client_certificate_that_is_its_own_ca_is_accepted() {
+    if !require_paths(&[CURL]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path());
+    let (own, own_key) = self_signed_client("prometheus");
+    let (stranger, stranger_key) = self_signed_client("prometheus");
+    let own_pem = write(dir.path(), "own.pem", &own);
+    let own_key = write(dir.path(), "own.key", &own_key);
+    let stranger_pem = write(dir.path(), "stranger.pem", &stranger);
+    let stranger_key = write(dir.path(), "stranger.key", &stranger_key);
+    let web = write(
+        dir.path(),
+        "web.yml",
+        &format!(
+            "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: own.pem\n"
+        ),
+    );
+    let args = [&NO_NTP[..], &["--web.config.file", &web]].concat();
+    let check = run_binary(
+        &[&args[..], &["--check-config"]].concat(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let exporter = Exporter::start(&args);
+    let url = https(exporter.addr, "/metrics");
+    let ca = ["--cacert", &pki.path("ca.pem")];
+
+    let ok = curl(
+        &[&ca[..], &["--cert", &own_pem, "--key", &own_key]].concat(),
+        &url,
+    );
+    assert_eq!((ok.exit, ok.status), (0, 200), "{}", ok.body);
+    assert!(ok.body.contains("skew_exporter_build_info"));
+
+    let refused = curl(
+        &[&ca[..], &["--cert", &stranger_pem, "--key", &stranger_key]].concat(),
+        &url,
+    );
+    assert_ne!(
+        refused.status, 200,
+        "an unlisted self-signed certificate was answered: {}",
+        refused.body
+    );
+    assert_ne!(refused.exit, 0);
+    let line = exporter.wait_for_log(
+        "about the refused handshake",
+        Duration::from_secs(10),
+        |l| l.contains("WARN") && l.contains("TLS handshake refused"),
+    );
+    assert!(line.contains("127.0.0.1"), "no peer address: {line}");
+    // The reason is in the line (webpki's: a CA certificate that is not itself listed).
+    assert!(line.contains("invalid peer certificate"), "{line}");
+}
+
+/// issue 19: a verifying `client_auth_type` without `client_ca_file` (exporter-toolkit's
+/// `web_config_noAuth.good.yml` shape) starts, and verifies client certificates against the
+/// system trust store, here one the test controls through `SSL_CERT_FILE` and, separately,
+/// `SSL_CERT_DIR` on the exporter process. A certificate from a CA outside it is refused.
+#[test]
+fn verifying_without_client_ca_file_uses_the_system_trust_store() {
+    if !require_paths(&[CURL]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path());
+    let store_dir = dir.path().join("store");
+    std::fs::create_dir(&store_dir).expect("mkdir");
+    std::fs::copy(
+        dir.path().join("clients-ca.pem"),
+        store_dir.join("clients.pem"),
+    )
+    .expect("copy");
+    let store_file = pki.path("clients-ca.pem");
+    let store_dir = store_dir.display().to_string();
+    let ca = ["--cacert", &pki.path("ca.pem")];
+    let client = [
+        "--cert",
+        &pki.path("client.pem"),
+        "--key",
+        &pki.path("client.key"),
+    ];
+    let rogue = [
+        "--cert",
+        &pki.path("rogue.pem"),
+        "--key",
+        &pki.path("rogue.key"),
+    ];
+    for (auth, store) in [
+        (
+            "VerifyClientCertIfGiven",
+            ("SSL_CERT_FILE", store_file.as_str()),
+        ),
+        (
+            "RequireAndVerifyClientCert",
+            ("SSL_CERT_DIR", store_dir.as_str()),
+        ),
+    ] {
+        let web = write(
+            dir.path(),
+            "web.yml",
+            &format!("{TLS}  client_auth_type: {auth}\n"),
+        );
+        let exporter = Exporter::start_with_env(
+            &[&NO_NTP[..], &["--web.config.file", &web]].concat(),
+            &[store],
+        );
+        let url = https(exporter.addr, "/metrics");
+
+        let ok = curl(&[&ca[..], &client[..]].concat(), &url);
+        assert_eq!(
+            (ok.exit, ok.status),
+            (0, 200),
+            "{auth} {store:?}: {}",
+            ok.body
+        );
+        let other_ca = curl(&[&ca[..], &rogue[..]].concat(), &url);
+        assert_ne!(
+            other_ca.status, 200,
+            "{auth}: a client certificate outside the trust store was answered: {}",
+            other_ca.body
+        );
+        let without = curl(&ca, &url);
+        if auth == "VerifyClientCertIfGiven" {
+            assert_eq!(without.status, 200, "{auth}: {}", without.body);
+        } else {
+            assert_ne!(without.status, 200, "{auth}: no certificate was answered");
+        }
+        exporter.wait_for_log(
+            "about the refused handshake",
+            Duration::from_secs(10),
+            |l| l.contains("WARN") && l.contains("TLS handshake refused"),
+        );
+    }
+}
