@@ -87,8 +87,9 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
     let tail = Reloader::start_tail(&settings, &recorder, &cancel);
     let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
@@ -157,6 +158,7 @@ pub async fn run(
         web_events,
         web_verify,
         ntp,
+        probe,
         tail,
         verify: verify_generation,
         events_switch,

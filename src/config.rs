@@ -169,6 +169,8 @@ pub struct Flags {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub verify: crate::verify::config::VerifyFlags,
+    #[command(flatten)]
+    pub probe: crate::probe::config::ProbeFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
@@ -269,6 +271,8 @@ pub struct RawConfig {
     pub events: RawEvents,
     #[serde(default)]
     pub verify: crate::verify::config::RawVerify,
+    #[serde(default)]
+    pub probe: crate::probe::config::RawProbe,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -552,6 +556,8 @@ pub struct Settings {
     pub events: EventsSettings,
     /// `/v1/verify`; off when no key source is configured.
     pub verify: crate::verify::VerifySettings,
+    /// Remote clocks measured over HTTP (`[[probe.http-date]]`).
+    pub probe: crate::probe::config::ProbeSettings,
 }
 
 impl Settings {
@@ -705,6 +711,7 @@ impl Settings {
             .or(raw.verify.web_config_file.clone());
         let events = events_settings(flags, raw.events)?;
         let verify = crate::verify::config::settings(&flags.verify, raw.verify)?;
+        let probe = crate::probe::config::settings(&flags.probe, raw.probe)?;
         // A separate listener runs with its own web config when one is named, else the main
         // one; naming one without a separate listener is a mistake worth reporting.
         let separate = |setting: &'static str,
@@ -778,6 +785,7 @@ impl Settings {
             log: LogSettings { level, format },
             events,
             verify,
+            probe,
         })
     }
 }

@@ -23,8 +23,12 @@
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
 //!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
 //!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
+//!   and the request's timing → an interval holding the target's offset; bisection of its
+//!   second), `probe::prober` the task per target, `probe::config` the `[[probe.http-date]]`
+//!   targets.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
-//!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
+//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
 //!   of a listener, re-read when its files change.
 //!
@@ -54,6 +58,7 @@ pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod ntp;
+pub mod probe;
 pub mod record;
 pub mod reload;
 pub mod server;
