@@ -12,6 +12,9 @@
 //! Local time during a round is the wall clock read once at its start plus the monotonic time
 //! since: a step of the local clock during a round cannot tear the round's intervals apart.
 //!
+//! The probe connects directly: proxy variables (`HTTPS_PROXY`…) are ignored, since a proxy
+//! would add its own latency and, for plain HTTP, may write its own `Date`.
+//!
 //! A round that fails (any request failing, or answers contradicting each other) publishes no
 //! offset; after [`STALE_AFTER`] failed rounds in a row the offset and bound series are removed,
 //! so no alert keeps judging a clock nobody can read.
@@ -290,6 +293,7 @@ async fn client(
         .connect_timeout(target.timeout)
         .pool_max_idle_per_host(1)
         .http1_only()
+        .no_proxy()
         .redirect(same_origin_redirects(hops));
     if let Some(domain) = url.domain() {
         let lookup = tokio::time::timeout(
@@ -384,10 +388,31 @@ fn classify(e: &reqwest::Error) -> ProbeResult {
         }
         source = err.source();
     }
+    // The connector may box the handshake error where no downcast reaches it; rustls's own
+    // words name it then.
+    if e.is_connect() && looks_like_tls(&error_chain(e)) {
+        return ProbeResult::TlsError;
+    }
     ProbeResult::ConnectionError
 }
 
-/// The error and its causes on one line, for the log.
+/// rustls's wording of a failed handshake.
+fn looks_like_tls(chain: &str) -> bool {
+    let chain = chain.to_ascii_lowercase();
+    [
+        "certificate",
+        "handshake",
+        "received fatal alert",
+        "peer is incompatible",
+        "corrupt message",
+        "tls",
+    ]
+    .iter()
+    .any(|w| chain.contains(w))
+}
+
+/// The error and its causes on one line, for the log (never a header or body: reqwest's
+/// errors name the URL, which the configuration holds anyway).
 fn error_chain(e: &reqwest::Error) -> String {
     let mut out = e.to_string();
     let mut source = std::error::Error::source(e);
