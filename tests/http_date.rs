@@ -407,6 +407,95 @@ fn the_binary_classifies_bad_answers_and_drops_a_stale_offset() {
     assert!(good.requests() > 0 && good.user_agents().iter().all(|u| u == USER_AGENT));
 }
 
+/// A reload (SIGHUP) applies new targets like new NTP servers: the probes restart, a target no
+/// longer configured loses every series, one kept keeps its counters, a new one appears, and a
+/// changed `issuer` moves the info series.
+#[test]
+fn a_reload_replaces_the_targets_and_removes_the_series_of_the_gone() {
+    let a = DateServer::start(Reply::shifted(500_000_000));
+    let b = DateServer::start(Reply::shifted(-500_000_000));
+    let c = DateServer::start(Reply::shifted(0));
+    let target = |name: &str, s: &DateServer, issuer: &str| {
+        format!(
+            "[[probe.http-date]]\nname = {name:?}\nurl = {:?}\nissuer = {issuer:?}\n\
+             interval = \"1s\"\nmax-requests = 2\n",
+            s.url("/")
+        )
+    };
+    let ntp = "[ntp]\nservers = [\"127.0.0.1:9\"]\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("skew-exporter.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{ntp}{}{}",
+            target("a", &a, "https://a.example"),
+            target("b", &b, "https://b.example")
+        ),
+    )
+    .expect("write config");
+    let exporter = Exporter::start(&["--config.file", config.to_str().expect("utf-8")]);
+    let ok = |s: &common::Scrape, t: &str| {
+        s.get(
+            "skew_http_date_probes_total",
+            &[("target", t), ("result", "ok")],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = exporter.wait_for("a and b measured", Duration::from_secs(30), |s| {
+        s.has("skew_http_date_offset_seconds", &[("target", "a")])
+            && s.has("skew_http_date_offset_seconds", &[("target", "b")])
+    });
+    let b_rounds = ok(&before, "b");
+
+    std::fs::write(
+        &config,
+        format!(
+            "{ntp}{}{}",
+            target("b", &b, "https://b2.example"),
+            target("c", &c, "https://c.example")
+        ),
+    )
+    .expect("rewrite config");
+    let kill = Command::new("kill")
+        .args(["-HUP", &exporter.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let after = exporter.wait_for("a gone, c measured", Duration::from_secs(30), |s| {
+        s.has("skew_http_date_offset_seconds", &[("target", "c")])
+            && s.series("skew_http_date_probes_total")
+                .all(|x| x.labels.get("target").map(String::as_str) != Some("a"))
+    });
+    for name in [
+        "skew_http_date_offset_seconds",
+        "skew_http_date_offset_bound_seconds",
+        "skew_http_date_requests_total",
+        "skew_http_date_target_info",
+    ] {
+        assert!(
+            after
+                .series(name)
+                .all(|x| x.labels.get("target").map(String::as_str) != Some("a")),
+            "{name} of a survived the reload\n{}",
+            after.dump("skew_http_date")
+        );
+    }
+    assert!(ok(&after, "b") >= b_rounds, "b's counters survive");
+    assert!(!after.has(
+        "skew_http_date_target_info",
+        &[("target", "b"), ("issuer", "https://b.example")]
+    ));
+    assert!(after.has(
+        "skew_http_date_target_info",
+        &[("target", "b"), ("issuer", "https://b2.example")]
+    ));
+    assert!(after.has(
+        "skew_http_date_target_info",
+        &[("target", "c"), ("issuer", "https://c.example")]
+    ));
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
