@@ -303,6 +303,16 @@ mod tests {
     }
 
     #[test]
+    fn answers_up_to_4xx_are_the_targets_clock_and_5xx_are_not() {
+        for s in [100, 200, 204, 301, 304, 401, 404, 405, 499] {
+            assert!(status_is_a_clock(s), "{s}");
+        }
+        for s in [500, 502, 503, 504, 599] {
+            assert!(!status_is_a_clock(s), "{s}");
+        }
+    }
+
+    #[test]
     fn dates_in_all_three_formats() {
         let want = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
         let near = want as f64;
