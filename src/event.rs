@@ -112,31 +112,53 @@ impl Reason {
     }
 
     /// Maps a verifier's reason text onto the closed set, case-insensitively: our own names and
-    /// the spellings of PyJWT, python-jose, node jsonwebtoken, jose, golang-jwt v5, Rust
-    /// jsonwebtoken, .NET and Spring Security (the table is in docs/events.md). Anything else is
-    /// `other`.
+    /// the spellings of PyJWT, python-jose, node jsonwebtoken, jose, golang-jwt, Rust
+    /// jsonwebtoken, .NET and Spring Security (the table is in docs/events.md), then phrases in
+    /// free text, then the `Name` of a `Name: message`. Anything else is `other`. What the first
+    /// six libraries really raise, in each form users log it, is checked by
+    /// tests/library_errors.rs. Allocation-free: it runs once per rejected event.
     pub fn from_text(text: &str) -> Reason {
         // Fast path: verifiers that already speak the contract.
         if let Some(r) = Reason::ALL.iter().find(|r| r.as_str() == text) {
             return *r;
         }
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; NORMALIZED_MAX];
         let key = normalize(text, &mut buf);
-        if let Some(&(_, r)) = REASON_TABLE.iter().find(|(spelling, _)| *spelling == key) {
+        if let Some(r) = table_lookup(key) {
             return r;
         }
         // Free text ("Signature has expired", "token has invalid claims: token is expired").
-        REASON_PHRASES
+        if let Some(&(_, r)) = REASON_PHRASES
             .iter()
             .find(|(phrase, _)| key.contains(phrase))
-            .map(|&(_, r)| r)
-            .unwrap_or(Reason::Other)
+        {
+            return r;
+        }
+        // `Name: message` whose message told nothing: the name alone
+        // ("JWKSNoMatchingKey: no applicable key …" says at least what "JWKSNoMatchingKey" says).
+        match text.split_once(':') {
+            Some((name, _)) => table_lookup(normalize(name, &mut buf)).unwrap_or(Reason::Other),
+            None => Reason::Other,
+        }
     }
 }
 
-/// Lower-case ASCII letters and digits only, at most 64 of them, without allocating:
-/// `ExpiredSignatureError`, `expired-signature` and `token is expired` become comparable.
-fn normalize<'b>(text: &str, buf: &'b mut [u8; 64]) -> &'b str {
+fn table_lookup(key: &str) -> Option<Reason> {
+    REASON_TABLE
+        .iter()
+        .find(|(spelling, _)| *spelling == key)
+        .map(|&(_, r)| r)
+}
+
+/// How much of a reason text is compared: enough for a library's `Name: message`
+/// (jose's `JWTClaimValidationFailed: "iat" claim timestamp check failed (it should be in the
+/// past)` is 71 letters; its end is what tells the reason).
+const NORMALIZED_MAX: usize = 128;
+
+/// Lower-case ASCII letters and digits only, at most [`NORMALIZED_MAX`] of them, without
+/// allocating: `ExpiredSignatureError`, `expired-signature` and `token is expired` become
+/// comparable.
+fn normalize<'b>(text: &str, buf: &'b mut [u8; NORMALIZED_MAX]) -> &'b str {
     let mut n = 0;
     for c in text
         .bytes()
@@ -150,11 +172,21 @@ fn normalize<'b>(text: &str, buf: &'b mut [u8; 64]) -> &'b str {
     std::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
-/// Phrases looked for inside free text when no spelling matches exactly, first match wins.
+/// Phrases looked for inside free text when no spelling matches exactly, first match wins: the
+/// specific ones (a claim named, a check described) before the generic words, since a library's
+/// message often names one claim while its class name is another's (PyJWT raises
+/// `ImmatureSignatureError` for an `iat` in the future). The texts are the libraries' own, as
+/// tests/data/library_errors.jsonl records them.
 const REASON_PHRASES: &[(&str, Reason)] = &[
+    // Time, claim by claim.
+    ("notyetvalidiat", Reason::IssuedInFuture), // PyJWT: The token is not yet valid (iat)
+    ("itshouldbeinthepast", Reason::IssuedInFuture), // jose: "iat" claim … (it should be in the past)
     ("usedbeforeissued", Reason::IssuedInFuture),
     ("issuedinthefuture", Reason::IssuedInFuture),
     ("issuedinfuture", Reason::IssuedInFuture),
+    ("toofarinthepast", Reason::Expired), // jose maxTokenAge: "iat" claim … (too far in the past)
+    ("nbfclaimtimestamp", Reason::NotYetValid), // jose: "nbf" claim timestamp check failed
+    ("expclaimtimestamp", Reason::Expired), // jose: "exp" claim timestamp check failed
     ("notvalidyet", Reason::NotYetValid),
     ("notyetvalid", Reason::NotYetValid),
     ("immature", Reason::NotYetValid),
@@ -162,8 +194,24 @@ const REASON_PHRASES: &[(&str, Reason)] = &[
     ("notactive", Reason::NotYetValid),
     ("expired", Reason::Expired),
     ("revoked", Reason::Revoked),
+    // A required claim absent, before the claims' own words (`missing required "iss" claim`).
+    ("missingrequired", Reason::MissingClaim), // jose, python-jose, Rust jsonwebtoken
+    ("ismissingthe", Reason::MissingClaim),    // PyJWT: Token is missing the "exp" claim
+    ("unexpectedissclaim", Reason::InvalidIssuer), // jose: unexpected "iss" claim value
+    ("unexpectedaudclaim", Reason::InvalidAudience), // jose: unexpected "aud" claim value
+    // The algorithm, before `signature` and `key`.
+    ("signingmethod", Reason::InvalidAlgorithm), // golang-jwt: signing method HS512 is invalid
+    ("algvalueisnotallowed", Reason::InvalidAlgorithm), // PyJWT, python-jose
     ("signature", Reason::InvalidSignature),
+    // Key lookup.
+    ("noapplicablekey", Reason::UnknownKey), // jose: no applicable key found in the JWKS
+    ("nomatchingkey", Reason::UnknownKey),
+    ("signingkey", Reason::UnknownKey), // PyJWKClient: Unable to find a signing key that matches
+    ("secretorpublickeycallback", Reason::UnknownKey), // jsonwebtoken: error in … key callback
+    ("unknownkey", Reason::UnknownKey),
     ("malformed", Reason::Malformed),
+    ("segments", Reason::Malformed), // PyJWT, python-jose: Not enough segments; golang-jwt
+    ("invalidcompact", Reason::Malformed), // jose: Invalid Compact JWS
     ("audience", Reason::InvalidAudience),
     ("issuer", Reason::InvalidIssuer),
     ("algorithm", Reason::InvalidAlgorithm),
@@ -200,9 +248,11 @@ const REASON_TABLE: &[(&str, Reason)] = &[
     ("pyjwkclienterror", Reason::UnknownKey),
     // python-jose.
     ("expiredsignature", Reason::Expired),
+    // JWTError and JWSError are the classes most of its errors are raised as (signature,
+    // algorithm, missing claim, garbage): the name alone says nothing.
     ("jwtclaimserror", Reason::Other),
-    ("jwterror", Reason::Malformed),
-    ("jwserror", Reason::Malformed),
+    ("jwterror", Reason::Other),
+    ("jwserror", Reason::Other),
     ("jwssignatureerror", Reason::InvalidSignature),
     ("jwkerror", Reason::UnknownKey),
     // node jsonwebtoken (error names and messages).
@@ -210,7 +260,9 @@ const REASON_TABLE: &[(&str, Reason)] = &[
     ("jwtexpired", Reason::Expired),
     ("notbeforeerror", Reason::NotYetValid),
     ("jwtnotactive", Reason::NotYetValid),
-    ("jsonwebtokenerror", Reason::Malformed),
+    // The class of every error but expiry and nbf (signature, issuer, audience, algorithm,
+    // garbage): the name alone says nothing.
+    ("jsonwebtokenerror", Reason::Other),
     ("jwtmalformed", Reason::Malformed),
     ("invalidtoken", Reason::Malformed),
     ("jwtsignaturerequired", Reason::InvalidSignature),
@@ -233,6 +285,7 @@ const REASON_TABLE: &[(&str, Reason)] = &[
     ("errjwksnomatchingkey", Reason::UnknownKey),
     ("jwksnomatchingkey", Reason::UnknownKey),
     ("errjwksmultiplematchingkeys", Reason::UnknownKey),
+    ("jwksmultiplematchingkeys", Reason::UnknownKey),
     ("errjosealgnotallowed", Reason::InvalidAlgorithm),
     ("josealgnotallowed", Reason::InvalidAlgorithm),
     ("errjosenotsupported", Reason::InvalidAlgorithm),
@@ -1108,6 +1161,59 @@ mod tests {
             ),
             ("the moon is in the wrong phase", Reason::Other),
             ("", Reason::Other),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(Reason::from_text(text), reason, "{text}");
+        }
+    }
+
+    /// The real libraries' texts are in tests/library_errors.rs; these pin the phrases whose
+    /// order matters.
+    #[test]
+    fn claim_specific_phrases_win_over_generic_words() {
+        let cases = [
+            // jose: one class and code for every claim, the message names it.
+            (r#""nbf" claim timestamp check failed"#, Reason::NotYetValid),
+            (
+                r#"JWTClaimValidationFailed: "nbf" claim timestamp check failed"#,
+                Reason::NotYetValid,
+            ),
+            (r#""exp" claim timestamp check failed"#, Reason::Expired),
+            (
+                r#"JWTClaimValidationFailed: "iat" claim timestamp check failed (it should be in the past)"#,
+                Reason::IssuedInFuture,
+            ),
+            (
+                r#"JWTExpired: "iat" claim timestamp check failed (too far in the past)"#,
+                Reason::Expired,
+            ),
+            (r#"unexpected "iss" claim value"#, Reason::InvalidIssuer),
+            (r#"unexpected "aud" claim value"#, Reason::InvalidAudience),
+            (r#"missing required "iss" claim"#, Reason::MissingClaim),
+            ("ERR_JWT_CLAIM_VALIDATION_FAILED", Reason::Other),
+            // PyJWT raises the nbf class for iat; the message tells.
+            (
+                "ImmatureSignatureError: The token is not yet valid (iat)",
+                Reason::IssuedInFuture,
+            ),
+            ("The token is not yet valid (nbf)", Reason::NotYetValid),
+            (r#"Token is missing the "aud" claim"#, Reason::MissingClaim),
+            // Algorithm before signature and key.
+            ("signing method HS512 is invalid", Reason::InvalidAlgorithm),
+            (
+                "JWTError: The specified alg value is not allowed",
+                Reason::InvalidAlgorithm,
+            ),
+            (
+                r#"PyJWKClientError: Unable to find a signing key that matches: "k2""#,
+                Reason::UnknownKey,
+            ),
+            // A family name says nothing; its message, or the name of a `Name: message`, does.
+            ("JsonWebTokenError", Reason::Other),
+            ("JsonWebTokenError: jwt malformed", Reason::Malformed),
+            ("JWTError", Reason::Other),
+            ("JWKSNoMatchingKey: something new", Reason::UnknownKey),
+            ("Not enough segments", Reason::Malformed),
         ];
         for (text, reason) in cases {
             assert_eq!(Reason::from_text(text), reason, "{text}");

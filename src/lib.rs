@@ -1,7 +1,11 @@
 //! skew-exporter: makes clock skew between JWT issuers and verifiers visible to Prometheus.
 //!
 //! # Layout
-//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`.
+//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`:
+//!   `config::base` (file reading, `ConfigError`, value parsers; a leaf), `config::flags` (clap),
+//!   one file per area (`config::web`, `ntp`, `log`, `events`, `probe`; `[verify]` is
+//!   `verify::config`), each pure `validate` first, then a step that reads the files the
+//!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
@@ -10,7 +14,8 @@
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
+//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
+//!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
@@ -21,22 +26,23 @@
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
-//!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
-//!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
+//!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
+//!   the endpoint. Each verification becomes an event.
 //! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
 //!   and the request's timing → an interval holding the target's offset; bisection of its
-//!   second), `probe::prober` the task per target, `probe::config` the `[[probe.http-date]]`
-//!   targets.
+//!   second), `probe::prober` the task per target; its targets are `config::probe`.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
-//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
+//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, web configs);
+//!   counters survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
 //!   of a listener, re-read when its files change.
 //!
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
-//! class. The lowest-delay sample of a burst sets the server's gauges; then `ntp::select`
-//! recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//! class. The lowest-delay sample of a burst sets the server's gauges; then
+//! `ntp::select::agreement` recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
 //!
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them

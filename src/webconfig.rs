@@ -169,7 +169,7 @@ impl WebConfig {
             message,
         };
         let before = stamp(path);
-        let text = crate::config::read_config_file(path)
+        let text = crate::config::base::read_config_file(path)
             .and_then(|b| {
                 String::from_utf8(b)
                     .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
@@ -260,7 +260,8 @@ fn read_named(
 ) -> Result<Vec<u8>, String> {
     let path = resolve(dir, file);
     stamps.push((path.clone(), stamp(&path)));
-    crate::config::read_config_file(&path).map_err(|e| format!("{key} {}: {e}", path.display()))
+    crate::config::base::read_config_file(&path)
+        .map_err(|e| format!("{key} {}: {e}", path.display()))
 }
 
 fn pem_source(

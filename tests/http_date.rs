@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::http_date::{DateServer, Reply};
 use common::{require_paths, Exporter};
-use skew_exporter::probe::config::{CaFile, HttpDateTarget};
+use skew_exporter::config::probe::{CaFile, HttpDateTarget};
 use skew_exporter::probe::estimate::ProbeResult;
 use skew_exporter::probe::prober::{round, RoundOutcome, USER_AGENT};
 

@@ -6,8 +6,8 @@
 //!   and how a `Date` header is read and judged. Tested without a network.
 //! - [`prober`]: the I/O shell: one task per target, a round every `interval`, requests timed
 //!   and classified, the result written into `skew_http_date_*`.
-//! - [`config`]: the raw and validated configuration of the targets.
+//!
+//! The targets' configuration (`[[probe.http-date]]`) is `crate::config::probe`.
 
-pub mod config;
 pub mod estimate;
 pub mod prober;

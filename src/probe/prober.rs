@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::config::{HttpDateTarget, Method, ProbeSettings};
 use super::estimate::{
     parse_date, status_is_a_clock, Estimate, Estimator, Exchange, ProbeResult, MIN_SPACING,
 };
+use crate::config::probe::{HttpDateTarget, Method, ProbeSettings};
 use crate::metrics::{HttpDateMetrics, Metrics};
 
 /// Failed rounds in a row after which a target's offset and bound series are removed.

@@ -80,6 +80,14 @@ pub struct FileSpec {
     pub algorithm: Option<Algorithm>,
 }
 
+/// A fingerprint of a key document, to notice a change (not a security measure).
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
 /// Parses the bytes of a key file according to its spec.
 pub fn parse_file(spec: &FileSpec, bytes: &[u8]) -> Result<Vec<Key>, String> {
     if bytes.len() > MAX_KEY_DOCUMENT {

@@ -12,10 +12,8 @@
 //!
 //! Both tasks stop on the cancellation token.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,17 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::{FileSource, UrlSource};
-use super::keys::{self, Key, KeyStore, MAX_KEY_DOCUMENT};
+use super::keys::{self, fingerprint, Key, KeyStore, MAX_KEY_DOCUMENT};
 
 /// How long a burst of file events is allowed to settle before the files are read.
 const SETTLE: Duration = Duration::from_millis(50);
-
-/// A fingerprint of a key document, to notice a change (not a security measure).
-pub fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
-}
 
 /// Spawns the file watcher (when there are key files) and the JWKS URL task (when a URL is
 /// configured). Source `i` of the store is `files[i]`; the URL is the last source.
@@ -170,7 +161,7 @@ async fn check_files(files: &[FileSource], seen: &mut [Seen], store: &KeyStore) 
 /// the reader), at most `MAX_KEY_DOCUMENT` bytes.
 async fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     let owned = path.to_owned();
-    let bytes = tokio::task::spawn_blocking(move || crate::config::read_config_file(&owned))
+    let bytes = tokio::task::spawn_blocking(move || crate::config::base::read_config_file(&owned))
         .await
         .map_err(|e| format!("cannot read: {e}"))?
         .map_err(|e| format!("cannot read: {e}"))?;

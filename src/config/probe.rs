@@ -1,10 +1,10 @@
-//! The `[[probe.http-date]]` tables and the `--probe.http-date` flag, validated into
-//! [`ProbeSettings`].
+//! `[[probe.http-date]]` and `--probe.http-date`: the remote clocks measured over HTTP
+//! (`crate::probe`).
 //!
-//! Same two stages as `crate::config`: [`RawProbe`] is the TOML as written (unknown keys
-//! refused), [`ProbeFlags`] the command line; [`settings`] merges them (targets named by flag
-//! replace the file's, as `--ntp.server` does) and validates. A `ca-file` is read and checked
-//! here, so `--check-config` names a broken one and a reload notices a changed one.
+//! Two stages, as the other areas: [`validate`] is pure (targets named by flag replace the
+//! file's, as `--ntp.server` does) and returns the targets with the `ca-file` *path*;
+//! [`ProbeSettings::read`] reads and checks each CA file, so `--check-config` names a broken one
+//! and a reload notices a changed one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::estimate::MAX_REQUESTS_LIMIT;
-use crate::config::ConfigError;
+use super::base::{de_duration, read_config_file, ConfigError};
+use super::flags::Flags;
+use crate::probe::estimate::MAX_REQUESTS_LIMIT;
 
 /// Built-in defaults; the README's `[[probe.http-date]]` table quotes these.
 pub mod defaults {
@@ -26,15 +27,6 @@ pub mod defaults {
 
 /// Most targets configured at once (each is a task and a handful of series).
 pub const MAX_TARGETS: usize = 64;
-
-/// The `--probe.*` flags (flattened into `crate::config::Flags`).
-#[derive(Debug, Default, Clone, clap::Args)]
-pub struct ProbeFlags {
-    /// URL whose HTTP `Date` header measures a remote clock (repeatable); replaces the file's
-    /// `[[probe.http-date]]` targets.
-    #[arg(long = "probe.http-date", value_name = "URL")]
-    pub probe_http_date: Vec<String>,
-}
 
 /// `[probe]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -61,13 +53,6 @@ pub struct RawHttpDate {
     pub max_requests: Option<u32>,
 }
 
-fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map(Some)
-        .map_err(|e| serde::de::Error::custom(format!("`{s}` is not a duration like 5s: {e}")))
-}
-
 /// The request method: `HEAD` asks for no body; `GET` for servers that answer `HEAD` badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum Method {
@@ -78,16 +63,17 @@ pub enum Method {
     GET,
 }
 
-/// A CA file and the PEM it held when the settings were loaded.
+/// A CA file and the PEM it held when the settings were read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaFile {
     pub path: PathBuf,
     pub pem: Arc<[u8]>,
 }
 
-/// One validated target.
+/// One validated target. `C` is what `ca-file` is at each stage: its path after [`validate`],
+/// the [`CaFile`] read after [`ProbeSettings::read`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct HttpDateTarget {
+pub struct HttpDateTarget<C = CaFile> {
     /// The `target` label: `name`, or the URL's host.
     pub name: String,
     pub url: reqwest::Url,
@@ -97,7 +83,7 @@ pub struct HttpDateTarget {
     pub timeout: Duration,
     pub method: Method,
     /// Trust these CAs instead of the built-in roots.
-    pub ca: Option<CaFile>,
+    pub ca: Option<C>,
     pub insecure_skip_verify: bool,
     pub max_requests: u32,
 }
@@ -119,22 +105,27 @@ impl HttpDateTarget {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProbeSettings {
-    pub http_date: Vec<HttpDateTarget>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSettings<C = CaFile> {
+    pub http_date: Vec<HttpDateTarget<C>>,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            http_date: Vec::new(),
+        }
+    }
 }
 
 const SETTING: &str = "probe.http-date";
 
 fn invalid(message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting: SETTING,
-        message: message.into(),
-    }
+    super::base::invalid(SETTING, message)
 }
 
-/// Merges the flag over the file and validates every target.
-pub fn settings(flags: &ProbeFlags, raw: RawProbe) -> Result<ProbeSettings, ConfigError> {
+/// Merges the flag over the file and validates every target. Pure.
+pub fn validate(flags: &Flags, raw: RawProbe) -> Result<ProbeSettings<PathBuf>, ConfigError> {
     let raws: Vec<RawHttpDate> = if flags.probe_http_date.is_empty() {
         raw.http_date
     } else {
@@ -150,7 +141,7 @@ pub fn settings(flags: &ProbeFlags, raw: RawProbe) -> Result<ProbeSettings, Conf
     if raws.len() > MAX_TARGETS {
         return Err(invalid(format!("at most {MAX_TARGETS} targets")));
     }
-    let mut out: Vec<HttpDateTarget> = Vec::with_capacity(raws.len());
+    let mut out: Vec<HttpDateTarget<PathBuf>> = Vec::with_capacity(raws.len());
     for r in raws {
         let t = target(r)?;
         if out.iter().any(|o| o.name == t.name) {
@@ -164,8 +155,8 @@ pub fn settings(flags: &ProbeFlags, raw: RawProbe) -> Result<ProbeSettings, Conf
     Ok(ProbeSettings { http_date: out })
 }
 
-/// Validates one target; every message names its URL.
-pub fn target(r: RawHttpDate) -> Result<HttpDateTarget, ConfigError> {
+/// Validates one target; every message names its URL. Pure.
+fn target(r: RawHttpDate) -> Result<HttpDateTarget<PathBuf>, ConfigError> {
     let url = reqwest::Url::parse(r.url.trim())
         .map_err(|e| invalid(format!("`{}` is not a URL: {e}", r.url)))?;
     let at = |m: &str| invalid(format!("{url}: {m}"));
@@ -206,47 +197,74 @@ pub fn target(r: RawHttpDate) -> Result<HttpDateTarget, ConfigError> {
         )));
     }
     let insecure_skip_verify = r.insecure_skip_verify.unwrap_or(false);
-    let ca = match r.ca_file {
-        None => None,
-        Some(_) if insecure_skip_verify => {
-            return Err(at("ca-file and insecure-skip-verify = true contradict"))
-        }
-        Some(_) if url.scheme() != "https" => return Err(at("ca-file needs an https URL")),
-        Some(path) => {
-            let pem = crate::config::read_config_file(&path)
-                .map_err(|e| at(&format!("cannot read ca-file {}: {e}", path.display())))?;
-            match reqwest::Certificate::from_pem_bundle(&pem) {
-                Ok(certs) if !certs.is_empty() => {}
-                _ => {
-                    return Err(at(&format!(
-                        "ca-file {} holds no PEM certificate",
-                        path.display()
-                    )))
-                }
-            }
-            Some(CaFile {
-                path,
-                pem: Arc::from(pem),
-            })
-        }
-    };
+    if r.ca_file.is_some() && insecure_skip_verify {
+        return Err(at("ca-file and insecure-skip-verify = true contradict"));
+    }
+    if r.ca_file.is_some() && url.scheme() != "https" {
+        return Err(at("ca-file needs an https URL"));
+    }
     Ok(HttpDateTarget {
         name,
         issuer: r.issuer,
         interval,
         timeout,
         method: r.method.unwrap_or_default(),
-        ca,
+        ca: r.ca_file,
         insecure_skip_verify,
         max_requests,
         url,
     })
 }
 
+impl ProbeSettings<PathBuf> {
+    /// Reads each `ca-file` and checks it holds at least one PEM certificate.
+    pub fn read(self) -> Result<ProbeSettings, ConfigError> {
+        let mut out = Vec::with_capacity(self.http_date.len());
+        for t in self.http_date {
+            let ca = match &t.ca {
+                None => None,
+                Some(path) => Some(read_ca(&t.url, path)?),
+            };
+            out.push(HttpDateTarget {
+                name: t.name,
+                url: t.url,
+                issuer: t.issuer,
+                interval: t.interval,
+                timeout: t.timeout,
+                method: t.method,
+                ca,
+                insecure_skip_verify: t.insecure_skip_verify,
+                max_requests: t.max_requests,
+            });
+        }
+        Ok(ProbeSettings { http_date: out })
+    }
+}
+
+fn read_ca(url: &reqwest::Url, path: &std::path::Path) -> Result<CaFile, ConfigError> {
+    let pem = read_config_file(path).map_err(|e| {
+        invalid(format!(
+            "{url}: cannot read ca-file {}: {e}",
+            path.display()
+        ))
+    })?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(CaFile {
+            path: path.to_owned(),
+            pem: Arc::from(pem),
+        }),
+        _ => Err(invalid(format!(
+            "{url}: ca-file {} holds no PEM certificate",
+            path.display()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Flags, RawConfig, Settings};
+    use crate::config::test_support::assert_unknown_key_refused;
+    use crate::config::{RawConfig, Settings};
 
     fn load(toml: &str) -> Result<ProbeSettings, String> {
         Settings::from_sources(&Flags::default(), RawConfig::parse(toml)?)
@@ -290,9 +308,7 @@ mod tests {
     #[test]
     fn the_flag_replaces_the_file() {
         let flags = Flags {
-            probe: ProbeFlags {
-                probe_http_date: vec!["http://127.0.0.1:1/".into()],
-            },
+            probe_http_date: vec!["http://127.0.0.1:1/".into()],
             ..Flags::default()
         };
         let raw =
@@ -300,6 +316,15 @@ mod tests {
         let s = Settings::from_sources(&flags, raw).unwrap();
         assert_eq!(s.probe.http_date.len(), 1);
         assert_eq!(s.probe.http_date[0].name, "127.0.0.1");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_key_and_file() {
+        assert_unknown_key_refused("[probe]\nhttp-dates = []\n", "http-dates");
+        assert_unknown_key_refused(
+            "[[probe.http-date]]\nurl = \"https://a.example/\"\nintervall = \"1s\"\n",
+            "intervall",
+        );
     }
 
     #[test]
