@@ -8,8 +8,9 @@
 //!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
-//! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
-//!   shutdown (`axum::serve` has no timeouts).
+//! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
+//!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
+//!   (`axum::serve` has none of these).
 //! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
@@ -17,6 +18,9 @@
 //!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
 //!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
+//!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
+//!   second by `clock::watch`; the step and suspend decisions are pure (`clock::Detector`).
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
@@ -55,6 +59,7 @@
 pub mod analyze;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod fastjson;

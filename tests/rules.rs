@@ -185,6 +185,9 @@ struct Dashboard {
     variables: Vec<Query>,
     /// The names of the dashboard's template variables.
     variable_names: Vec<String>,
+    /// The queries of Prometheus annotations (clock steps, suspends). Checked like the
+    /// panels' queries, but not required to return data: they mark rare events.
+    annotations: Vec<Query>,
 }
 
 fn dashboard() -> Dashboard {
@@ -257,10 +260,25 @@ fn dashboard() -> Dashboard {
             panic!("{DASHBOARD}: {what}: a query this test does not know how to check");
         }
     }
+    let annotations = d["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let expr = a["expr"].as_str().filter(|e| !e.trim().is_empty())?;
+            Some(Query {
+                what: format!("annotation {:?}", a["name"].as_str().unwrap_or("?")),
+                expr: expr.to_owned(),
+                label: None,
+                legend: None,
+            })
+        })
+        .collect();
     Dashboard {
         panels,
         variables,
         variable_names,
+        annotations,
     }
 }
 
@@ -796,6 +814,11 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     let rules = rules();
     let mut queries: Vec<Query> = dash.panels.clone();
     queries.extend(dash.variables.iter().cloned());
+    assert!(
+        !dash.annotations.is_empty(),
+        "the clock step and suspend annotations are queries too"
+    );
+    queries.extend(dash.annotations.iter().cloned());
     queries.extend(rules.iter().map(|r| Query {
         what: format!("rule {}", r.name()),
         expr: r.expr.clone(),

@@ -313,6 +313,8 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Text);
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(10));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.web.max_connections, 1024);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(s.events.read_timeout, Duration::from_secs(60));
         assert_eq!(s.events.max_concurrent, 16);
     }
@@ -320,19 +322,26 @@ mod tests {
     #[test]
     fn http_limits_from_flags_and_file() {
         let toml = "[web]\nread-header-timeout = \"2s\"\nidle-timeout = \"5s\"\n\
+                    max-connections = 8\nshutdown-timeout = \"1s\"\n\
                     [events]\nread-timeout = \"3s\"\nmax-concurrent = 4\n";
         let s = settings(Flags::default(), toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(2));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.web.max_connections, 8);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(1));
         assert_eq!(s.events.read_timeout, Duration::from_secs(3));
         assert_eq!(s.events.max_concurrent, 4);
         let flags = Flags {
             read_header_timeout: Some(Duration::from_millis(500)),
             events_max_concurrent: Some(64),
+            max_connections: Some(100),
+            shutdown_timeout: Some(Duration::ZERO),
             ..Flags::default()
         };
         let s = settings(flags, toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_millis(500));
+        assert_eq!(s.web.max_connections, 100);
+        assert_eq!(s.web.shutdown_timeout, Duration::ZERO);
         assert_eq!(s.events.max_concurrent, 64);
     }
 
@@ -453,6 +462,8 @@ mod tests {
                 "web.read-header-timeout",
             ),
             ("[web]\nidle-timeout = \"0s\"", "web.idle-timeout"),
+            ("[web]\nmax-connections = 0", "web.max-connections"),
+            ("[web]\nshutdown-timeout = \"2h\"", "web.shutdown-timeout"),
             ("[events]\nfiles = [\"/var/log/[\"]", "events.files"),
             (
                 "[events]\nfile-poll-interval = \"1ms\"",
