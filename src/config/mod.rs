@@ -14,8 +14,8 @@
 //!   crate.
 //! - [`defaults`]: built-in defaults. [`flags`]: the command line.
 //! - One file per area, each with its raw (serde) struct, its settings and its `validate`:
-//!   [`web`], [`ntp`], [`log`], [`events`]; `[verify]` is `crate::verify::config`, beside the
-//!   keys it describes.
+//!   [`web`], [`ntp`], [`log`], [`events`], [`probe`] (`[[probe.http-date]]`, the remote
+//!   clocks); `[verify]` is `crate::verify::config`, beside the keys it describes.
 //! - Here: [`RawConfig`] (the whole file) and [`Settings::from_sources`], one call per area plus
 //!   the cross-area checks.
 
@@ -25,6 +25,7 @@ pub mod events;
 pub mod flags;
 pub mod log;
 pub mod ntp;
+pub mod probe;
 pub mod web;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use events::{EventsSettings, RawEvents};
 pub use flags::{AnalyzeArgs, AnalyzeFormat, Cli, Command, Flags, LogFormat};
 pub use log::{LogSettings, RawLog};
 pub use ntp::{NtpSettings, RawNtp, ServerSpec, DEFAULT_NTP_SERVERS};
+pub use probe::{ProbeSettings, RawProbe};
 pub use web::{RawWeb, WebConfigSource, WebSettings};
 
 use crate::verify::config::{RawVerify, VerifySettings};
@@ -56,6 +58,8 @@ pub struct RawConfig {
     pub events: RawEvents,
     #[serde(default)]
     pub verify: RawVerify,
+    #[serde(default)]
+    pub probe: RawProbe,
 }
 
 impl RawConfig {
@@ -93,6 +97,8 @@ pub struct Settings {
     pub events: EventsSettings,
     /// `/v1/verify`; off when no key source is configured.
     pub verify: VerifySettings,
+    /// Remote clocks measured over HTTP (`[[probe.http-date]]`).
+    pub probe: ProbeSettings,
 }
 
 impl Settings {
@@ -122,6 +128,7 @@ impl Settings {
         let log = log::validate(flags, raw.log)?;
         let events = events::validate(flags, raw.events)?;
         let verify = crate::verify::config::validate(&flags.verify, raw.verify)?;
+        let probe = probe::validate(flags, raw.probe)?;
         web.events_config =
             web.listener_file("events.web-config-file", &events.listen_address, events_web)?;
         web.verify_config =
@@ -135,6 +142,7 @@ impl Settings {
             log,
             events: events.read()?,
             verify: verify.read()?,
+            probe: probe.read()?,
         };
         settings.check_authorization()?;
         Ok(settings)
@@ -305,6 +313,8 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Text);
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(10));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.web.max_connections, 1024);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(s.events.read_timeout, Duration::from_secs(60));
         assert_eq!(s.events.max_concurrent, 16);
     }
@@ -312,19 +322,26 @@ mod tests {
     #[test]
     fn http_limits_from_flags_and_file() {
         let toml = "[web]\nread-header-timeout = \"2s\"\nidle-timeout = \"5s\"\n\
+                    max-connections = 8\nshutdown-timeout = \"1s\"\n\
                     [events]\nread-timeout = \"3s\"\nmax-concurrent = 4\n";
         let s = settings(Flags::default(), toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_secs(2));
         assert_eq!(s.web.idle_timeout, Duration::from_secs(5));
+        assert_eq!(s.web.max_connections, 8);
+        assert_eq!(s.web.shutdown_timeout, Duration::from_secs(1));
         assert_eq!(s.events.read_timeout, Duration::from_secs(3));
         assert_eq!(s.events.max_concurrent, 4);
         let flags = Flags {
             read_header_timeout: Some(Duration::from_millis(500)),
             events_max_concurrent: Some(64),
+            max_connections: Some(100),
+            shutdown_timeout: Some(Duration::ZERO),
             ..Flags::default()
         };
         let s = settings(flags, toml).unwrap();
         assert_eq!(s.web.read_header_timeout, Duration::from_millis(500));
+        assert_eq!(s.web.max_connections, 100);
+        assert_eq!(s.web.shutdown_timeout, Duration::ZERO);
         assert_eq!(s.events.max_concurrent, 64);
     }
 
@@ -445,6 +462,8 @@ mod tests {
                 "web.read-header-timeout",
             ),
             ("[web]\nidle-timeout = \"0s\"", "web.idle-timeout"),
+            ("[web]\nmax-connections = 0", "web.max-connections"),
+            ("[web]\nshutdown-timeout = \"2h\"", "web.shutdown-timeout"),
             ("[events]\nfiles = [\"/var/log/[\"]", "events.files"),
             (
                 "[events]\nfile-poll-interval = \"1ms\"",
