@@ -54,6 +54,7 @@ pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod ntp;
+pub mod probe;
 pub mod record;
 pub mod reload;
 pub mod server;
