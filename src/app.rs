@@ -79,6 +79,10 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    let probe = match &settings.probe.listen_address {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
@@ -94,6 +98,11 @@ pub async fn run(
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
     let verify_enabled = verify_router.is_some();
     let verify_switch = Switch::new(verify_router);
+    let probe_refused = crate::probe::jwt_http::register(&metrics)?;
+    let probe_switch = Switch::new(crate::probe::jwt_http::router(
+        &settings.probe,
+        &probe_refused,
+    ));
 
     // Header and idle timeouts on every listener, and each listener's web config.
     let server = crate::server::Server::new(&settings.web, &metrics);
@@ -104,6 +113,9 @@ pub async fn run(
     let web_verify = verify
         .as_ref()
         .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
+    let web_probe = probe
+        .as_ref()
+        .map(|_| LiveWebConfig::new(web_config(&settings.web.probe_config)));
 
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let mut app = router(AppState {
@@ -148,6 +160,21 @@ pub async fn run(
         (Some(_), _) => {}
         (None, _) => app = app.merge(verify_routes),
     }
+    // /probe: on its own listener when one is set (configuration requires modules for it),
+    // else on the main one.
+    let probe_routes = probe_switch.routes(&["/probe"]);
+    match (probe, &web_probe) {
+        (Some(listener), Some(web)) => {
+            log_listening("probe", &listener);
+            tracker.spawn(serve(
+                listener,
+                probe_routes,
+                server.with_web_config(web.clone()),
+                cancel.clone(),
+            ));
+        }
+        _ => app = app.merge(probe_routes),
+    }
     let reloader = Reloader {
         current: settings,
         metrics,
@@ -161,6 +188,9 @@ pub async fn run(
         verify: verify_generation,
         events_switch,
         verify_switch,
+        probe_switch,
+        probe_refused,
+        web_probe,
         cancel: cancel.clone(),
     };
     tracker.spawn(reloader.run(hangup, reload_rx));

@@ -63,6 +63,19 @@ pub enum Command {
     /// Read JSON-lines verification events from files (or `-` for stdin), record them exactly
     /// as the daemon would, and print a report (incident forensics).
     Analyze(AnalyzeArgs),
+    /// Run one JWT tolerance probe (a `[probe.jwt.modules.NAME]` of the configuration file)
+    /// against a target and print the verifier's clock offset and leeway in words.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The module's name, as in `[probe.jwt.modules.NAME]`.
+    #[arg(long)]
+    pub module: String,
+    /// The URL to probe; it must pass the module's `targets`.
+    #[arg(long)]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +282,8 @@ pub struct RawConfig {
     pub events: RawEvents,
     #[serde(default)]
     pub verify: crate::verify::config::RawVerify,
+    #[serde(default)]
+    pub probe: crate::probe::jwt_config::RawProbe,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -453,6 +468,8 @@ pub struct WebSettings {
     pub events_config: Option<WebConfigSource>,
     /// What the separate verify listener (if any) runs with.
     pub verify_config: Option<WebConfigSource>,
+    /// What the separate `/probe` listener (if any) runs with.
+    pub probe_config: Option<WebConfigSource>,
     /// `POST /-/reload` is served.
     pub enable_lifecycle: bool,
 }
@@ -552,6 +569,8 @@ pub struct Settings {
     pub events: EventsSettings,
     /// `/v1/verify`; off when no key source is configured.
     pub verify: crate::verify::VerifySettings,
+    /// `/probe`; off when no module is configured.
+    pub probe: crate::probe::jwt_config::ProbeSettings,
 }
 
 impl Settings {
@@ -703,7 +722,9 @@ impl Settings {
             .verify_web_config_file
             .clone()
             .or(raw.verify.web_config_file.clone());
+        let probe_web = raw.probe.web_config_file.clone();
         let events = events_settings(flags, raw.events)?;
+        let probe = crate::probe::jwt_config::settings(raw.probe)?;
         let verify = crate::verify::config::settings(&flags.verify, raw.verify)?;
         // A separate listener runs with its own web config when one is named, else the main
         // one; naming one without a separate listener is a mistake worth reporting.
@@ -722,6 +743,7 @@ impl Settings {
         };
         let events_config = separate("events.web-config-file", &events.listen_address, events_web)?;
         let verify_config = separate("verify.web-config-file", &verify.listen_address, verify_web)?;
+        let probe_config = separate("probe.web-config-file", &probe.listen_address, probe_web)?;
         // /v1/events (with a shared secret) and /v1/verify read the Authorization header
         // themselves: basic auth on their listener would take it from them.
         let events_listener = if events.listen_address.is_some() {
@@ -764,6 +786,7 @@ impl Settings {
                 config,
                 events_config,
                 verify_config,
+                probe_config,
                 enable_lifecycle,
             },
             ntp: NtpSettings {
@@ -778,6 +801,7 @@ impl Settings {
             log: LogSettings { level, format },
             events,
             verify,
+            probe,
         })
     }
 }

@@ -376,6 +376,11 @@ impl Search {
         }
     }
 
+    /// Counts a request whose answer ended the probe (a redirect, 429, 5xx).
+    pub fn count_unanswered(&mut self) {
+        self.requests += 1;
+    }
+
     /// Records one answer.
     pub fn answer(&mut self, a: &Answer) {
         self.requests += 1;
