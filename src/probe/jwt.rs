@@ -103,7 +103,7 @@ impl ProbeResult {
                  verifier clock offset: {:+.3} s (verifier minus this host; positive = verifier ahead)\n\
                  verifier leeway:       {:.3} s\n\
                  bound:                 ±{:.3} s on both ({})\n\
-                 edges: nbf accepted up to now {:+.3} s, exp accepted up to now {:+.3} s\n",
+                 edges: accepted while nbf <= now {:+.3} s and exp > now {:+.3} s (this host's now)\n",
                 e.offset,
                 e.leeway,
                 e.bound,

@@ -298,6 +298,11 @@ impl Search {
         if nx && self.x.width() > COARSE_WIDTH {
             return Some(self.search_plan(Edge::Nbf, earliest, false));
         }
+        // The clock checks as soon as X is narrow enough: they decide half a second of the
+        // bound, more than any further narrowing.
+        if let Some(p) = self.check_plan(earliest) {
+            return Some(p);
+        }
         let fine: Vec<Plan> = [(Edge::Nbf, nx), (Edge::Exp, ny)]
             .into_iter()
             .filter(|&(_, n)| n)
@@ -309,7 +314,7 @@ impl Search {
         {
             return Some(p);
         }
-        self.check_plan(earliest)
+        None
     }
 
     /// Claim and arrival that put the boundary at the middle of the edge's interval (clamped
