@@ -236,6 +236,15 @@ async fn probe(
                 return Err(reason);
             }
         };
+        tracing::debug!(
+            module = %module.name,
+            edge = plan.edge.label(),
+            purpose = ?plan.purpose,
+            claim_minus_sent = plan.claim - sent,
+            rtt = received - sent,
+            accepted,
+            "JWT probe answer"
+        );
         search.answer(&Answer {
             plan,
             sent,

@@ -35,6 +35,7 @@ def check(request: Request, rest: str) -> Response:
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", 0))
+sock.listen(128)
 print(sock.getsockname()[1], flush=True)
 config = uvicorn.Config(app, log_level="warning", access_log=False)
 uvicorn.Server(config).run(sockets=[sock])
