@@ -372,7 +372,7 @@ struct Figures {
 /// Probes the verifier on `port` through the exporter and checks the truth against the bound.
 fn measure(name: &str, port: u16, shift: f64, leeway: f64, scrape_timeout: f64) -> Figures {
     let target = format!("http://127.0.0.1:{port}/api/");
-    let s = setup(&[target.clone()], "timeout = \"60s\"");
+    let s = setup(std::slice::from_ref(&target), "timeout = \"60s\"");
     let exporter = Exporter::start(&["--config.file", s.config.to_str().unwrap()]);
     let (status, body) = probe(&exporter, "api", &format!("{target}health"), scrape_timeout);
     assert_eq!(status, 200, "{body}");
