@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
-//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
+//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
 //!   shutdown (`axum::serve` has no timeouts).
 //! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
@@ -23,8 +23,13 @@
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
 //!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
 //!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//! - [`probe`]: the JWT tolerance probe: `probe::jwt_search` is the pure edge search (answers →
+//!   next request, edges, offset, leeway, bound), `probe::jwt_config` the modules and their
+//!   target allow-lists, `probe::jwt` mints and sends the tokens, `probe::jwt_http` is
+//!   `GET /probe` (blackbox_exporter style) and `skew-exporter probe` its command-line form.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
-//!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
+//!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, `/probe`, web configs); counters
+//!   survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
 //!   of a listener, re-read when its files change.
 //!
