@@ -1,8 +1,10 @@
-//! Wiring: bind the listener, spawn every task under one `CancellationToken` and one
-//! `TaskTracker`, serve until the shutdown future completes, then wait for everything to stop.
+//! Wiring: bind every listener (main, and the separate events, verify and probe ones when configured),
+//! spawn every task under one `CancellationToken` and one `TaskTracker`, serve until the
+//! shutdown future completes, then wait for everything to stop.
 //!
 //! The shutdown trigger is a parameter (`ctrl_c`/SIGTERM in `main`, anything in tests), as in
-//! mini-redis. In-flight requests finish before `run` returns.
+//! mini-redis. In-flight requests finish before `run` returns, within `--web.shutdown-timeout`:
+//! after that, `run` returns anyway (and `main` drops what is left with the runtime).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,8 +31,6 @@ pub enum RunError {
     },
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 impl RunError {
@@ -93,6 +93,13 @@ pub async fn run(
 
     // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    // The host's own clocks: kernel sync state, steps and suspends (Linux only).
+    #[cfg(target_os = "linux")]
+    tracker.spawn(crate::clock::watch::run(
+        crate::clock::watch::ClockMetrics::register(metrics.registry())?,
+        crate::clock::SystemClocks,
+        cancel.clone(),
+    ));
     let tail = Reloader::start_tail(&settings, &recorder, &cancel);
     let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
@@ -133,12 +140,9 @@ pub async fn run(
     match (events, &web_events) {
         (Some(listener), Some(web)) => {
             log_listening("events", &listener);
-            tracker.spawn(serve(
-                listener,
-                events_routes,
-                server.with_web_config(web.clone()),
-                cancel.clone(),
-            ));
+            let server = server.for_listener("events", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, events_routes, cancel).await });
         }
         _ => app = app.merge(events_routes),
     }
@@ -149,12 +153,9 @@ pub async fn run(
     match (verify, &web_verify) {
         (Some(listener), Some(web)) if verify_enabled => {
             log_listening("verify", &listener);
-            tracker.spawn(serve(
-                listener,
-                verify_routes,
-                server.with_web_config(web.clone()),
-                cancel.clone(),
-            ));
+            let server = server.for_listener("verify", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, verify_routes, cancel).await });
         }
         // Configuration refuses a verify listener without keys.
         (Some(_), _) => {}
@@ -166,21 +167,24 @@ pub async fn run(
     match (probe, &web_probe) {
         (Some(listener), Some(web)) => {
             log_listening("probe", &listener);
-            tracker.spawn(serve(
-                listener,
-                probe_routes,
-                server.with_web_config(web.clone()),
-                cancel.clone(),
-            ));
+            let server = server.for_listener("probe", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, probe_routes, cancel).await });
         }
         _ => app = app.merge(probe_routes),
     }
+    // The main listener: a few connections beyond the cap for scrapes.
+    let shutdown_timeout = settings.web.shutdown_timeout;
+    let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];
+    let main_server = server
+        .for_listener("main", web_main.clone(), &metrics)
+        .with_scrape_reserve(scrape_paths);
     let reloader = Reloader {
         current: settings,
         metrics,
         recorder,
         outcome,
-        web_main: web_main.clone(),
+        web_main,
         web_events,
         web_verify,
         ntp,
@@ -194,7 +198,6 @@ pub async fn run(
         cancel: cancel.clone(),
     };
     tracker.spawn(reloader.run(hangup, reload_rx));
-    let server = server.with_web_config(web_main);
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -202,30 +205,32 @@ pub async fn run(
             cancel.cancel();
         });
     }
-    let served = serve(main, app, server, cancel.clone()).await;
-    cancel.cancel();
-    tracker.close();
-    tracker.wait().await;
-    tracing::info!("stopped");
-    served
+    let everything = async {
+        main_server.serve(main, app, cancel.clone()).await;
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
+    };
+    // Each listener drops its connections at the shutdown timeout itself; this bounds the rest
+    // (a task that does not stop) by the same deadline.
+    let deadline = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    tokio::select! {
+        _ = everything => tracing::info!("stopped"),
+        _ = deadline => tracing::warn!(
+            tasks = tracker.len(),
+            timeout = ?shutdown_timeout,
+            "shutdown timeout reached: stopping with tasks still running"
+        ),
+    }
+    Ok(())
 }
 
 fn log_listening(role: &str, listener: &TcpListener) {
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(role, address = %local.map(|a| a.to_string()).unwrap_or_default(), "listening");
-}
-
-/// Serves `app` until `cancel` fires; in-flight requests finish first. Accept errors are
-/// retried inside (as `axum::serve` did), so this never fails today; the `Result` keeps the
-/// callers' shape.
-async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    server: crate::server::Server,
-    cancel: CancellationToken,
-) -> Result<(), RunError> {
-    server.serve(listener, app, cancel).await;
-    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -32,6 +32,16 @@ pub fn main() -> ExitCode {
         return probe(args, &settings);
     }
     if cli.flags.check_config {
+        // Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
+        for (path, skipped) in &settings.verify.skipped_keys {
+            for s in skipped {
+                let what = match s.kind {
+                    crate::verify::keys::SkipKind::Refused => "refused",
+                    crate::verify::keys::SkipKind::Ignored => "skipped",
+                };
+                eprintln!("skew-exporter: {}: {what} {s}", path.display());
+            }
+        }
         let web = match &settings.web.config {
             None => "plain HTTP".to_owned(),
             Some(w) => format!(
@@ -69,7 +79,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal())) {
+    let result = runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal()));
+    // `run` returns within the shutdown timeout even when a task did not stop: whatever is
+    // left is dropped here, without waiting for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");

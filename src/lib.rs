@@ -1,17 +1,25 @@
 //! skew-exporter: makes clock skew between JWT issuers and verifiers visible to Prometheus.
 //!
 //! # Layout
-//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`.
+//! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`:
+//!   `config::base` (file reading, `ConfigError`, value parsers; a leaf), `config::flags` (clap),
+//!   one file per area (`config::web`, `ntp`, `log`, `events`; `[verify]` is `verify::config`),
+//!   each pure `validate` first, then a step that reads the files the settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
 //! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
-//! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
-//!   shutdown (`axum::serve` has no timeouts).
+//! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
+//!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
+//!   (`axum::serve` has none of these).
 //! - [`metrics`]: every metric family, registered once, with typed handles; the per-pair JWT
 //!   families live in the exporter's own atomics (`metrics::jwt`) and are encoded straight to
 //!   text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers.
+//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
+//!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
+//! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
+//!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
+//!   second by `clock::watch`; the step and suspend decisions are pure (`clock::Detector`).
 //! - [`event`]: the verification event, its closed sets (outcome, reason) and its parsing;
 //!   [`fastjson`] reads the common flat shape without serde and defers everything else.
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
@@ -21,8 +29,9 @@
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
-//!   decision (token → verdict), `verify::keys` the keys, `verify::refresh` the tasks that keep
-//!   them current, `verify::http` the endpoint. Each verification becomes an event.
+//!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
+//!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
+//!   the endpoint. Each verification becomes an event.
 //! - [`probe`]: the JWT tolerance probe: `probe::jwt_search` is the pure edge search (answers →
 //!   next request, edges, offset, leeway, bound), `probe::jwt_config` the modules and their
 //!   target allow-lists, `probe::jwt` mints and sends the tokens, `probe::jwt_http` is
@@ -36,8 +45,8 @@
 //! # The flow of one NTP sample
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
-//! class. The lowest-delay sample of a burst sets the server's gauges; then `ntp::select`
-//! recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//! class. The lowest-delay sample of a burst sets the server's gauges; then
+//! `ntp::select::agreement` recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
 //!
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
@@ -50,6 +59,7 @@
 pub mod analyze;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod fastjson;

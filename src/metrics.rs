@@ -1,4 +1,6 @@
-//! Every metric family the exporter exposes, in one place, registered in one registry.
+//! Every metric family the exporter exposes, registered in one registry: all of them here, but
+//! for the two reload gauges (`skew_config_last_reload_*`), which `reload::ReloadMetrics`
+//! registers in the same registry.
 //!
 //! The names, types and labels are the contract in the README's metric list; dashboards, alert
 //! rules and tests depend on them. Label values that come from configuration (the NTP `server`)
@@ -80,6 +82,10 @@ pub struct Metrics {
 pub struct HttpMetrics {
     /// `timeout` ∈ `header`, `idle`: connections closed because the peer was too slow.
     pub connections_timed_out: IntCounterVec,
+    /// `listener` ∈ `main`, `events`, `verify`, `probe`: connections over `--web.max-connections`
+    /// closed unserved, and scrape-reserve connections that asked for another path. A child
+    /// exists for each listener that runs (`server::Server::for_listener`).
+    pub connections_refused: IntCounterVec,
     /// `reason` ∈ [`HttpMetrics::REFUSALS`]: `POST /v1/events` requests answered without
     /// reading any event (the events of a body over the limit also count as `too_large`).
     pub events_refused: IntCounterVec,
@@ -104,6 +110,12 @@ impl HttpMetrics {
                 "HTTP connections closed by a timeout: header (request head not received in time, or idle keep-alive), idle (nothing moved while waiting on the client, e.g. a response not read).",
                 &["timeout"],
             )?,
+            connections_refused: counter(
+                r,
+                "skew_http_connections_refused_total",
+                "HTTP connections refused because the listener already served --web.max-connections (on the main listener: and its scrape reserve was full, or the connection asked the reserve for another path than the metrics or /healthz).",
+                &["listener"],
+            )?,
             events_refused: counter(
                 r,
                 "skew_events_requests_refused_total",
@@ -124,7 +136,8 @@ impl HttpMetrics {
 /// `/v1/verify` key management: an addition to the contract (README, "Token verification").
 /// Children are created by `verify::http::start`, so only exporters that verify export them.
 pub struct VerifyMetrics {
-    /// `result` ∈ `ok`, `error`: loads of a key source after start-up.
+    /// `result` ∈ `ok`, `error`: loads of a key source after start-up; `error` also counts
+    /// each JWKS key a load refused.
     pub key_reloads: IntCounterVec,
     /// No labels: keys currently loaded.
     pub keys: IntGaugeVec,
@@ -136,7 +149,7 @@ impl VerifyMetrics {
             key_reloads: counter(
                 r,
                 "skew_verify_key_reloads_total",
-                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay.",
+                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay. Error also counts each JWKS key a load refused (start-up included).",
                 &["result"],
             )?,
             keys: int_gauge(

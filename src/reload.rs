@@ -388,6 +388,14 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
         old.web.idle_timeout != new.web.idle_timeout,
     );
     check(
+        "web.max-connections",
+        old.web.max_connections != new.web.max_connections,
+    );
+    check(
+        "web.shutdown-timeout",
+        old.web.shutdown_timeout != new.web.shutdown_timeout,
+    );
+    check(
         "web.enable-lifecycle",
         old.web.enable_lifecycle != new.web.enable_lifecycle,
     );

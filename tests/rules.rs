@@ -184,6 +184,9 @@ struct Dashboard {
     variables: Vec<Query>,
     /// The names of the dashboard's template variables.
     variable_names: Vec<String>,
+    /// The queries of Prometheus annotations (clock steps, suspends). Checked like the
+    /// panels' queries, but not required to return data: they mark rare events.
+    annotations: Vec<Query>,
 }
 
 fn dashboard() -> Dashboard {
@@ -256,10 +259,25 @@ fn dashboard() -> Dashboard {
             panic!("{DASHBOARD}: {what}: a query this test does not know how to check");
         }
     }
+    let annotations = d["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let expr = a["expr"].as_str().filter(|e| !e.trim().is_empty())?;
+            Some(Query {
+                what: format!("annotation {:?}", a["name"].as_str().unwrap_or("?")),
+                expr: expr.to_owned(),
+                label: None,
+                legend: None,
+            })
+        })
+        .collect();
     Dashboard {
         panels,
         variables,
         variable_names,
+        annotations,
     }
 }
 
@@ -787,6 +805,11 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     let rules = rules();
     let mut queries: Vec<Query> = dash.panels.clone();
     queries.extend(dash.variables.iter().cloned());
+    assert!(
+        !dash.annotations.is_empty(),
+        "the clock step and suspend annotations are queries too"
+    );
+    queries.extend(dash.annotations.iter().cloned());
     queries.extend(rules.iter().map(|r| Query {
         what: format!("rule {}", r.name()),
         expr: r.expr.clone(),
@@ -846,6 +869,9 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     });
     let (status, text) = exporter.get("/metrics");
     assert_eq!(status, 200);
+    // The JWT tolerance probe's gauges are answered by /probe (a scrape job of their own):
+    // a successful probe's answer, rendered by the exporter's own code.
+    let text = format!("{text}{}", probe_answer());
     let exposed = Exposed::parse(&text);
     for family in [
         "skew_jwt_age_seconds",
@@ -914,6 +940,26 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
         println!("allowed although not exposed: {m} ({why})");
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What `/probe` answers for a successful JWT tolerance probe.
+fn probe_answer() -> String {
+    use skew_exporter::probe::jwt::ProbeResult;
+    use skew_exporter::probe::jwt_search::{ClockKind, Estimate, Interval};
+    ProbeResult {
+        estimate: Some(Estimate {
+            nbf_edge: Interval { lo: 2.9, hi: 3.1 },
+            exp_edge: Interval { lo: -3.1, hi: -2.9 },
+            offset: 3.0,
+            leeway: 0.0,
+            bound: 0.1,
+            clock: ClockKind::Fractional,
+        }),
+        failure: None,
+        requests: 30,
+        duration: Duration::from_secs(5),
+    }
+    .to_prometheus()
 }
 
 /// The whole chain: exporters → a real Prometheus with the rules → its HTTP API.

@@ -6,7 +6,9 @@
 //! reads whatever the followed files gained; structural events and the poll also re-evaluate the
 //! glob patterns and check for rotation.
 //!
-//! Files are identified by (device, inode), not by path:
+//! Files are identified by (device, inode), not by path. What happened to a file since the
+//! last look is decided by two pure classifiers, [`classify_path`] (new, followed, replaced)
+//! and [`classify_content`] (unchanged, grown, truncated); the tailer acts on their answer:
 //! - rename + create rotation: the old file, now under another name (or none), is read to its
 //!   end and dropped once it has been idle for a while; the new file at the path is followed
 //!   from its start;
@@ -152,6 +154,80 @@ impl LineBuffer {
     }
 }
 
+/// (device, inode): what identifies a file, whatever its path.
+pub type FileId = (u64, u64);
+
+/// What a glob evaluation found at a matching path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathChange {
+    /// The file there is already followed (perhaps renamed into this path): nothing to do.
+    Followed,
+    /// A file not followed, at a path that held no other file: follow it (from the start, or
+    /// from the end on the first scan with `--events.start=end`).
+    New,
+    /// Another file than the one last seen at this path: rename + create rotation, or deleted
+    /// and re-created. Follow it from its start, and count a rotation.
+    Replaced,
+}
+
+/// Classifies what is at a path now: `before` is the file last seen at it, `now` the file
+/// there now, `followed` whether `now` is among the followed files.
+pub fn classify_path(before: Option<FileId>, now: FileId, followed: bool) -> PathChange {
+    if followed {
+        PathChange::Followed
+    } else if before.is_some_and(|old| old != now) {
+        PathChange::Replaced
+    } else {
+        PathChange::New
+    }
+}
+
+/// Where the reading of a followed file stood after the last pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadState<'a> {
+    /// Bytes read.
+    pub offset: u64,
+    /// The size seen at the last pass.
+    pub size: u64,
+    /// The fingerprint of its first bytes, and how many bytes it covers, once taken.
+    pub fingerprint: Option<(&'a str, usize)>,
+}
+
+/// What became of a followed file's content since the last pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentChange {
+    /// Nothing past the read position.
+    Unchanged,
+    /// Bytes past the read position: read them.
+    Grown,
+    /// Shorter than the read position, or (its size changed and) its first bytes are not the
+    /// ones fingerprinted: copy-truncate, or rewritten in place. Read again from 0.
+    Truncated,
+}
+
+/// Classifies a followed file from its state and its size now. `fingerprint_now(len)` is the
+/// fingerprint of its first `len` bytes now (`None` when they cannot be read); it is asked only
+/// when the size changed and a fingerprint was taken, so that an idle file costs no read.
+pub fn classify_content(
+    before: ReadState<'_>,
+    size: u64,
+    fingerprint_now: impl FnOnce(usize) -> Option<String>,
+) -> ContentChange {
+    let rewritten = || {
+        size != before.size
+            && before
+                .fingerprint
+                .is_some_and(|(fp, len)| fingerprint_now(len).as_deref() != Some(fp))
+    };
+    if size < before.offset || rewritten() {
+        ContentChange::Truncated
+    } else if size == before.offset {
+        ContentChange::Unchanged
+    } else {
+        ContentChange::Grown
+    }
+}
+
 /// The per-pattern metric children.
 struct PatternMetrics {
     lines: IntCounter,
@@ -193,8 +269,6 @@ impl PatternMetrics {
         }
     }
 }
-
-type FileId = (u64, u64);
 
 /// One followed file.
 struct Followed {
@@ -417,10 +491,17 @@ impl Tailer {
             f.detached = detached;
         }
         for (path, (id, pattern, size)) in current {
-            if let Some(f) = self.files.get_mut(&id) {
-                f.path = path.clone();
+            let change = classify_path(
+                self.known.get(&path).copied(),
+                id,
+                self.files.contains_key(&id),
+            );
+            if change == PathChange::Followed {
+                if let Some(f) = self.files.get_mut(&id) {
+                    f.path = path.clone();
+                }
             } else {
-                let rotated = self.known.get(&path).is_some_and(|old| *old != id);
+                let rotated = change == PathChange::Replaced;
                 if rotated {
                     self.metrics[pattern].rotations.inc();
                     tracing::debug!(path = %path.display(), "file rotated");
@@ -498,25 +579,30 @@ impl Tailer {
                 return;
             }
         };
-        let rewritten = size != f.size
-            && f.fingerprint.as_ref().is_some_and(|(fp, len)| {
-                checkpoint::fingerprint(&f.file, *len)
-                    .ok()
-                    .as_ref()
-                    .map(|x| &x.0)
-                    != Some(fp)
-            });
-        if size < f.offset || rewritten {
-            m.truncations.inc();
-            tracing::debug!(path = %f.path.display(), "file truncated; reading from the start");
-            f.offset = 0;
-            f.buffer.reset();
-            f.fingerprint = None;
-            self.dirty = true;
-        }
+        let before = ReadState {
+            offset: f.offset,
+            size: f.size,
+            fingerprint: f.fingerprint.as_ref().map(|(fp, len)| (fp.as_str(), *len)),
+        };
+        let file = &f.file;
+        let change = classify_content(before, size, |len| {
+            checkpoint::fingerprint(file, len).ok().map(|x| x.0)
+        });
         f.size = size;
-        if size == f.offset {
-            return;
+        match change {
+            ContentChange::Unchanged => return,
+            ContentChange::Grown => {}
+            ContentChange::Truncated => {
+                m.truncations.inc();
+                tracing::debug!(path = %f.path.display(), "file truncated; reading from the start");
+                f.offset = 0;
+                f.buffer.reset();
+                f.fingerprint = None;
+                self.dirty = true;
+                if size == 0 {
+                    return;
+                }
+            }
         }
         f.last_growth = Instant::now();
         self.dirty = true;
@@ -795,5 +881,129 @@ mod tests {
         );
         assert_eq!(watch_dir("events.jsonl"), PathBuf::from("."));
         assert_eq!(watch_dir("/var/log/app.jsonl"), PathBuf::from("/var/log"));
+    }
+
+    #[test]
+    fn what_happened_at_a_path() {
+        use PathChange::*;
+        let (x, y) = ((1, 10), (1, 11));
+        for (before, now, followed, want, name) in [
+            (None, x, false, New, "a path seen for the first time"),
+            (
+                Some(x),
+                x,
+                false,
+                New,
+                "the same file, no longer followed (dropped, or its open failed)",
+            ),
+            (Some(x), x, true, Followed, "the same file, followed"),
+            (
+                Some(x),
+                y,
+                false,
+                Replaced,
+                "rename + create, or deleted and re-created",
+            ),
+            (
+                None,
+                y,
+                true,
+                Followed,
+                "a followed file renamed into a matching path",
+            ),
+            (
+                Some(x),
+                y,
+                true,
+                Followed,
+                "a followed file renamed over another",
+            ),
+        ] {
+            assert_eq!(classify_path(before, now, followed), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn what_happened_to_a_followed_file() {
+        use ContentChange::*;
+        let fp = Some(("abc", 3));
+        let state = |offset, size, fingerprint| ReadState {
+            offset,
+            size,
+            fingerprint,
+        };
+        // (state, size now, first bytes' fingerprint now, expected, name)
+        let cases: [(ReadState<'_>, u64, Option<&str>, ContentChange, &str); 10] = [
+            (state(100, 100, fp), 100, Some("abc"), Unchanged, "idle"),
+            (
+                state(0, 0, None),
+                0,
+                None,
+                Unchanged,
+                "empty and still empty",
+            ),
+            (state(100, 100, fp), 150, Some("abc"), Grown, "appended to"),
+            (
+                state(0, 0, None),
+                10,
+                None,
+                Grown,
+                "first bytes in an empty file",
+            ),
+            (
+                state(100, 100, fp),
+                40,
+                Some("abc"),
+                Truncated,
+                "shorter than the read position",
+            ),
+            (
+                state(100, 100, fp),
+                0,
+                None,
+                Truncated,
+                "truncated to nothing",
+            ),
+            (
+                state(100, 100, fp),
+                150,
+                Some("xyz"),
+                Truncated,
+                "copy-truncate, refilled past the position",
+            ),
+            (
+                state(100, 100, fp),
+                150,
+                None,
+                Truncated,
+                "first bytes unreadable",
+            ),
+            (
+                state(100, 100, None),
+                150,
+                Some("xyz"),
+                Grown,
+                "no fingerprint yet: nothing to compare",
+            ),
+            (
+                state(100, 120, fp),
+                120,
+                Some("xyz"),
+                Grown,
+                "size unchanged since the last look: no fingerprint read",
+            ),
+        ];
+        for (before, size, now, want, name) in cases {
+            let mut asked = false;
+            let got = classify_content(before, size, |len| {
+                asked = true;
+                assert_eq!(Some(len), before.fingerprint.map(|f| f.1), "{name}");
+                now.map(str::to_owned)
+            });
+            assert_eq!(got, want, "{name}");
+            let must_ask =
+                size >= before.offset && size != before.size && before.fingerprint.is_some();
+            assert_eq!(asked, must_ask, "{name}: fingerprint read");
+        }
     }
 }

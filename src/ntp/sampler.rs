@@ -10,23 +10,62 @@
 //! request as the answer to the next; the connect makes the kernel drop datagrams from any other
 //! source and report an ICMP refusal as an error instead of a silent timeout. `sntpc` has no
 //! timeout of its own, so each exchange runs under `--ntp.timeout`.
+//!
+//! The network sits behind one seam, [`Network`]: "resolve this server" and "send one request
+//! to this address, classify the answer". [`Udp`] is the real one; the tests drive the loop
+//! (bursts, Kiss-o'-Death back-off, a fresh resolution every round, timeouts) with a scripted
+//! fake under tokio's paused clock. What the agreement gauges show is decided by the pure
+//! [`select::agreement`].
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sntpc::{NtpContext, NtpUdpSocket, StdTimestampGen};
 use tokio::net::UdpSocket;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample};
-use super::select::{self, Candidate};
+use super::select::{self, Candidate, Latest};
 use crate::config::{NtpSettings, ServerSpec};
 use crate::metrics::{Metrics, NtpMetrics};
 
 /// How long name resolution of one server may take before the round counts a `dns_error`.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The sampler's view of the network: name resolution and one NTP exchange. Timeouts are the
+/// sampler's business, not the implementation's.
+pub trait Network: Send + Sync + 'static {
+    /// The address to query for `host:port` this round (the first one resolution gives).
+    fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> impl Future<Output = std::io::Result<SocketAddr>> + Send;
+
+    /// One request to `addr` and its classified answer. May never finish (no reply): the
+    /// sampler bounds it with `--ntp.timeout`.
+    fn exchange(&self, addr: SocketAddr) -> impl Future<Output = Result<Sample, Failure>> + Send;
+}
+
+/// The real network: the system resolver, and a fresh connected UDP socket per exchange.
+pub struct Udp;
+
+impl Network for Udp {
+    async fn resolve(&self, host: &str, port: u16) -> std::io::Result<SocketAddr> {
+        tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+    }
+
+    async fn exchange(&self, addr: SocketAddr) -> Result<Sample, Failure> {
+        udp_exchange(addr).await
+    }
+}
 
 /// Starts one sampling task per server on `tracker`; they stop when `cancel` fires.
 pub fn spawn(
@@ -34,6 +73,17 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
+) {
+    spawn_with(settings, metrics, cancel, tracker, Arc::new(Udp));
+}
+
+/// [`spawn`] over any [`Network`].
+pub fn spawn_with<N: Network>(
+    settings: &NtpSettings,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+    network: Arc<N>,
 ) {
     let agreement = Arc::new(Agreement::new(settings));
     for (index, spec) in settings.servers.iter().enumerate() {
@@ -45,6 +95,7 @@ pub fn spawn(
             metrics: metrics.clone(),
             agreement: agreement.clone(),
             cancel: cancel.clone(),
+            network: network.clone(),
         };
         tracker.spawn(task.run());
     }
@@ -76,13 +127,14 @@ fn init_series(m: &NtpMetrics, server: &str) {
     m.falseticker.with_label_values(&[server]).set(0);
 }
 
-struct ServerTask {
+struct ServerTask<N> {
     index: usize,
     spec: ServerSpec,
     settings: NtpSettings,
     metrics: Arc<Metrics>,
     agreement: Arc<Agreement>,
     cancel: CancellationToken,
+    network: Arc<N>,
 }
 
 /// What one round of a server's burst produced.
@@ -91,7 +143,7 @@ struct Round {
     kiss: Option<KissAction>,
 }
 
-impl ServerTask {
+impl<N: Network> ServerTask<N> {
     async fn run(self) {
         let mut backoff: u32 = 1;
         loop {
@@ -119,7 +171,7 @@ impl ServerTask {
             best: None,
             kiss: None,
         };
-        let addr = match resolve(&self.spec).await {
+        let addr = match self.resolve().await {
             Ok(addr) => addr,
             Err(e) => {
                 tracing::debug!(server = %self.spec.label, error = %e, "cannot resolve NTP server");
@@ -137,7 +189,7 @@ impl ServerTask {
             }
             let outcome = tokio::select! {
                 _ = self.cancel.cancelled() => break,
-                o = exchange(addr, self.settings.timeout) => o,
+                o = self.exchange(addr) => o,
             };
             match outcome {
                 Ok(s) => {
@@ -170,6 +222,19 @@ impl ServerTask {
         }
         round.best = best_of_burst(&samples);
         round
+    }
+
+    async fn resolve(&self) -> std::io::Result<SocketAddr> {
+        let lookup = self.network.resolve(&self.spec.host, self.spec.port);
+        tokio::time::timeout(DNS_TIMEOUT, lookup)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS timeout"))?
+    }
+
+    async fn exchange(&self, addr: SocketAddr) -> Result<Sample, Failure> {
+        tokio::time::timeout(self.settings.timeout, self.network.exchange(addr))
+            .await
+            .unwrap_or(Err(Failure::new(QueryResult::Timeout)))
     }
 
     fn count(&self, result: QueryResult) {
@@ -206,16 +271,6 @@ fn next_backoff(current: u32, round: &Round, cap: u32) -> u32 {
     }
 }
 
-async fn resolve(spec: &ServerSpec) -> std::io::Result<SocketAddr> {
-    let lookup = tokio::net::lookup_host((spec.host.as_str(), spec.port));
-    let mut addrs = tokio::time::timeout(DNS_TIMEOUT, lookup)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS timeout"))??;
-    addrs
-        .next()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
-}
-
 /// A connected UDP socket that remembers the first byte of the last datagram it received, so
 /// that an unsynchronised reply's leap indicator can be reported (sntpc drops the packet).
 struct Connected {
@@ -247,6 +302,13 @@ impl NtpUdpSocket for Connected {
 
 /// One request/response exchange with `addr` on a fresh socket, under `timeout`.
 pub async fn exchange(addr: SocketAddr, timeout: Duration) -> Result<Sample, Failure> {
+    tokio::time::timeout(timeout, udp_exchange(addr))
+        .await
+        .unwrap_or(Err(Failure::new(QueryResult::Timeout)))
+}
+
+/// One request/response exchange with `addr` on a fresh socket, without a timeout.
+async fn udp_exchange(addr: SocketAddr) -> Result<Sample, Failure> {
     let network = |e: std::io::Error| {
         tracing::trace!(%addr, error = %e, "socket error");
         Failure::new(QueryResult::NetworkError)
@@ -264,16 +326,12 @@ pub async fn exchange(addr: SocketAddr, timeout: Duration) -> Result<Sample, Fai
         first_byte: Mutex::new(None),
     };
     let context = NtpContext::new(StdTimestampGen::default());
-    match tokio::time::timeout(timeout, sntpc::get_time(addr, &conn, context)).await {
-        Err(_) => Err(Failure::new(QueryResult::Timeout)),
-        Ok(result) => {
-            let first = conn.first_byte.lock().ok().and_then(|b| *b);
-            sample::classify(result, first)
-        }
-    }
+    let result = sntpc::get_time(addr, &conn, context).await;
+    let first = conn.first_byte.lock().ok().and_then(|b| *b);
+    sample::classify(result, first)
 }
 
-/// The freshest best sample of every server, and the selection over them.
+/// The freshest best sample of every server, and the agreement gauges written from it.
 struct Agreement {
     floor: f64,
     /// A sample older than this no longer takes part in the selection.
@@ -294,8 +352,10 @@ impl Agreement {
         }
     }
 
-    /// Records a server's round and rewrites the agreement gauges. The lock is held only for
-    /// in-memory work (no `.await`), so a std mutex is the right tool.
+    /// Records a server's round and rewrites the agreement gauges, each once, straight from
+    /// its old value to its new one (a scrape in between never sees a falseticker blink to 0).
+    /// The lock is held only for in-memory work (no `.await`), and across the writes so that
+    /// two servers' rounds cannot interleave them: a std mutex is the right tool.
     fn update(&self, index: usize, best: Option<Sample>, m: &NtpMetrics) {
         let Ok(mut latest) = self.latest.lock() else {
             return;
@@ -304,46 +364,40 @@ impl Agreement {
         if let Some(s) = best {
             latest[index] = Some((now, s));
         }
-        let fresh: Vec<(usize, Candidate)> = latest
+        let view: Vec<Option<Latest>> = latest
             .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| {
-                let (at, s) = slot.as_ref()?;
-                (now.duration_since(*at) <= self.stale_after).then(|| {
-                    (
-                        i,
-                        Candidate {
-                            offset: s.offset,
-                            half_width: s.half_width(self.floor),
-                        },
-                    )
+            .map(|slot| {
+                slot.as_ref().map(|(at, s)| Latest {
+                    age: now.duration_since(*at),
+                    candidate: Candidate {
+                        offset: s.offset,
+                        half_width: s.half_width(self.floor),
+                    },
                 })
             })
             .collect();
-        let candidates: Vec<Candidate> = fresh.iter().map(|(_, c)| *c).collect();
-        let selection = select::select(&candidates);
-
-        for label in &self.labels {
-            m.falseticker.with_label_values(&[label]).set(0);
+        let a = select::agreement(&view, self.stale_after);
+        for (label, &falseticker) in self.labels.iter().zip(&a.falseticker) {
+            m.falseticker
+                .with_label_values(&[label])
+                .set(i64::from(falseticker));
         }
-        if let Some(offset) = selection.system_offset {
-            for ((i, _), agrees) in fresh.iter().zip(&selection.agreeing) {
-                m.falseticker
-                    .with_label_values(&[&self.labels[*i]])
-                    .set(i64::from(!agrees));
-            }
-            m.system_offset.with_label_values::<&str>(&[]).set(offset);
-        } else {
-            m.system_offset.reset();
+        match a.system_offset {
+            Some(offset) => m.system_offset.with_label_values::<&str>(&[]).set(offset),
+            None => m.system_offset.reset(),
         }
         m.servers_agreeing
             .with_label_values::<&str>(&[])
-            .set(selection.count as i64);
+            .set(a.servers_agreeing as i64);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
+    use sntpc::KissOfDeathCode;
+
     use super::*;
 
     fn round(best: bool, kiss: Option<KissAction>) -> Round {
@@ -381,5 +435,310 @@ mod tests {
             next_backoff(4, &round(true, Some(KissAction::Ignore)), 16),
             1
         );
+    }
+
+    /// What the fake server does with one request.
+    #[derive(Clone, Copy)]
+    enum Reply {
+        /// A good reply with this round-trip delay (ms).
+        Good(u64),
+        Kiss(KissOfDeathCode),
+        /// No reply at all.
+        Silent,
+    }
+
+    /// What the fake resolver answers.
+    #[derive(Clone, Copy)]
+    enum Lookup {
+        At(SocketAddr),
+        Fails,
+        Hangs,
+    }
+
+    /// A scripted network: replies and lookups are taken in order (a good reply / the first
+    /// address once a script runs out), and every call is logged with its virtual time.
+    struct Fake {
+        start: Instant,
+        replies: Mutex<VecDeque<Reply>>,
+        lookups: Mutex<VecDeque<Lookup>>,
+        exchanges: Mutex<Vec<(u128, SocketAddr)>>,
+        resolutions: Mutex<Vec<u128>>,
+    }
+
+    const A: ([u8; 4], u16) = ([192, 0, 2, 1], 123);
+    const B: ([u8; 4], u16) = ([192, 0, 2, 2], 123);
+
+    impl Fake {
+        fn new(replies: &[Reply], lookups: &[Lookup]) -> Arc<Self> {
+            Arc::new(Fake {
+                start: Instant::now(),
+                replies: Mutex::new(replies.iter().copied().collect()),
+                lookups: Mutex::new(lookups.iter().copied().collect()),
+                exchanges: Mutex::new(Vec::new()),
+                resolutions: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn ms(&self) -> u128 {
+            self.start.elapsed().as_millis()
+        }
+
+        fn exchanges(&self) -> Vec<(u128, SocketAddr)> {
+            self.exchanges.lock().unwrap().clone()
+        }
+
+        fn resolutions(&self) -> Vec<u128> {
+            self.resolutions.lock().unwrap().clone()
+        }
+    }
+
+    impl Network for Fake {
+        async fn resolve(&self, _host: &str, _port: u16) -> std::io::Result<SocketAddr> {
+            let lookup = {
+                self.resolutions.lock().unwrap().push(self.ms());
+                self.lookups.lock().unwrap().pop_front()
+            };
+            match lookup.unwrap_or(Lookup::At(A.into())) {
+                Lookup::At(addr) => Ok(addr),
+                Lookup::Fails => Err(std::io::Error::other("NXDOMAIN")),
+                Lookup::Hangs => std::future::pending().await,
+            }
+        }
+
+        async fn exchange(&self, addr: SocketAddr) -> Result<Sample, Failure> {
+            let reply = {
+                self.exchanges.lock().unwrap().push((self.ms(), addr));
+                self.replies.lock().unwrap().pop_front()
+            };
+            match reply.unwrap_or(Reply::Good(10)) {
+                Reply::Good(delay_ms) => Ok(Sample {
+                    offset: delay_ms as f64 / 1000.0,
+                    delay: delay_ms as f64 / 1000.0,
+                    stratum: 2,
+                    leap_indicator: 0,
+                    root_delay: 0.0,
+                    root_dispersion: 0.0,
+                }),
+                Reply::Kiss(code) => sample::classify(Err(sntpc::Error::KissOfDeath(code)), None),
+                Reply::Silent => std::future::pending().await,
+            }
+        }
+    }
+
+    const SERVER: &str = "ntp.test";
+
+    fn settings() -> NtpSettings {
+        NtpSettings {
+            servers: vec![ServerSpec {
+                label: SERVER.to_owned(),
+                host: SERVER.to_owned(),
+                port: 123,
+            }],
+            interval: Duration::from_secs(64),
+            timeout: Duration::from_secs(1),
+            burst: 4,
+            burst_spacing: Duration::from_secs(2),
+            falseticker_floor: Duration::from_millis(1),
+            max_backoff: 8,
+        }
+    }
+
+    /// Runs the sampler over `fake` for `secs` of virtual time, then stops it.
+    async fn run_for(fake: &Arc<Fake>, secs: u64) -> Arc<Metrics> {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        spawn_with(
+            &settings(),
+            metrics.clone(),
+            cancel.clone(),
+            &tracker,
+            fake.clone(),
+        );
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
+        metrics
+    }
+
+    fn queries(m: &Metrics, result: QueryResult) -> u64 {
+        m.ntp
+            .queries
+            .with_label_values(&[SERVER, result.as_str()])
+            .get()
+    }
+
+    fn at(ms: &[u128], addr: impl Into<SocketAddr>) -> Vec<(u128, SocketAddr)> {
+        let addr = addr.into();
+        ms.iter().map(|&t| (t, addr)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bursts_every_interval_and_publish_the_lowest_delay_sample() {
+        let fake = Fake::new(
+            &[
+                Reply::Good(30),
+                Reply::Good(12),
+                Reply::Good(20),
+                Reply::Good(40),
+            ],
+            &[],
+        );
+        let m = run_for(&fake, 200).await;
+        // A burst of 4, 2 s apart; the next round one interval after the burst ended.
+        assert_eq!(
+            fake.exchanges(),
+            at(
+                &[
+                    0, 2000, 4000, 6000, 70_000, 72_000, 74_000, 76_000, 140_000, 142_000, 144_000,
+                    146_000
+                ],
+                A
+            )
+        );
+        assert_eq!(fake.resolutions(), [0, 70_000, 140_000]);
+        assert_eq!(queries(&m, QueryResult::Ok), 12);
+        assert_eq!(queries(&m, QueryResult::Timeout), 0);
+        // Rounds 2 and 3 only had 10 ms samples; the first round's best was 12 ms.
+        assert_eq!(m.ntp.delay.with_label_values(&[SERVER]).get(), 0.010);
+        assert_eq!(m.ntp.stratum.with_label_values(&[SERVER]).get(), 2);
+        assert_eq!(m.ntp.falseticker.with_label_values(&[SERVER]).get(), 0);
+        assert_eq!(
+            m.ntp.servers_agreeing.with_label_values::<&str>(&[]).get(),
+            1
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_round_publishes_its_best_sample() {
+        let fake = Fake::new(
+            &[
+                Reply::Good(30),
+                Reply::Good(12),
+                Reply::Good(20),
+                Reply::Good(40),
+            ],
+            &[],
+        );
+        let m = run_for(&fake, 10).await;
+        assert_eq!(fake.exchanges().len(), 4);
+        assert_eq!(m.ntp.delay.with_label_values(&[SERVER]).get(), 0.012);
+        assert_eq!(m.ntp.offset.with_label_values(&[SERVER]).get(), 0.012);
+        assert_eq!(
+            m.ntp.system_offset.with_label_values::<&str>(&[]).get(),
+            0.012
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn kiss_of_death_ends_the_burst_and_backs_off() {
+        let fake = Fake::new(
+            &[
+                Reply::Kiss(KissOfDeathCode::Rate),
+                Reply::Kiss(KissOfDeathCode::Rate),
+                Reply::Good(10),
+                Reply::Good(10),
+                Reply::Good(10),
+                Reply::Good(10),
+                Reply::Kiss(KissOfDeathCode::Deny),
+            ],
+            &[],
+        );
+        let m = run_for(&fake, 1000).await;
+        // RATE: 2 intervals, RATE again: 4, a clean round: back to 1, DENY: the cap (8).
+        assert_eq!(
+            fake.exchanges(),
+            at(
+                &[
+                    0, 128_000, 384_000, 386_000, 388_000, 390_000, 454_000, 966_000, 968_000,
+                    970_000, 972_000
+                ],
+                A
+            )
+        );
+        assert_eq!(queries(&m, QueryResult::KissOfDeath), 3);
+        assert_eq!(queries(&m, QueryResult::Ok), 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_kiss_codes_do_not_end_the_burst() {
+        let fake = Fake::new(&[Reply::Kiss(KissOfDeathCode::Step)], &[]);
+        let m = run_for(&fake, 100).await;
+        assert_eq!(
+            fake.exchanges(),
+            at(&[0, 2000, 4000, 6000, 70_000, 72_000, 74_000, 76_000], A)
+        );
+        assert_eq!(queries(&m, QueryResult::KissOfDeath), 1);
+        assert_eq!(queries(&m, QueryResult::Ok), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_round_resolves_afresh_and_times_out_silent_servers() {
+        let fake = Fake::new(
+            &[Reply::Silent],
+            &[
+                Lookup::At(A.into()),
+                Lookup::Fails,
+                Lookup::Hangs,
+                Lookup::At(B.into()),
+            ],
+        );
+        let m = run_for(&fake, 250).await;
+        // Round 1 at A: the silent first exchange times out after 1 s, then the burst goes
+        // on. Round 2 (71 s): the lookup fails, no exchange. Round 3 (135 s): the lookup hangs
+        // for the 5 s DNS timeout. Round 4 (204 s): the server moved to B.
+        let mut want = at(&[0, 3000, 5000, 7000], A);
+        want.extend(at(&[204_000, 206_000, 208_000, 210_000], B));
+        assert_eq!(fake.exchanges(), want);
+        assert_eq!(fake.resolutions(), [0, 71_000, 135_000, 204_000]);
+        assert_eq!(queries(&m, QueryResult::Timeout), 1);
+        assert_eq!(queries(&m, QueryResult::DnsError), 2);
+        assert_eq!(queries(&m, QueryResult::Ok), 7);
+    }
+
+    #[test]
+    fn the_agreement_writes_final_values_and_drops_the_offset_without_majority() {
+        let mut settings = settings();
+        settings.servers = ["a", "b", "c"]
+            .iter()
+            .map(|h| ServerSpec {
+                label: h.to_string(),
+                host: h.to_string(),
+                port: 123,
+            })
+            .collect();
+        let m = Metrics::new().unwrap();
+        let agreement = Agreement::new(&settings);
+        let s = |offset: f64| Sample {
+            offset,
+            delay: 0.001,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        let falsetickers =
+            |m: &Metrics| ["a", "b", "c"].map(|l| m.ntp.falseticker.with_label_values(&[l]).get());
+        agreement.update(0, Some(s(0.0)), &m.ntp);
+        agreement.update(1, Some(s(5.0)), &m.ntp);
+        // Two servers that disagree: no majority, nobody is called a falseticker.
+        assert_eq!(falsetickers(&m), [0, 0, 0]);
+        assert_eq!(
+            m.ntp.servers_agreeing.with_label_values::<&str>(&[]).get(),
+            0
+        );
+        assert!(!m
+            .render()
+            .unwrap()
+            .contains("skew_ntp_system_offset_seconds "));
+        agreement.update(2, Some(s(0.0002)), &m.ntp);
+        assert_eq!(falsetickers(&m), [0, 1, 0]);
+        assert_eq!(
+            m.ntp.servers_agreeing.with_label_values::<&str>(&[]).get(),
+            2
+        );
+        let offset = m.ntp.system_offset.with_label_values::<&str>(&[]).get();
+        assert!((offset - 0.0001).abs() < 1e-9, "{offset}");
     }
 }

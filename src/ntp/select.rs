@@ -11,6 +11,13 @@
 //! Intervals that merely touch at an endpoint overlap. Ties between several equally large
 //! groups are settled the way NTP settles them: `[l, u]` then spans all of them, and every
 //! server that reaches into it agrees.
+//!
+//! [`agreement`] wraps the selection for the sampler: from every configured server's latest
+//! best sample (and its age) it decides the final value of every agreement gauge at once:
+//! stale samples take no part, and a server is a falseticker only when a majority exists and
+//! it is outside it.
+
+use std::time::Duration;
 
 /// One server's claim: its offset and the half-width of the interval it vouches for (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +94,54 @@ pub fn select(candidates: &[Candidate]) -> Selection {
         agreeing,
         count,
         system_offset: Some(sum / weights),
+    }
+}
+
+/// One configured server's latest best sample, as the agreement sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latest {
+    /// How long ago the sample was taken.
+    pub age: Duration,
+    pub candidate: Candidate,
+}
+
+/// The agreement gauges' values after a round, for every configured server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// Per configured server, in configuration order: the value of
+    /// `skew_ntp_falseticker{server}`. False for a server without a fresh sample, and for every
+    /// server when there is no majority.
+    pub falseticker: Vec<bool>,
+    /// `skew_ntp_system_offset_seconds`; `None`: the series is absent.
+    pub system_offset: Option<f64>,
+    /// `skew_ntp_servers_agreeing`.
+    pub servers_agreeing: usize,
+}
+
+/// Decides the agreement over the servers' latest samples. A sample older than `stale_after`
+/// does not count (as if the server had none); only fresh samples are candidates, so the
+/// majority is a majority of the servers heard from recently.
+pub fn agreement(latest: &[Option<Latest>], stale_after: Duration) -> Agreement {
+    let fresh: Vec<(usize, Candidate)> = latest
+        .iter()
+        .enumerate()
+        .filter_map(|(i, slot)| {
+            let l = slot.as_ref()?;
+            (l.age <= stale_after).then_some((i, l.candidate))
+        })
+        .collect();
+    let candidates: Vec<Candidate> = fresh.iter().map(|(_, c)| *c).collect();
+    let selection = select(&candidates);
+    let mut falseticker = vec![false; latest.len()];
+    if selection.system_offset.is_some() {
+        for ((i, _), agrees) in fresh.iter().zip(&selection.agreeing) {
+            falseticker[*i] = !agrees;
+        }
+    }
+    Agreement {
+        falseticker,
+        system_offset: selection.system_offset,
+        servers_agreeing: selection.count,
     }
 }
 
@@ -194,5 +249,95 @@ mod tests {
         assert_eq!(s.agreeing, [true, true, false]);
         let off = s.system_offset.unwrap();
         assert!((off + 2.0005).abs() < 1e-9, "{off}");
+    }
+
+    fn at(age_secs: u64, offset: f64) -> Option<Latest> {
+        Some(Latest {
+            age: Duration::from_secs(age_secs),
+            candidate: c(offset, 0.001),
+        })
+    }
+
+    #[test]
+    fn agreement_table() {
+        // 4 intervals of 64 s, plus a burst's spacing and timeouts: the sampler's bound.
+        let stale = Duration::from_secs(4 * 64 + 30);
+        struct Case {
+            name: &'static str,
+            latest: Vec<Option<Latest>>,
+            falseticker: Vec<bool>,
+            agreeing: usize,
+            offset: Option<f64>,
+        }
+        let cases = [
+            Case {
+                name: "no server heard yet",
+                latest: vec![None, None, None],
+                falseticker: vec![false, false, false],
+                agreeing: 0,
+                offset: None,
+            },
+            Case {
+                name: "three agree, one falseticker",
+                latest: vec![at(1, 0.0), at(2, 0.0002), at(3, 2.0), at(60, 0.0004)],
+                falseticker: vec![false, false, true, false],
+                agreeing: 3,
+                offset: Some(0.0002),
+            },
+            Case {
+                name: "a sample exactly at the bound still counts",
+                latest: vec![at(286, 0.0), at(1, 0.0002), at(1, 2.0)],
+                falseticker: vec![false, false, true],
+                agreeing: 2,
+                offset: Some(0.0001),
+            },
+            Case {
+                name: "a sample older than 4 intervals does not count",
+                latest: vec![at(287, 0.0), at(1, 0.0002), at(1, 2.0)],
+                falseticker: vec![false, false, false],
+                agreeing: 0,
+                offset: None,
+            },
+            Case {
+                name: "a stale falseticker is no longer called one",
+                latest: vec![at(1, 0.0), at(1, 0.0002), at(10_000, 2.0)],
+                falseticker: vec![false, false, false],
+                agreeing: 2,
+                offset: Some(0.0001),
+            },
+            Case {
+                name:
+                    "the majority is over fresh servers: two fresh agree, the rest unheard or stale",
+                latest: vec![None, at(5, 0.0), at(400, 7.0), at(5, 0.0002), None],
+                falseticker: vec![false; 5],
+                agreeing: 2,
+                offset: Some(0.0001),
+            },
+            Case {
+                name: "two fresh that disagree: no majority, nobody a falseticker",
+                latest: vec![at(1, 0.0), at(1, 1.0), at(1000, 0.0)],
+                falseticker: vec![false, false, false],
+                agreeing: 0,
+                offset: None,
+            },
+            Case {
+                name: "a single fresh server is its own majority",
+                latest: vec![at(1000, 3.0), at(10, 0.25)],
+                falseticker: vec![false, false],
+                agreeing: 1,
+                offset: Some(0.25),
+            },
+        ];
+        for case in cases {
+            let a = agreement(&case.latest, stale);
+            assert_eq!(a.falseticker, case.falseticker, "{}", case.name);
+            assert_eq!(a.servers_agreeing, case.agreeing, "{}", case.name);
+            match (a.system_offset, case.offset) {
+                (Some(got), Some(want)) => {
+                    assert!((got - want).abs() < 1e-9, "{}: {got} != {want}", case.name)
+                }
+                (got, want) => assert_eq!(got, want, "{}", case.name),
+            }
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! JWT tolerance probe, validated into [`ProbeSettings`]; and each module's target allow-list,
 //! the check that keeps the probe from becoming a token oracle.
 //!
-//! Two stages as in `crate::config`: [`RawProbe`] is the TOML as written (unknown keys refused),
-//! [`settings`] validates. The signing key is read and parsed here once (so `--check-config`
-//! and start-up name a broken key file), and again at every probe, so a replaced key file is
-//! used from the next probe on.
+//! The same stages as the areas of `crate::config`: [`RawProbe`] is the TOML as written (unknown
+//! keys refused), [`validate`] checks it (pure), [`ProbeSettings::read`] reads and parses each
+//! signing key once (so `--check-config` and start-up name a broken key file). The key is read
+//! again at every probe, so a replaced key file is used from the next probe on. Outside
+//! `crate::probe` it uses only `crate::config::base`, so `crate::config` imports it without a
+//! cycle.
 //!
 //! # Targets
 //! `targets` lists exact URLs, or prefixes ending in `/`. Both the entries and a requested
@@ -27,7 +29,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::config::base::{parse_listen_address, read_config_file, ConfigError};
 
 /// Built-in defaults; the README's `[probe.jwt.modules.NAME]` table quotes these.
 pub mod defaults {
@@ -159,7 +161,7 @@ pub struct KeySource {
 impl KeySource {
     /// Reads and parses the key file (regular files only, as every configured file).
     pub fn load(&self) -> Result<EncodingKey, String> {
-        let bytes = crate::config::read_config_file(&self.path)
+        let bytes = read_config_file(&self.path)
             .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
         encoding_key(self.kind, self.algorithm, &bytes)
             .map_err(|e| format!("{}: {e}", self.path.display()))
@@ -310,6 +312,17 @@ impl ProbeSettings {
     pub fn enabled(&self) -> bool {
         !self.modules.is_empty()
     }
+
+    /// Reads and parses every module's signing key once.
+    pub fn read(self) -> Result<Self, ConfigError> {
+        for m in self.modules.values() {
+            m.key.load().map_err(|e| ConfigError::Invalid {
+                setting: "probe.jwt.modules",
+                message: format!("module `{}`: key-file: {e}", m.name),
+            })?;
+        }
+        Ok(self)
+    }
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
@@ -322,10 +335,11 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
 /// Claims the probe sets itself.
 const RESERVED_CLAIMS: [&str; 7] = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"];
 
-/// Validates `[probe]` (the web config file is the caller's, with the other listeners').
-pub fn settings(raw: RawProbe) -> Result<ProbeSettings, ConfigError> {
+/// Validates `[probe]` without reading any file (the web config file is the caller's, with the
+/// other listeners').
+pub fn validate(raw: RawProbe) -> Result<ProbeSettings, ConfigError> {
     if let Some(a) = &raw.listen_address {
-        crate::config::parse_listen_address(a).map_err(|m| invalid("probe.listen-address", m))?;
+        parse_listen_address(a).map_err(|m| invalid("probe.listen-address", m))?;
         if raw.jwt.modules.is_empty() {
             return Err(invalid(
                 "probe.listen-address",
@@ -363,7 +377,6 @@ fn module(name: &str, m: RawModule) -> Result<JwtModule, String> {
         kind: m.kind,
         algorithm,
     };
-    key.load().map_err(|e| format!("key-file: {e}"))?;
     let aud = m
         .aud
         .filter(|a| !a.is_empty())
@@ -480,7 +493,9 @@ mod tests {
 
     fn parse(toml: &str) -> Result<ProbeSettings, String> {
         let raw: RawProbe = toml::from_str(toml).map_err(|e| e.to_string())?;
-        settings(raw).map_err(|e| e.to_string())
+        validate(raw)
+            .and_then(ProbeSettings::read)
+            .map_err(|e| e.to_string())
     }
 
     fn module_toml(key: &Path, extra: &str) -> String {

@@ -1,10 +1,12 @@
 //! The `[verify]` table and the `--verify.*` flags, validated into [`VerifySettings`].
 //!
-//! Same two stages as `crate::config`: [`RawVerify`] is the TOML as written (unknown keys
-//! refused), [`VerifyFlags`] the command line; [`settings`] merges them (flag over file over
-//! default) and validates. Key files are read and parsed here too, so `--check-config` and a
+//! Same stages as the other areas of `crate::config`: [`RawVerify`] is the TOML as written
+//! (unknown keys refused), [`VerifyFlags`] the command line; [`validate`] merges them (flag over
+//! file over default) and checks the values without reading anything; [`VerifySettings::read`]
+//! then reads and parses the key files (through [`key_source`], pure), so `--check-config` and a
 //! start-up with a broken key fail with a message naming the file, and the daemon starts with
-//! keys already loaded.
+//! keys already loaded. Outside `crate::verify` it uses only `crate::config::base` and
+//! `crate::labels`, so `crate::config` can import it without a cycle.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,9 +18,11 @@ use axum::http::HeaderName;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::keys::{self, FileKind, FileSpec, Key};
+use super::keys::{self, FileKind, FileSpec, Key, Skipped};
 use super::{Policy, ALL_ALGORITHMS};
-use crate::config::ConfigError;
+use crate::config::base::{
+    invalid, parse_listen_address, path_or_empty, read_config_file, ConfigError,
+};
 
 /// Built-in defaults; the README's `[verify]` table quotes these.
 pub mod defaults {
@@ -41,7 +45,7 @@ pub struct VerifyFlags {
     #[arg(long = "verify.listen-address", value_name = "ADDR")]
     pub verify_listen_address: Option<String>,
     /// Web config file of the verify listener instead of --web.config.file (`""` for none).
-    #[arg(long = "verify.web-config-file", value_name = "FILE", value_parser = crate::config::path_or_empty)]
+    #[arg(long = "verify.web-config-file", value_name = "FILE", value_parser = path_or_empty)]
     pub verify_web_config_file: Option<PathBuf>,
     /// JWKS file with the keys /v1/verify checks tokens with (watched and reloaded on change).
     #[arg(long = "verify.jwks-file", value_name = "FILE")]
@@ -127,9 +131,11 @@ pub struct UrlSource {
 }
 
 /// The validated `[verify]` settings. `enabled()` is false when no key source is configured,
-/// and then `/v1/verify` is not served at all.
+/// and then `/v1/verify` is not served at all. `K` is what a key file is: its [`FileSpec`]
+/// between [`validate`] and [`VerifySettings::read`], then a [`FileSource`] with its keys (the
+/// default, which the rest of the program uses).
 #[derive(Debug, Clone)]
-pub struct VerifySettings {
+pub struct VerifySettings<K = FileSource> {
     pub listen_address: Option<String>,
     pub policy: Policy,
     /// The `source` label of the recorded events.
@@ -138,21 +144,17 @@ pub struct VerifySettings {
     pub reason_header: Option<HeaderName>,
     /// Claim → response header of an allowed request.
     pub claim_headers: Vec<(String, HeaderName)>,
-    pub files: Vec<FileSource>,
+    pub files: Vec<K>,
+    /// The keys a JWKS file held that were skipped at this load, reported (logged, the refused
+    /// ones counted) when verification starts: logging is not set up yet while this is built.
+    pub skipped_keys: Vec<(PathBuf, Vec<Skipped>)>,
     pub jwks_url: Option<UrlSource>,
     pub key_poll_interval: Duration,
 }
 
-impl VerifySettings {
+impl<K> VerifySettings<K> {
     pub fn enabled(&self) -> bool {
         !self.files.is_empty() || self.jwks_url.is_some()
-    }
-}
-
-fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        message: message.into(),
     }
 }
 
@@ -182,40 +184,17 @@ fn header_name(setting: &'static str, name: &str) -> Result<HeaderName, ConfigEr
     Ok(h)
 }
 
-/// Merges flags over the file over the defaults and validates; reads and parses key files.
-pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, ConfigError> {
+/// Merges flags over the file over the defaults and checks the values; reads nothing. The
+/// key files are [`VerifySettings::read`]'s.
+pub fn validate(
+    flags: &VerifyFlags,
+    raw: RawVerify,
+) -> Result<VerifySettings<FileSpec>, ConfigError> {
     let listen_address = flags.verify_listen_address.clone().or(raw.listen_address);
     if let Some(a) = &listen_address {
-        crate::config::parse_listen_address(a).map_err(|m| invalid("verify.listen-address", m))?;
+        parse_listen_address(a).map_err(|m| invalid("verify.listen-address", m))?;
     }
-
-    let algorithms = match raw.algorithms {
-        None => ALL_ALGORITHMS.to_vec(),
-        Some(list) if list.is_empty() => {
-            return Err(invalid("verify.algorithms", "name at least one algorithm"))
-        }
-        Some(list) => {
-            let mut algs = Vec::new();
-            for name in &list {
-                if name.eq_ignore_ascii_case("none") {
-                    return Err(invalid(
-                        "verify.algorithms",
-                        "`none` (unsigned tokens) is never accepted",
-                    ));
-                }
-                let alg = Algorithm::from_str(name).map_err(|_| {
-                    invalid(
-                        "verify.algorithms",
-                        format!("`{name}` is not one of {}", keys::names(&ALL_ALGORITHMS)),
-                    )
-                })?;
-                if !algs.contains(&alg) {
-                    algs.push(alg);
-                }
-            }
-            algs
-        }
-    };
+    let algorithms = algorithms(raw.algorithms)?;
     let check_list = |v: &Option<Vec<String>>, name: &'static str| match v {
         Some(l) if l.is_empty() || l.iter().any(String::is_empty) => Err(invalid(
             name,
@@ -225,8 +204,91 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
     };
     check_list(&raw.issuers, "verify.issuers")?;
     check_list(&raw.audiences, "verify.audiences")?;
+    let required_claims = required_claims(raw.required_claims)?;
+    let leeway = leeway(raw.leeway)?;
+    let source = raw.source.unwrap_or_else(|| defaults::SOURCE.into());
+    if source.is_empty() || source.len() > crate::labels::MAX_LABEL_LEN {
+        return Err(invalid("verify.source", "must be 1 to 256 bytes long"));
+    }
+    let (reason_header, claim_headers) = headers(raw.reason_header, raw.claim_headers)?;
+    let jwks_file = flags.verify_jwks_file.clone().or(raw.jwks_file);
+    let files = key_files(raw.keys, jwks_file, &algorithms)?;
+    let jwks_url = match flags.verify_jwks_url.clone().or(raw.jwks_url) {
+        None => None,
+        Some(url) => Some(url_source(
+            url,
+            raw.jwks_refresh,
+            raw.jwks_min_refetch_interval,
+            raw.jwks_timeout,
+        )?),
+    };
+    let key_poll_interval = raw.key_poll_interval.unwrap_or(defaults::KEY_POLL_INTERVAL);
+    if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&key_poll_interval) {
+        return Err(invalid(
+            "verify.key-poll-interval",
+            "must be between 100ms and 1h",
+        ));
+    }
+    let settings = VerifySettings {
+        listen_address,
+        policy: Policy {
+            algorithms,
+            issuers: raw.issuers,
+            audiences: raw.audiences,
+            required_claims,
+            leeway: leeway.as_secs(),
+        },
+        source,
+        reason_header,
+        claim_headers,
+        files,
+        skipped_keys: Vec::new(),
+        jwks_url,
+        key_poll_interval,
+    };
+    if settings.listen_address.is_some() && !settings.enabled() {
+        return Err(invalid(
+            "verify.listen-address",
+            "is set but no keys are configured ([[verify.keys]], verify.jwks-file or verify.jwks-url)",
+        ));
+    }
+    Ok(settings)
+}
+
+/// Every algorithm when not set; `none` never; duplicates dropped, order kept.
+fn algorithms(raw: Option<Vec<String>>) -> Result<Vec<Algorithm>, ConfigError> {
+    let list = match raw {
+        None => return Ok(ALL_ALGORITHMS.to_vec()),
+        Some(list) if list.is_empty() => {
+            return Err(invalid("verify.algorithms", "name at least one algorithm"))
+        }
+        Some(list) => list,
+    };
+    let mut algs = Vec::new();
+    for name in &list {
+        if name.eq_ignore_ascii_case("none") {
+            return Err(invalid(
+                "verify.algorithms",
+                "`none` (unsigned tokens) is never accepted",
+            ));
+        }
+        let alg = Algorithm::from_str(name).map_err(|_| {
+            invalid(
+                "verify.algorithms",
+                format!("`{name}` is not one of {}", keys::names(&ALL_ALGORITHMS)),
+            )
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    Ok(algs)
+}
+
+/// `exp` always, then the configured ones.
+fn required_claims(raw: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
     let mut required_claims = vec!["exp".to_owned()];
-    for c in raw.required_claims.unwrap_or_default() {
+    for c in raw.unwrap_or_default() {
         if c.is_empty() {
             return Err(invalid("verify.required-claims", "empty claim name"));
         }
@@ -234,7 +296,12 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
             required_claims.push(c);
         }
     }
-    let leeway = raw.leeway.unwrap_or(defaults::LEEWAY);
+    Ok(required_claims)
+}
+
+/// Whole seconds, at most [`defaults::MAX_LEEWAY`].
+fn leeway(raw: Option<Duration>) -> Result<Duration, ConfigError> {
+    let leeway = raw.unwrap_or(defaults::LEEWAY);
     if leeway > defaults::MAX_LEEWAY {
         return Err(invalid(
             "verify.leeway",
@@ -252,33 +319,47 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
             "must be a whole number of seconds (jsonwebtoken counts in seconds)",
         ));
     }
+    Ok(leeway)
+}
 
-    let source = raw.source.unwrap_or_else(|| defaults::SOURCE.into());
-    if source.is_empty() || source.len() > crate::labels::MAX_LABEL_LEN {
-        return Err(invalid("verify.source", "must be 1 to 256 bytes long"));
-    }
-    let reason_header = raw
-        .reason_header
+/// Claim → response header, in the order of [`VerifySettings::claim_headers`].
+type ClaimHeaders = Vec<(String, HeaderName)>;
+
+/// The reason header and the claim headers: valid names, none reserved, none used twice.
+fn headers(
+    reason_header: Option<String>,
+    claim_headers: Option<BTreeMap<String, String>>,
+) -> Result<(Option<HeaderName>, ClaimHeaders), ConfigError> {
+    let reason_header = reason_header
         .as_deref()
         .map(|h| header_name("verify.reason-header", h))
         .transpose()?;
-    let mut claim_headers = Vec::new();
-    for (claim, header) in raw.claim_headers.unwrap_or_default() {
+    let mut claims = Vec::new();
+    for (claim, header) in claim_headers.unwrap_or_default() {
         if claim.is_empty() {
             return Err(invalid("verify.claim-headers", "empty claim name"));
         }
         let h = header_name("verify.claim-headers", &header)?;
-        if reason_header.as_ref() == Some(&h) || claim_headers.iter().any(|(_, o)| *o == h) {
+        if reason_header.as_ref() == Some(&h) || claims.iter().any(|(_, o)| *o == h) {
             return Err(invalid(
                 "verify.claim-headers",
                 format!("header `{header}` is used twice"),
             ));
         }
-        claim_headers.push((claim, h));
+        claims.push((claim, h));
     }
+    Ok((reason_header, claims))
+}
 
+/// The `[[verify.keys]]` entries, then the JWKS file. A key's algorithm must be a known one,
+/// and one of `verify.algorithms`.
+fn key_files(
+    keys: Vec<RawKey>,
+    jwks_file: Option<PathBuf>,
+    algorithms: &[Algorithm],
+) -> Result<Vec<FileSpec>, ConfigError> {
     let mut specs = Vec::new();
-    for k in raw.keys {
+    for k in keys {
         let algorithm = match k.algorithm.as_deref() {
             None => None,
             Some(name) => {
@@ -310,7 +391,7 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
             algorithm,
         });
     }
-    if let Some(path) = flags.verify_jwks_file.clone().or(raw.jwks_file) {
+    if let Some(path) = jwks_file {
         specs.push(FileSpec {
             path,
             kind: FileKind::Jwks,
@@ -318,94 +399,96 @@ pub fn settings(flags: &VerifyFlags, raw: RawVerify) -> Result<VerifySettings, C
             algorithm: None,
         });
     }
-    let mut files = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let bytes = crate::config::read_config_file(&spec.path).map_err(|e| {
-            invalid(
-                "verify.keys",
-                format!("cannot read {}: {e}", spec.path.display()),
-            )
-        })?;
-        let keys = keys::parse_file(&spec, &bytes).map_err(|m| {
-            invalid(
-                if spec.kind == FileKind::Jwks {
-                    "verify.jwks-file"
-                } else {
-                    "verify.keys"
-                },
-                format!("{}: {m}", spec.path.display()),
-            )
-        })?;
-        files.push(FileSource {
-            fingerprint: super::refresh::fingerprint(&bytes),
-            keys: keys.into_iter().map(Arc::new).collect(),
-            spec,
-        });
-    }
+    Ok(specs)
+}
 
-    let jwks_url = match flags.verify_jwks_url.clone().or(raw.jwks_url) {
-        None => None,
-        Some(url) => {
-            check_url(&url)?;
-            let refresh = raw.jwks_refresh.unwrap_or(defaults::JWKS_REFRESH);
-            let min_refetch = raw
-                .jwks_min_refetch_interval
-                .unwrap_or(defaults::JWKS_MIN_REFETCH);
-            let timeout = raw.jwks_timeout.unwrap_or(defaults::JWKS_TIMEOUT);
-            if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&refresh) {
-                return Err(invalid("verify.jwks-refresh", "must be between 1s and 24h"));
+/// The JWKS URL and its timings: refresh 1s..=24h, refetch 1s..=refresh, timeout 100ms..=60s.
+fn url_source(
+    url: String,
+    refresh: Option<Duration>,
+    min_refetch: Option<Duration>,
+    timeout: Option<Duration>,
+) -> Result<UrlSource, ConfigError> {
+    check_url(&url)?;
+    let refresh = refresh.unwrap_or(defaults::JWKS_REFRESH);
+    let min_refetch = min_refetch.unwrap_or(defaults::JWKS_MIN_REFETCH);
+    let timeout = timeout.unwrap_or(defaults::JWKS_TIMEOUT);
+    if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&refresh) {
+        return Err(invalid("verify.jwks-refresh", "must be between 1s and 24h"));
+    }
+    if !(Duration::from_secs(1)..=refresh).contains(&min_refetch) {
+        return Err(invalid(
+            "verify.jwks-min-refetch-interval",
+            "must be between 1s and verify.jwks-refresh",
+        ));
+    }
+    if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&timeout) {
+        return Err(invalid(
+            "verify.jwks-timeout",
+            "must be between 100ms and 60s",
+        ));
+    }
+    Ok(UrlSource {
+        url,
+        refresh,
+        min_refetch,
+        timeout,
+    })
+}
+
+impl VerifySettings<FileSpec> {
+    /// Reads and parses the key files, so that `--check-config` and a start-up with a broken
+    /// key fail with a message naming the file, and the daemon starts with keys loaded.
+    pub fn read(self) -> Result<VerifySettings, ConfigError> {
+        let mut files = Vec::with_capacity(self.files.len());
+        let mut skipped_keys = Vec::new();
+        for spec in self.files {
+            let bytes = read_config_file(&spec.path).map_err(|e| {
+                invalid(
+                    "verify.keys",
+                    format!("cannot read {}: {e}", spec.path.display()),
+                )
+            })?;
+            let path = spec.path.clone();
+            let (source, skipped) = key_source(spec, &bytes)?;
+            if !skipped.is_empty() {
+                skipped_keys.push((path, skipped));
             }
-            if !(Duration::from_secs(1)..=refresh).contains(&min_refetch) {
-                return Err(invalid(
-                    "verify.jwks-min-refetch-interval",
-                    "must be between 1s and verify.jwks-refresh",
-                ));
-            }
-            if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&timeout) {
-                return Err(invalid(
-                    "verify.jwks-timeout",
-                    "must be between 100ms and 60s",
-                ));
-            }
-            Some(UrlSource {
-                url,
-                refresh,
-                min_refetch,
-                timeout,
-            })
+            files.push(source);
         }
-    };
-    let key_poll_interval = raw.key_poll_interval.unwrap_or(defaults::KEY_POLL_INTERVAL);
-    if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&key_poll_interval) {
-        return Err(invalid(
-            "verify.key-poll-interval",
-            "must be between 100ms and 1h",
-        ));
+        Ok(VerifySettings {
+            listen_address: self.listen_address,
+            policy: self.policy,
+            source: self.source,
+            reason_header: self.reason_header,
+            claim_headers: self.claim_headers,
+            files,
+            skipped_keys,
+            jwks_url: self.jwks_url,
+            key_poll_interval: self.key_poll_interval,
+        })
     }
+}
 
-    let settings = VerifySettings {
-        listen_address,
-        policy: Policy {
-            algorithms,
-            issuers: raw.issuers,
-            audiences: raw.audiences,
-            required_claims,
-            leeway: leeway.as_secs(),
-        },
-        source,
-        reason_header,
-        claim_headers,
-        files,
-        jwks_url,
-        key_poll_interval,
+/// The keys in the bytes of a key file, and the JWKS keys it skipped. Errors name the file and
+/// the setting, never key material.
+pub fn key_source(spec: FileSpec, bytes: &[u8]) -> Result<(FileSource, Vec<Skipped>), ConfigError> {
+    let loaded = keys::load_file(&spec, bytes).map_err(|m| {
+        invalid(
+            if spec.kind == FileKind::Jwks {
+                "verify.jwks-file"
+            } else {
+                "verify.keys"
+            },
+            format!("{}: {m}", spec.path.display()),
+        )
+    })?;
+    let source = FileSource {
+        fingerprint: keys::fingerprint(bytes),
+        keys: loaded.keys.into_iter().map(Arc::new).collect(),
+        spec,
     };
-    if settings.listen_address.is_some() && !settings.enabled() {
-        return Err(invalid(
-            "verify.listen-address",
-            "is set but no keys are configured ([[verify.keys]], verify.jwks-file or verify.jwks-url)",
-        ));
-    }
-    Ok(settings)
+    Ok((source, loaded.skipped))
 }
 
 /// http or https, a host, no credentials in the URL (they would end up in logs).
@@ -481,6 +564,172 @@ mod tests {
             let err = RawConfig::parse(toml).unwrap_err();
             assert!(err.contains("unknown field"), "{toml}: {err}");
         }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_key_and_file() {
+        use crate::config::test_support::assert_unknown_key_refused;
+        assert_unknown_key_refused("[verify]\njwks-uri = \"http://x/\"\n", "jwks-uri");
+        assert_unknown_key_refused("[[verify.keys]]\nfile = \"x\"\nkind = \"hmac\"\n", "kind");
+    }
+
+    fn key(file: &str) -> RawKey {
+        RawKey {
+            file: file.into(),
+            kind: RawKeyKind::Hmac,
+            kid: None,
+            algorithm: None,
+        }
+    }
+
+    /// Validation reads no key file: the specs come out as configured (key entries first,
+    /// then the JWKS file), even for files that do not exist.
+    #[test]
+    fn validation_keeps_key_files_unread() {
+        let flags = VerifyFlags {
+            verify_jwks_file: Some("/nonexistent/jwks.json".into()),
+            ..VerifyFlags::default()
+        };
+        let raw = RawVerify {
+            listen_address: Some("127.0.0.1:0".into()),
+            algorithms: Some(vec!["HS256".into(), "ES256".into(), "HS256".into()]),
+            required_claims: Some(vec!["iat".into(), "exp".into()]),
+            keys: vec![RawKey {
+                kid: Some("h1".into()),
+                algorithm: Some("HS256".into()),
+                ..key("/nonexistent/h.secret")
+            }],
+            ..RawVerify::default()
+        };
+        let s = validate(&flags, raw).unwrap();
+        assert!(s.enabled());
+        assert_eq!(s.policy.algorithms, [Algorithm::HS256, Algorithm::ES256]);
+        assert_eq!(s.policy.required_claims, ["exp", "iat"]);
+        assert_eq!(s.policy.leeway, defaults::LEEWAY.as_secs());
+        assert_eq!(s.source, defaults::SOURCE);
+        assert_eq!(
+            s.files,
+            [
+                FileSpec {
+                    path: "/nonexistent/h.secret".into(),
+                    kind: FileKind::Hmac,
+                    kid: Some("h1".into()),
+                    algorithm: Some(Algorithm::HS256),
+                },
+                FileSpec {
+                    path: "/nonexistent/jwks.json".into(),
+                    kind: FileKind::Jwks,
+                    kid: None,
+                    algorithm: None,
+                },
+            ]
+        );
+        let e = s.read().unwrap_err().to_string();
+        assert!(
+            e.contains("verify.keys") && e.contains("cannot read /nonexistent/h.secret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        let f = VerifyFlags::default();
+        let cases = [
+            (
+                RawVerify {
+                    required_claims: Some(vec!["".into()]),
+                    ..RawVerify::default()
+                },
+                "verify.required-claims",
+            ),
+            (
+                RawVerify {
+                    source: Some(String::new()),
+                    ..RawVerify::default()
+                },
+                "verify.source",
+            ),
+            (
+                RawVerify {
+                    reason_header: Some("X-Why".into()),
+                    claim_headers: Some([("sub".to_owned(), "x-why".to_owned())].into()),
+                    ..RawVerify::default()
+                },
+                "verify.claim-headers",
+            ),
+            (
+                RawVerify {
+                    keys: vec![RawKey {
+                        algorithm: Some("HS999".into()),
+                        ..key("/k")
+                    }],
+                    ..RawVerify::default()
+                },
+                "verify.keys",
+            ),
+            (
+                RawVerify {
+                    jwks_url: Some("https://idp/jwks".into()),
+                    jwks_timeout: Some(Duration::from_secs(61)),
+                    ..RawVerify::default()
+                },
+                "verify.jwks-timeout",
+            ),
+            (
+                RawVerify {
+                    jwks_url: Some("https://idp/jwks".into()),
+                    jwks_refresh: Some(Duration::from_secs(25 * 3600)),
+                    ..RawVerify::default()
+                },
+                "verify.jwks-refresh",
+            ),
+            (
+                RawVerify {
+                    key_poll_interval: Some(Duration::from_millis(99)),
+                    ..RawVerify::default()
+                },
+                "verify.key-poll-interval",
+            ),
+        ];
+        for (raw, setting) in cases {
+            let e = validate(&f, raw).unwrap_err().to_string();
+            assert!(e.contains(setting), "{setting}: {e}");
+        }
+    }
+
+    /// Parsing a key file's bytes is pure; errors name the setting and the file.
+    #[test]
+    fn key_sources_from_bytes() {
+        let spec = |kind, algorithm| FileSpec {
+            path: "/etc/k".into(),
+            kind,
+            kid: Some("k1".into()),
+            algorithm,
+        };
+        // HS384 needs a 48-byte secret (RFC 7518 §3.2).
+        let secret = b"0123456789abcdef0123456789abcdef0123456789abcdef\n";
+        let (s, skipped) =
+            key_source(spec(FileKind::Hmac, Some(Algorithm::HS384)), secret).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(s.fingerprint, keys::fingerprint(secret));
+        assert_eq!(s.keys.len(), 1);
+        assert_eq!(s.keys[0].kid.as_deref(), Some("k1"));
+        assert_eq!(s.keys[0].algorithms, [Algorithm::HS384]);
+        let e = key_source(spec(FileKind::Hmac, None), b"short")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("verify.keys") && e.contains("/etc/k") && e.contains("at least 32 bytes"),
+            "{e}"
+        );
+        assert!(!e.contains("short"), "never echoes key material: {e}");
+        let e = key_source(spec(FileKind::Jwks, None), b"{\"keys\": 1}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("verify.jwks-file") && e.contains("not a JWKS"),
+            "{e}"
+        );
     }
 
     #[test]

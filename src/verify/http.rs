@@ -77,6 +77,9 @@ pub fn start(
         jwks_url = settings.jwks_url.as_ref().map(|u| u.url.as_str()),
         "token verification enabled"
     );
+    for (path, skipped) in &settings.skipped_keys {
+        refresh::report_skipped(&path.display(), skipped, &store);
+    }
     refresh::spawn(
         settings.files.clone(),
         settings.jwks_url.clone(),
@@ -131,8 +134,13 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
 }
 
 async fn verify(State(s): State<VerifyState>, headers: HeaderMap) -> Response {
-    let now = crate::unix_now();
-    let verdict = match bearer(&headers) {
+    answer(&s, &headers, crate::unix_now())
+}
+
+/// The whole answer to one request, judged and recorded at `now`: the one clock reading the
+/// request gets (the token's times are checked against it, and it is the event's `ts`).
+fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
+    let verdict = match bearer(headers) {
         Bearer::Missing => Verdict::missing_token(),
         Bearer::Malformed => Verdict::reject(Reason::Malformed, Default::default()),
         Bearer::Token(token) => s.verifier.verify(token, &s.keys.current(), now),
@@ -146,7 +154,7 @@ async fn verify(State(s): State<VerifyState>, headers: HeaderMap) -> Response {
     if let Some(r) = verdict.reason {
         tracing::debug!(reason = r.as_str(), "token refused");
     }
-    respond(&s, &verdict)
+    respond(s, &verdict)
 }
 
 fn respond(s: &VerifyState, v: &Verdict) -> Response {
@@ -325,5 +333,38 @@ mod tests {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
         assert!(!text.contains(&good[..30]));
+    }
+
+    #[tokio::test]
+    async fn one_request_one_clock() {
+        // A clock far from the system's: the token is judged and the event stamped by it.
+        const NOW: f64 = 1_000_000_000.0;
+        let signer = Signer::new(Algorithm::HS256, None);
+        let st = state(&signer);
+        let metrics = st.recorder.metrics().clone();
+        let token = |iat: f64, exp: f64| {
+            let t =
+                signer.sign(&serde_json::json!({"sub": "s", "iss": "idp", "iat": iat, "exp": exp}));
+            headers(&format!("Bearer {t}"))
+        };
+        let r = answer(&st, &token(NOW - 2.0, NOW + 60.0), NOW);
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = answer(&st, &token(NOW - 100.0, NOW - 10.0), NOW);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()["x-auth-reason"], "expired");
+        let r = answer(&st, &token(NOW + 60.0, NOW + 600.0), NOW);
+        assert_eq!(r.headers()["x-auth-reason"], "issued_in_future");
+
+        let text = metrics.render().unwrap();
+        for line in [
+            "skew_jwt_verifications_total{issuer=\"idp\",outcome=\"accepted\",source=\"gw\"} 1",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"expired\",source=\"gw\"} 1",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"issued_in_future\",source=\"gw\"} 1",
+            // ts − exp = 10 s exactly, ts − iat = 2 s: the event's ts is the same `now`.
+            "skew_jwt_expired_by_seconds_sum{issuer=\"idp\",source=\"gw\"} 10\n",
+            "skew_jwt_age_seconds_sum{issuer=\"idp\",outcome=\"accepted\",source=\"gw\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - this file: the pure decision. [`Verifier::verify`] takes a token, the current
 //!   [`keys::KeySet`] and the clock, and returns a [`Verdict`] (allow, or the reason, plus the
 //!   token's times for the event). No I/O; tested with tokens signed in the tests.
-//! - [`keys`]: key material → keys (PEM, HMAC secret, JWKS), the key set and its atomic swap.
+//! - [`keys`]: key material → keys (PEM, HMAC secret, JWKS), refusing keys RFC 7517/7518 forbid
+//!   or that could never verify; the key set and its atomic swap.
 //! - [`refresh`]: the tasks that keep the keys current: key files watched with `notify` (plus a
 //!   poll), and the JWKS URL fetched on an interval and, rate-limited, on an unknown `kid`.
 //! - [`config`]: the `[verify]` table and `--verify.*` flags, validated into [`VerifySettings`].
@@ -17,14 +18,19 @@
 //! Shape and size → header (`alg` must be a known algorithm: `none` never is) → `alg` in the
 //! allow-list → key by `kid` (keys without a `kid` answer to any; a `kid` no key has:
 //! `unknown_key`; the named key, or without `kid` every key, of another type:
-//! `invalid_algorithm`) → signature → (jsonwebtoken:) required `exp`/`nbf`/`iss`/`aud`/`sub`,
-//! `exp`, `nbf` → other required claims → `iat` → `iss` → `aud`. The signature comes before
+//! `invalid_algorithm`) → signature → (jsonwebtoken:) required `exp`/`nbf`/`iss`/`aud`/`sub`
+//! → `exp`, `nbf` → other required claims → `iat` → `iss` → `aud`. The signature comes before
 //! every claim, so a forged token is `invalid_signature` whatever its times say; times come
 //! before issuer and audience, as most libraries order them. jsonwebtoken never reads `iat`:
 //! `iat` further in the future than the leeway is ours, `issued_in_future`.
 //!
-//! jsonwebtoken checks `exp` and `nbf` against the system clock in whole seconds; `now` (the
-//! same clock, as the event's `ts`) is used for `iat`.
+//! Every time check uses the `now` given to [`Verifier::verify`] (the clock the event's `ts`
+//! comes from), so one request is judged by one clock and tests pass a fixed one.
+//! jsonwebtoken's own `exp`/`nbf` validation reads the system clock
+//! (`jsonwebtoken::get_current_timestamp`), so it is off, and [`Verifier`] checks `exp` and
+//! `nbf` itself with jsonwebtoken's semantics: whole seconds (the claims rounded, `now`
+//! truncated), expired when `exp < now − leeway`, not yet valid when `nbf > now + leeway`, and
+//! a present claim that is not such a number `malformed`.
 //!
 //! Tokens are credentials: nothing here logs, stores or returns one, and no message contains
 //! a part of one.
@@ -223,9 +229,10 @@ impl Verifier {
             .iter()
             .map(|&alg| {
                 let mut v = Validation::new(alg);
+                // Time validation reads the system clock: `time_checks` does it against `now`.
                 v.leeway = policy.leeway;
-                v.validate_exp = true;
-                v.validate_nbf = true;
+                v.validate_exp = false;
+                v.validate_nbf = false;
                 v.reject_tokens_expiring_in_less_than = 0;
                 v.set_required_spec_claims(&library_required);
                 v.sub = None;
@@ -297,11 +304,12 @@ impl Verifier {
                         }
                     }
                     ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
-                        // Signature, exp and nbf passed: our own time and claim checks come
-                        // before issuer and audience.
+                        // The signature and the required claims passed: the time and
+                        // other claim checks come before issuer and audience.
                         let claims = read_claims(token).unwrap_or_default();
                         let r = self
-                            .own_checks(&claims, now)
+                            .time_checks(&claims, now)
+                            .or_else(|| self.own_checks(&claims, now))
                             .unwrap_or(reason_for(e.kind()));
                         return Verdict::reject(r, self.times(&claims));
                     }
@@ -326,7 +334,10 @@ impl Verifier {
     /// After a good signature and jsonwebtoken's checks.
     fn signed(&self, claims: Map<String, Value>, now: f64) -> Verdict {
         let times = self.times(&claims);
-        match self.own_checks(&claims, now) {
+        match self
+            .time_checks(&claims, now)
+            .or_else(|| self.own_checks(&claims, now))
+        {
             Some(r) => Verdict::reject(r, times),
             None => Verdict {
                 reason: None,
@@ -335,6 +346,32 @@ impl Verifier {
                 unknown_kid: false,
             },
         }
+    }
+
+    /// `exp` and `nbf` against `now`, exactly as jsonwebtoken checks them against the system
+    /// clock: both claims' format first, then `exp`, then `nbf`, in whole seconds.
+    fn time_checks(&self, claims: &Map<String, Value>, now: f64) -> Option<Reason> {
+        let exp = claims.get("exp").map(whole_seconds);
+        let nbf = claims.get("nbf").map(whole_seconds);
+        if exp == Some(None) || nbf == Some(None) {
+            return Some(Reason::Malformed); // jsonwebtoken's InvalidClaimFormat
+        }
+        // `as` saturates: a negative or NaN clock is 0, as far from any token as it gets.
+        let now = now as u64;
+        let leeway = self.policy.leeway;
+        if exp
+            .flatten()
+            .is_some_and(|exp| exp < now.saturating_sub(leeway))
+        {
+            return Some(Reason::Expired);
+        }
+        if nbf
+            .flatten()
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Some(Reason::NotYetValid);
+        }
+        None
     }
 
     /// The checks jsonwebtoken does not do: other required claims, then `iat`.
@@ -382,6 +419,19 @@ impl Verifier {
 fn numeric_date(v: &Value) -> Option<f64> {
     v.as_f64()
         .filter(|t| t.is_finite() && (0.0..=MAX_TIME).contains(t))
+}
+
+/// A NumericDate as jsonwebtoken reads `exp` and `nbf`: a non-negative integer, or a finite
+/// non-negative number below 2^64 rounded to the nearest second; `None` for anything else
+/// (a string, a negative number, `null`).
+fn whole_seconds(v: &Value) -> Option<u64> {
+    let Value::Number(n) = v else { return None };
+    if let Some(u) = n.as_u64() {
+        return Some(u);
+    }
+    n.as_f64()
+        .filter(|f| n.is_f64() && f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+        .map(|f| f.round() as u64)
 }
 
 /// The claims of a token, unverified: only its times and issuer are used, for the event.
@@ -772,6 +822,43 @@ pub(crate) mod tests {
         );
     }
 
+    /// RFC 7518 §3.2 at the token: a secret verifies an HMAC algorithm only when it is at least
+    /// that hash's length; a token of a longer hash is `invalid_algorithm`, even correctly signed.
+    #[test]
+    fn hmac_tokens_verify_only_with_secrets_as_long_as_their_hash() {
+        let v = Verifier::new(Policy::default());
+        let t = now();
+        for len in [32, 47, 48, 63, 64] {
+            let secret = vec![b'k'; len];
+            let spec = FileSpec {
+                path: "secret".into(),
+                kind: FileKind::Hmac,
+                kid: Some("h".into()),
+                algorithm: None,
+            };
+            let keys = KeySet::new(vec![Arc::new(
+                parse_file(&spec, &secret).unwrap().remove(0),
+            )]);
+            for (alg, min) in [
+                (Algorithm::HS256, 32),
+                (Algorithm::HS384, 48),
+                (Algorithm::HS512, 64),
+            ] {
+                let signer = Signer {
+                    alg,
+                    kid: Some("h"),
+                    enc: EncodingKey::from_secret(&secret),
+                };
+                let want = (len < min).then_some(Reason::InvalidAlgorithm);
+                assert_eq!(
+                    v.verify(&signer.sign(&good(t)), &keys, t).reason,
+                    want,
+                    "{alg:?} with {len} bytes"
+                );
+            }
+        }
+    }
+
     #[test]
     fn error_kinds_map_onto_reasons() {
         let cases = [
@@ -825,5 +912,202 @@ pub(crate) mod tests {
             (m.reason, m.issuer, m.iat),
             (Some(Reason::MissingToken), None, None)
         );
+    }
+
+    /// A fixed clock, long ago: jsonwebtoken's system-clock check would call every token made
+    /// for it expired.
+    const PAST: f64 = 1_000_000_000.0;
+    /// A fixed clock in the future (2096): the system clock would call these not yet valid.
+    const FUTURE: f64 = 4_000_000_000.0;
+
+    #[test]
+    fn times_are_checked_against_the_given_now_not_the_system_clock() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(policy());
+        for t in [PAST, FUTURE] {
+            let r = v.verify(&s.sign(&good(t)), &keys, t);
+            assert_eq!(r.reason, None, "now = {t}");
+            assert_eq!(r.times.exp, Some(t + 600.0));
+        }
+        let expired = with(good(PAST), "exp", (PAST - 60.0).into());
+        assert_eq!(
+            v.verify(&s.sign(&expired), &keys, PAST).reason,
+            Some(Reason::Expired)
+        );
+        let early = with(good(FUTURE), "nbf", (FUTURE + 60.0).into());
+        assert_eq!(
+            v.verify(&s.sign(&early), &keys, FUTURE).reason,
+            Some(Reason::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn exp_and_nbf_edges_with_the_leeway_in_whole_seconds() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(policy()); // leeway 5 s
+        let t = PAST;
+        let token = |exp: f64, nbf: f64| {
+            s.sign(&with(
+                with(good(t - 100.0), "exp", exp.into()),
+                "nbf",
+                nbf.into(),
+            ))
+        };
+        // (exp, nbf, now, expected, why)
+        let cases = [
+            (
+                t,
+                t - 100.0,
+                t + 5.0,
+                None,
+                "exp 5 s ago: within the leeway",
+            ),
+            (
+                t,
+                t - 100.0,
+                t + 5.9,
+                None,
+                "now is truncated to whole seconds",
+            ),
+            (
+                t,
+                t - 100.0,
+                t + 6.0,
+                Some(Reason::Expired),
+                "6 s after exp",
+            ),
+            (
+                t + 0.4,
+                t - 100.0,
+                t + 6.0,
+                Some(Reason::Expired),
+                "exp rounds down to t",
+            ),
+            (t + 0.5, t - 100.0, t + 6.0, None, "exp rounds up to t + 1"),
+            (
+                t + 100.0,
+                t + 5.0,
+                t,
+                None,
+                "nbf 5 s ahead: within the leeway",
+            ),
+            (
+                t + 100.0,
+                t + 6.0,
+                t + 0.9,
+                Some(Reason::NotYetValid),
+                "nbf 6 s ahead of the truncated now",
+            ),
+            (
+                t + 100.0,
+                t + 6.0,
+                t + 1.0,
+                None,
+                "nbf 5 s ahead a second later",
+            ),
+            (
+                t - 100.0,
+                t + 100.0,
+                t,
+                Some(Reason::Expired),
+                "both: exp is checked first",
+            ),
+        ];
+        for (exp, nbf, now, want, why) in cases {
+            assert_eq!(v.verify(&token(exp, nbf), &keys, now).reason, want, "{why}");
+        }
+    }
+
+    #[test]
+    fn time_checks_keep_their_place_in_the_order() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(policy());
+        let t = PAST;
+        let expired = with(good(t), "exp", (t - 60.0).into());
+        // The signature comes first: an expired forgery is invalid_signature.
+        let genuine = s.sign(&expired);
+        let other = s.sign(&with(expired.clone(), "sub", "mallory".into()));
+        let (body, _) = genuine.rsplit_once('.').unwrap();
+        let (_, signature) = other.rsplit_once('.').unwrap();
+        let forged = format!("{body}.{signature}");
+        assert_eq!(
+            v.verify(&forged, &keys, t).reason,
+            Some(Reason::InvalidSignature)
+        );
+        // Times before issuer and audience, and exp before iat.
+        for (k, val) in [
+            ("iss", Value::from("https://evil.example")),
+            ("aud", Value::from("elsewhere")),
+            ("iat", Value::from(t + 100.0)),
+        ] {
+            let r = v.verify(&s.sign(&with(expired.clone(), k, val)), &keys, t);
+            assert_eq!(r.reason, Some(Reason::Expired), "expired and a bad {k}");
+        }
+        let early = with(good(t), "nbf", (t + 60.0).into());
+        let r = v.verify(
+            &s.sign(&with(early, "iss", "https://evil.example".into())),
+            &keys,
+            t,
+        );
+        assert_eq!(r.reason, Some(Reason::NotYetValid));
+        // A required claim that is missing comes before the times.
+        let no_aud = with(expired, "aud", Value::Null);
+        assert_eq!(
+            v.verify(&s.sign(&no_aud), &keys, t).reason,
+            Some(Reason::MissingClaim)
+        );
+    }
+
+    #[test]
+    fn unreadable_exp_or_nbf_is_malformed_even_when_not_required() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(Policy {
+            required_claims: vec![],
+            ..policy()
+        });
+        let t = PAST;
+        assert_eq!(v.verify(&s.sign(&good(t)), &keys, t).reason, None);
+        let no_times = with(with(good(t), "exp", Value::Null), "nbf", Value::Null);
+        assert_eq!(v.verify(&s.sign(&no_times), &keys, t).reason, None);
+        for (k, val) in [
+            ("exp", serde_json::json!("soon")),
+            ("exp", serde_json::json!(-1)),
+            ("exp", serde_json::json!(1e30)),
+            ("exp", serde_json::json!(true)),
+            ("nbf", serde_json::json!("now")),
+            ("nbf", serde_json::json!(-0.5)),
+            ("nbf", serde_json::json!([1])),
+        ] {
+            let r = v.verify(&s.sign(&with(good(t), k, val.clone())), &keys, t);
+            assert_eq!(r.reason, Some(Reason::Malformed), "{k}: {val}");
+        }
+        let mut null_exp = good(t);
+        null_exp["exp"] = Value::Null;
+        assert_eq!(
+            v.verify(&s.sign(&null_exp), &keys, t).reason,
+            Some(Reason::Malformed),
+            "exp: null"
+        );
+    }
+
+    #[test]
+    fn whole_seconds_reads_numeric_dates_as_jsonwebtoken_does() {
+        let w = |j: &str| whole_seconds(&serde_json::from_str(j).unwrap());
+        assert_eq!(w("0"), Some(0));
+        assert_eq!(w("1790000000"), Some(1_790_000_000));
+        assert_eq!(w("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(w("1.4"), Some(1));
+        assert_eq!(w("1.5"), Some(2));
+        assert_eq!(w("-0"), Some(0), "serde_json reads -0 as the float -0.0");
+        assert_eq!(w("-0.4"), None);
+        assert_eq!(w("-1"), None);
+        assert_eq!(w("1e300"), None);
+        assert_eq!(w("18446744073709551616"), None, "2^64, read as a float");
+        assert_eq!(w("\"1\""), None);
+        assert_eq!(w("null"), None);
     }
 }
