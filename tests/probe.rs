@@ -7,7 +7,8 @@
 //!   rate-limits: success 0 and the reason in words.
 //! - Real verifiers, each under libfaketime for the whole process (a fixed `FAKETIME="+3"` or
 //!   `"-2"`): FastAPI + PyJWT (leeway 0 and 10 s), node `jose` (`clockTolerance: 5`) and node
-//!   `jsonwebtoken` (`clockTolerance` unset). The true offset and leeway must lie within the
+//!   `jsonwebtoken` (`clockTolerance` unset); and skew-exporter's own `/v1/verify` (leeway 5 s,
+//!   this host's clock) behind a real nginx `auth_request`. The true offset and leeway must lie within the
 //!   reported bound; the figures are printed (`cargo test --test probe -- --nocapture`).
 //!
 //! Needs libfaketime, the venv `/opt/jwt-libs-python` with FastAPI and uvicorn, Node.js and
@@ -514,4 +515,55 @@ fn node_jose_and_jsonwebtoken_under_faketime() {
     for c in cases {
         c.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
     }
+}
+
+#[test]
+fn nginx_auth_request_to_v1_verify() {
+    if !common::require_paths(&[common::nginx::NGINX]) {
+        return;
+    }
+    let upstream = Fixed::status("200 OK");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(dir.path());
+    let port = common::nginx::free_port();
+    let target = format!("http://127.0.0.1:{port}/api/");
+    // One exporter: /v1/verify on its own listener (HS256 with the probe's secret, audience
+    // `probe`, leeway 5 s) and the probe module aimed at nginx.
+    let s = setup(
+        std::slice::from_ref(&target),
+        &format!(
+            "timeout = \"60s\"\n\n[verify]\nlisten-address = \"127.0.0.1:0\"\naudiences = [\"probe\"]\n\
+             leeway = \"5s\"\n[[verify.keys]]\nfile = {:?}\ntype = \"hmac\"\n",
+            secret.display().to_string()
+        ),
+    );
+    let exporter = Exporter::start(&["--config.file", s.config.to_str().unwrap()]);
+    let _nginx =
+        common::nginx::start_nginx(dir.path(), port, exporter.listener("verify"), upstream.addr);
+    let (status, body) = probe(&exporter, "api", &format!("{target}health"), SCRAPE_TIMEOUT);
+    assert_eq!(status, 200, "{body}");
+    let r = parse(&body);
+    assert_eq!(
+        r.value("skew_probe_success", &[]),
+        1.0,
+        "{body}\n{}",
+        exporter.log_text()
+    );
+    let (offset, leeway, bound) = (
+        r.value("skew_probe_verifier_offset_seconds", &[]),
+        r.value("skew_probe_verifier_leeway_seconds", &[]),
+        r.value("skew_probe_bound_seconds", &[]),
+    );
+    eprintln!(
+        "FIGURES nginx + /v1/verify leeway 5: true offset 0 s leeway 5 s | measured offset \
+         {offset:+.3} s leeway {leeway:.3} s bound ±{bound:.3} s | {} requests in {:.2} s",
+        r.value("skew_probe_requests", &[]),
+        r.value("skew_probe_duration_seconds", &[])
+    );
+    // The same host's clock; /v1/verify floors it (jsonwebtoken's whole seconds).
+    assert!(offset.abs() <= bound, "{body}");
+    assert!((leeway - 5.0).abs() <= bound, "{body}");
+    assert!(bound >= 0.5, "{body}");
+    // What reached the upstream was only what /v1/verify allowed.
+    assert!(upstream.connections() >= 1);
 }
