@@ -79,7 +79,7 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
-    let probe = match &settings.probe.listen_address {
+    let probe_listener = match &settings.jwt_probe.listen_address {
         Some(a) => Some(bind(a).await?),
         None => None,
     };
@@ -91,8 +91,10 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a
+    // reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
     // The host's own clocks: kernel sync state, steps and suspends (Linux only).
     #[cfg(target_os = "linux")]
     tracker.spawn(crate::clock::watch::run(
@@ -107,7 +109,7 @@ pub async fn run(
     let verify_switch = Switch::new(verify_router);
     let probe_refused = crate::probe::jwt_http::register(&metrics)?;
     let probe_switch = Switch::new(crate::probe::jwt_http::router(
-        &settings.probe,
+        &settings.jwt_probe,
         &probe_refused,
     ));
 
@@ -120,7 +122,7 @@ pub async fn run(
     let web_verify = verify
         .as_ref()
         .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
-    let web_probe = probe
+    let web_probe = probe_listener
         .as_ref()
         .map(|_| LiveWebConfig::new(web_config(&settings.web.probe_config)));
 
@@ -164,7 +166,7 @@ pub async fn run(
     // /probe: on its own listener when one is set (configuration requires modules for it),
     // else on the main one.
     let probe_routes = probe_switch.routes(&["/probe"]);
-    match (probe, &web_probe) {
+    match (probe_listener, &web_probe) {
         (Some(listener), Some(web)) => {
             log_listening("probe", &listener);
             let server = server.for_listener("probe", web.clone(), &metrics);
@@ -188,6 +190,7 @@ pub async fn run(
         web_events,
         web_verify,
         ntp,
+        probe,
         tail,
         verify: verify_generation,
         events_switch,

@@ -96,8 +96,13 @@ pub fn main() -> ExitCode {
 /// `skew-exporter probe`: one JWT tolerance probe, its result in words. Exit status 0 when it
 /// found both edges, 1 when the probe failed, 2 when the module or target was refused.
 fn probe(args: &crate::config::ProbeArgs, settings: &Settings) -> ExitCode {
-    let Some(module) = settings.probe.modules.get(&args.module) else {
-        let known: Vec<&str> = settings.probe.modules.keys().map(String::as_str).collect();
+    let Some(module) = settings.jwt_probe.modules.get(&args.module) else {
+        let known: Vec<&str> = settings
+            .jwt_probe
+            .modules
+            .keys()
+            .map(String::as_str)
+            .collect();
         eprintln!(
             "skew-exporter probe: no module `{}` in [probe.jwt.modules] (configured: {})",
             args.module,

@@ -75,6 +75,58 @@ pub struct Metrics {
     pub tail: TailMetrics,
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
+    pub http_date: HttpDateMetrics,
+}
+
+/// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
+/// bounded by the configuration). Series are created by `probe::prober::spawn`.
+pub struct HttpDateMetrics {
+    pub offset: GaugeVec,
+    pub bound: GaugeVec,
+    /// `result` ∈ `probe::estimate::ProbeResult::ALL`, one per round.
+    pub probes: IntCounterVec,
+    pub requests: IntCounterVec,
+    /// 1 for each target configured with an `issuer` (labels `target`, `issuer`): what the
+    /// dashboard joins the token-derived lead with.
+    pub target_info: IntGaugeVec,
+}
+
+impl HttpDateMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let t = &["target"];
+        Ok(HttpDateMetrics {
+            offset: gauge(
+                r,
+                "skew_http_date_offset_seconds",
+                "Target clock minus local clock, from its HTTP Date headers (midpoint of the interval of the last good round; same sign as NTP).",
+                t,
+            )?,
+            bound: gauge(
+                r,
+                "skew_http_date_offset_bound_seconds",
+                "Half-width of the interval that holds the target's true offset.",
+                t,
+            )?,
+            probes: counter(
+                r,
+                "skew_http_date_probes_total",
+                "HTTP Date probe rounds by result (ok, timeout, connection_error, dns_error, tls_error, http_error, no_date, bad_date).",
+                &["target", "result"],
+            )?,
+            requests: counter(
+                r,
+                "skew_http_date_requests_total",
+                "HTTP requests the Date probe sent (redirects followed included).",
+                t,
+            )?,
+            target_info: int_gauge(
+                r,
+                "skew_http_date_target_info",
+                "1 for each HTTP Date target configured with the JWT issuer it measures.",
+                &["target", "issuer"],
+            )?,
+        })
+    }
 }
 
 /// What the HTTP server refused or cut off: an addition to the contract (README, "Limits and
@@ -407,6 +459,7 @@ impl Metrics {
         let tail = TailMetrics::register(&registry)?;
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
+        let http_date = HttpDateMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             last_render: AtomicUsize::new(0),
@@ -416,6 +469,7 @@ impl Metrics {
             tail,
             verify,
             http,
+            http_date,
         })
     }
 

@@ -41,16 +41,6 @@ pub mod defaults {
     pub const PRECISION: Duration = Duration::from_millis(20);
 }
 
-/// `[probe]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct RawProbe {
-    pub listen_address: Option<String>,
-    pub web_config_file: Option<PathBuf>,
-    #[serde(default)]
-    pub jwt: RawJwtProbe,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RawJwtProbe {
@@ -300,15 +290,16 @@ impl JwtModule {
     }
 }
 
-/// The validated `[probe]` settings.
+/// The validated JWT tolerance probe settings (`[probe]`'s `listen-address` and
+/// `[probe.jwt]`).
 #[derive(Debug, Clone, Default)]
-pub struct ProbeSettings {
+pub struct JwtProbeSettings {
     /// `None`: `/probe` is served on the main listener.
     pub listen_address: Option<String>,
     pub modules: BTreeMap<String, Arc<JwtModule>>,
 }
 
-impl ProbeSettings {
+impl JwtProbeSettings {
     pub fn enabled(&self) -> bool {
         !self.modules.is_empty()
     }
@@ -335,12 +326,15 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
 /// Claims the probe sets itself.
 const RESERVED_CLAIMS: [&str; 7] = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti"];
 
-/// Validates `[probe]` without reading any file (the web config file is the caller's, with the
-/// other listeners').
-pub fn validate(raw: RawProbe) -> Result<ProbeSettings, ConfigError> {
-    if let Some(a) = &raw.listen_address {
+/// Validates `[probe]`'s `listen-address` and `[probe.jwt]` without reading any file (the web
+/// config file is the caller's, with the other listeners').
+pub fn validate(
+    listen_address: Option<String>,
+    jwt: RawJwtProbe,
+) -> Result<JwtProbeSettings, ConfigError> {
+    if let Some(a) = &listen_address {
         parse_listen_address(a).map_err(|m| invalid("probe.listen-address", m))?;
-        if raw.jwt.modules.is_empty() {
+        if jwt.modules.is_empty() {
             return Err(invalid(
                 "probe.listen-address",
                 "no [probe.jwt.modules.NAME] is configured",
@@ -348,15 +342,15 @@ pub fn validate(raw: RawProbe) -> Result<ProbeSettings, ConfigError> {
         }
     }
     let mut modules = BTreeMap::new();
-    for (name, m) in raw.jwt.modules {
+    for (name, m) in jwt.modules {
         let module = module(&name, m).map_err(|message| ConfigError::Invalid {
             setting: "probe.jwt.modules",
             message: format!("module `{name}`: {message}"),
         })?;
         modules.insert(name, Arc::new(module));
     }
-    Ok(ProbeSettings {
-        listen_address: raw.listen_address,
+    Ok(JwtProbeSettings {
+        listen_address,
         modules,
     })
 }
@@ -491,10 +485,11 @@ mod tests {
         f
     }
 
-    fn parse(toml: &str) -> Result<ProbeSettings, String> {
-        let raw: RawProbe = toml::from_str(toml).map_err(|e| e.to_string())?;
-        validate(raw)
-            .and_then(ProbeSettings::read)
+    /// `toml` is the `[probe]` table's content.
+    fn parse(toml: &str) -> Result<JwtProbeSettings, String> {
+        let raw: crate::config::RawProbe = toml::from_str(toml).map_err(|e| e.to_string())?;
+        validate(raw.listen_address, raw.jwt)
+            .and_then(JwtProbeSettings::read)
             .map_err(|e| e.to_string())
     }
 

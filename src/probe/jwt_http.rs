@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use prometheus::{IntCounterVec, Opts};
 
-use super::jwt_config::{JwtModule, ProbeSettings};
+use super::jwt_config::{JwtModule, JwtProbeSettings};
 use crate::metrics::Metrics;
 
 /// The `reason` label of `skew_probe_refused_total`.
@@ -51,7 +51,7 @@ pub fn register(metrics: &Metrics) -> prometheus::Result<IntCounterVec> {
 }
 
 /// The `/probe` router, or `None` when no module is configured.
-pub fn router(settings: &ProbeSettings, refused: &IntCounterVec) -> Option<Router> {
+pub fn router(settings: &JwtProbeSettings, refused: &IntCounterVec) -> Option<Router> {
     settings.enabled().then(|| {
         Router::new()
             .route("/probe", get(probe))
