@@ -7,7 +7,7 @@
 //!   `verify::config`), each pure `validate` first, then a step that reads the files the
 //!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
-//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
+//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
 //!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
 //!   (`axum::serve` has none of these).
@@ -37,10 +37,14 @@
 //!   the endpoint. Each verification becomes an event.
 //! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
 //!   and the request's timing → an interval holding the target's offset; bisection of its
-//!   second), `probe::prober` the task per target; its targets are `config::probe`.
+//!   second), `probe::prober` the task per target; its targets are `config::probe`. And the
+//!   JWT tolerance probe: `probe::jwt_search` is the pure edge search (answers → next request,
+//!   edges, offset, leeway, bound), `probe::jwt_config` the modules and their target
+//!   allow-lists, `probe::jwt` mints and sends the tokens, `probe::jwt_http` is `GET /probe`
+//!   (blackbox_exporter style) and `skew-exporter probe` its command-line form.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
-//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, web configs);
-//!   counters survive.
+//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, `/probe`, web
+//!   configs); counters survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
 //!   of a listener, re-read when its files change.
 //!

@@ -139,7 +139,7 @@ impl HttpDateMetrics {
 pub struct HttpMetrics {
     /// `timeout` ∈ `header`, `idle`: connections closed because the peer was too slow.
     pub connections_timed_out: IntCounterVec,
-    /// `listener` ∈ `main`, `events`, `verify`: connections over `--web.max-connections`
+    /// `listener` ∈ `main`, `events`, `verify`, `probe`: connections over `--web.max-connections`
     /// closed unserved, and scrape-reserve connections that asked for another path. A child
     /// exists for each listener that runs (`server::Server::for_listener`).
     pub connections_refused: IntCounterVec,

@@ -150,6 +150,10 @@ pub struct Reloader {
     pub verify: Generation,
     pub events_switch: Switch,
     pub verify_switch: Switch,
+    /// `/probe` (its modules are swapped by a reload; its listener stays) and its web config.
+    pub probe_switch: Switch,
+    pub probe_refused: prometheus::IntCounterVec,
+    pub web_probe: Option<LiveWebConfig>,
     /// Parent of every generation: the daemon's shutdown.
     pub cancel: CancellationToken,
 }
@@ -272,6 +276,13 @@ impl Reloader {
         if let Some(w) = &self.web_verify {
             w.replace(web_config(&new.web.verify_config));
         }
+        if let Some(w) = &self.web_probe {
+            w.replace(web_config(&new.web.probe_config));
+        }
+        self.probe_switch.replace(crate::probe::jwt_http::router(
+            &new.jwt_probe,
+            &self.probe_refused,
+        ));
 
         if new.ntp != self.current.ntp {
             let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
@@ -366,6 +377,10 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     check(
         "web.listen-address",
         old.web.listen_address != new.web.listen_address,
+    );
+    check(
+        "probe.listen-address",
+        old.jwt_probe.listen_address != new.jwt_probe.listen_address,
     );
     check(
         "web.telemetry-path",

@@ -880,6 +880,9 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     });
     let (status, text) = exporter.get("/metrics");
     assert_eq!(status, 200);
+    // The JWT tolerance probe's gauges are answered by /probe (a scrape job of their own):
+    // a successful probe's answer, rendered by the exporter's own code.
+    let text = format!("{text}{}", probe_answer());
     let exposed = Exposed::parse(&text);
     for family in [
         "skew_jwt_age_seconds",
@@ -948,6 +951,26 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
         println!("allowed although not exposed: {m} ({why})");
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What `/probe` answers for a successful JWT tolerance probe.
+fn probe_answer() -> String {
+    use skew_exporter::probe::jwt::ProbeResult;
+    use skew_exporter::probe::jwt_search::{ClockKind, Estimate, Interval};
+    ProbeResult {
+        estimate: Some(Estimate {
+            nbf_edge: Interval { lo: 2.9, hi: 3.1 },
+            exp_edge: Interval { lo: -3.1, hi: -2.9 },
+            offset: 3.0,
+            leeway: 0.0,
+            bound: 0.1,
+            clock: ClockKind::Fractional,
+        }),
+        failure: None,
+        requests: 30,
+        duration: Duration::from_secs(5),
+    }
+    .to_prometheus()
 }
 
 /// The whole chain: exporters → a real Prometheus with the rules → its HTTP API.

@@ -25,6 +25,19 @@ pub enum Command {
     /// Read JSON-lines verification events from files (or `-` for stdin), record them exactly
     /// as the daemon would, and print a report (incident forensics).
     Analyze(AnalyzeArgs),
+    /// Run one JWT tolerance probe (a `[probe.jwt.modules.NAME]` of the configuration file)
+    /// against a target and print the verifier's clock offset and leeway in words.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The module's name, as in `[probe.jwt.modules.NAME]`.
+    #[arg(long)]
+    pub module: String,
+    /// The URL to probe; it must pass the module's `targets`.
+    #[arg(long)]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

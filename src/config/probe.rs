@@ -34,6 +34,13 @@ pub const MAX_TARGETS: usize = 64;
 pub struct RawProbe {
     #[serde(default)]
     pub http_date: Vec<RawHttpDate>,
+    /// `/probe` (the JWT tolerance probe) on its own address.
+    pub listen_address: Option<String>,
+    /// Web config of that listener.
+    pub web_config_file: Option<PathBuf>,
+    /// `[probe.jwt.modules.NAME]`, validated by `crate::probe::jwt_config`.
+    #[serde(default)]
+    pub jwt: crate::probe::jwt_config::RawJwtProbe,
 }
 
 /// One `[[probe.http-date]]` table as written.

@@ -8,6 +8,15 @@
 //!   and classified, the result written into `skew_http_date_*`.
 //!
 //! The targets' configuration (`[[probe.http-date]]`) is `crate::config::probe`.
+//!
+//! The JWT tolerance probe (`GET /probe?module=M&target=URL`): [`jwt_search`] is its pure
+//! search (answers → next request, edges, offset, leeway, bound), [`jwt_config`] its
+//! `[probe.jwt.modules.NAME]` modules and target allow-lists, [`jwt`] the shell that mints the
+//! tokens and sends them, [`jwt_http`] the endpoint.
 
 pub mod estimate;
+pub mod jwt;
+pub mod jwt_config;
+pub mod jwt_http;
+pub mod jwt_search;
 pub mod prober;

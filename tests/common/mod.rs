@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod http_date;
+pub mod nginx;
 pub mod prometheus;
 pub mod scripted;
 
