@@ -16,7 +16,8 @@ pub struct Line {
     pub text: String,
 }
 
-/// The summary of `settings`, in order: listeners, NTP, events, verification.
+/// The summary of `settings`, in order: listeners, NTP, events, verification, probes (these
+/// only when configured).
 pub fn summary(settings: &Settings) -> Vec<Line> {
     let mut lines = Vec::new();
     let mut push = |area, text: String| lines.push(Line { area, text });
@@ -32,6 +33,10 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
     }
     if verify_on && settings.verify.listen_address.is_none() {
         main_paths.push("/v1/verify".into());
+    }
+    let jwt_probe_on = settings.jwt_probe.enabled();
+    if jwt_probe_on && settings.jwt_probe.listen_address.is_none() {
+        main_paths.push("/probe".into());
     }
     push(
         "web",
@@ -57,6 +62,16 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             format!(
                 "verify listener {a} over {}: /v1/verify",
                 transport(web.verify_config.as_ref())
+            ),
+        );
+    }
+
+    if let (Some(a), true) = (&settings.jwt_probe.listen_address, jwt_probe_on) {
+        push(
+            "web",
+            format!(
+                "probe listener {a} over {}: /probe",
+                transport(web.probe_config.as_ref())
             ),
         );
     }
@@ -132,6 +147,34 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
                 v.files.len(),
                 v.policy.leeway
             ),
+        );
+    }
+    let targets: Vec<String> = settings
+        .probe
+        .http_date
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({} every {})",
+                t.name,
+                redact_url(t.url.as_str()),
+                humantime::format_duration(t.interval)
+            )
+        })
+        .collect();
+    if !targets.is_empty() {
+        push("probe", format!("HTTP Date probes: {}", targets.join(", ")));
+    }
+    if jwt_probe_on {
+        let modules: Vec<&str> = settings
+            .jwt_probe
+            .modules
+            .keys()
+            .map(String::as_str)
+            .collect();
+        push(
+            "probe",
+            format!("JWT tolerance probe modules: {}", modules.join(", ")),
         );
     }
     lines
