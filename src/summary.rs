@@ -291,6 +291,18 @@ mod tests {
     }
 
     #[test]
+    fn http_date_probes_are_listed_without_their_query() {
+        let t = text(&settings(
+            "[[probe.http-date]]\nurl = \"https://auth.example/?k=s3cret\"\nname = \"auth\"\n",
+        ));
+        assert!(
+            t.contains("probe: HTTP Date probes: auth (https://auth.example/ every "),
+            "{t}"
+        );
+        assert!(!t.contains("s3cret"), "{t}");
+    }
+
+    #[test]
     fn urls_lose_credentials_and_queries() {
         assert_eq!(
             redact_url("https://user:pw@auth.example/.well-known/jwks.json?key=s3cret#x"),
