@@ -17,7 +17,9 @@ use prometheus::{
 
 use crate::event::InvalidKind;
 
+mod growing;
 mod jwt;
+pub use growing::GrowingGaugeVec;
 #[cfg(test)]
 pub(crate) use jwt::reference;
 pub use jwt::{Buckets, Family, JwtMetrics, PairSeries, Reserved, Snapshot};
@@ -271,6 +273,21 @@ pub struct NtpMetrics {
     /// No labels; the single child exists only while a majority does.
     pub system_offset: GaugeVec,
     pub servers_agreeing: IntGaugeVec,
+    /// `skew_ntp_offset_bound_seconds{server}`: grows with the sample's age, computed at scrape.
+    pub offset_bound: GrowingGaugeVec,
+    /// `skew_ntp_system_offset_bound_seconds`: present exactly when `system_offset` is.
+    pub system_offset_bound: GrowingGaugeVec,
+}
+
+fn growing(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<GrowingGaugeVec> {
+    let g = GrowingGaugeVec::new(name, help, labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
 }
 
 fn gauge(
@@ -372,6 +389,18 @@ impl NtpMetrics {
                 r,
                 "skew_ntp_servers_agreeing",
                 "How many servers form the majority (0 without one).",
+                &[],
+            )?,
+            offset_bound: growing(
+                r,
+                "skew_ntp_offset_bound_seconds",
+                "Half-width of the interval that holds the true offset of that sample: delay/2 + root delay/2 + root dispersion + timestamp resolution, growing at 15 ppm of the sample's age.",
+                s,
+            )?,
+            system_offset_bound: growing(
+                r,
+                "skew_ntp_system_offset_bound_seconds",
+                "Half-width of the interval that holds the true system offset; absent when the system offset is.",
                 &[],
             )?,
         })
