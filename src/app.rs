@@ -16,9 +16,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
-use crate::reload::{web_config, ReloadMetrics, Reloader, Switch};
+use crate::reload::{web_config, Reloader, Switch};
 use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
@@ -87,8 +87,10 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a
+    // reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
     // The host's own clocks: kernel sync state, steps and suspends (Linux only).
     #[cfg(target_os = "linux")]
     tracker.spawn(crate::clock::watch::run(
@@ -164,6 +166,7 @@ pub async fn run(
         web_events,
         web_verify,
         ntp,
+        probe,
         tail,
         verify: verify_generation,
         events_switch,

@@ -1,26 +1,27 @@
 //! Recording: a valid [`Event`] becomes counter increments, histogram observations and an
-//! issuer-lead update. The one code path behind HTTP push, file tailing, `/v1/verify` and
-//! `analyze`.
+//! issuer-lead update; a refused one becomes a count by error class. The one code path behind
+//! HTTP push, file tailing, `/v1/verify` and `analyze`, and the only writer of
+//! `skew_events_received_total`, `skew_events_invalid_total`, `skew_label_overflow_total` and
+//! the per-pair JWT families.
 //!
-//! Hot-path choices: label values are bounded once per distinct (source, issuer) pair and the
-//! pair's series ([`PairSeries`], the exporter's own atomics, see `metrics::jwt`) are resolved
-//! once, then kept in a shared map; a [`Batch`] keeps the last few pairs it used so that most
-//! events touch no lock at all, only atomics. The only lock per event is the pair's own lead
-//! window, a short uncontended critical section with no `.await` inside (so a std mutex is
-//! right).
+//! Hot-path choices: label values are bounded once per distinct (source, issuer) pair, and the
+//! pair's series ([`PairSeries`], the exporter's own atomics, see `metrics::jwt`) are looked up
+//! once in the one map of pairs, [`crate::metrics::JwtMetrics::pair`]; a [`Batch`] keeps the
+//! last few pairs it used so that most events touch no lock at all, only atomics. The only lock
+//! per event is the pair's own lead window (held by its series), a short uncontended critical
+//! section with no `.await` inside (so a std mutex is right).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus::IntCounter;
 
 use crate::event::{Event, InvalidEvent, Reason};
 use crate::labels::{Bounded, LabelGuard};
+/// The issuer-lead window and its slot width live with the series they feed, in `metrics`.
+pub use crate::metrics::{LeadWindow, LEAD_SLOT};
 use crate::metrics::{Metrics, PairSeries, Transport};
-
-/// Width of one slot of the issuer-lead window.
-pub const LEAD_SLOT: Duration = Duration::from_secs(10);
 
 /// Recorder settings (from `[events]` in the configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -49,9 +50,9 @@ impl Default for RecorderSettings {
 pub struct Recorder {
     metrics: Arc<Metrics>,
     /// Replaced whole by [`Recorder::reconfigure`] (a reload); read once per pair lookup.
-    guards: RwLock<Arc<Guards>>,
+    guards: ArcSwap<Guards>,
+    /// Slots of [`LEAD_SLOT`] in each pair's lead window.
     lead_slots: usize,
-    pairs: RwLock<HashMap<PairKey, Arc<Pair>>>,
 }
 
 /// The cardinality guards of `source` and `issuer`.
@@ -60,9 +61,6 @@ struct Guards {
     issuers: LabelGuard,
 }
 
-/// Bounded (source, issuer) label values.
-type PairKey = (Arc<str>, Arc<str>);
-
 /// A batch's cache entry: the raw (source, issuer) as they came in, and what they resolved to.
 struct Cached {
     source: Option<Box<str>>,
@@ -70,15 +68,10 @@ struct Cached {
     resolved: Resolved,
 }
 
-/// One (source, issuer) pair: its series, resolved once, and its issuer-lead window.
-struct Pair {
-    series: Arc<PairSeries>,
-    window: Mutex<LeadWindow>,
-}
-
-/// What the guard made of the raw `source` and `issuer` of an event, and the pair they map to.
+/// What the guard made of the raw `source` and `issuer` of an event, and the series of the pair
+/// they map to.
 struct Resolved {
-    pair: Arc<Pair>,
+    series: Arc<PairSeries>,
     source_overflow: bool,
     issuer_overflow: bool,
 }
@@ -88,12 +81,11 @@ impl Recorder {
         let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
         Recorder {
             metrics,
-            guards: RwLock::new(Arc::new(Guards {
+            guards: ArcSwap::from_pointee(Guards {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
-            })),
+            }),
             lead_slots: slots,
-            pairs: RwLock::new(HashMap::new()),
         }
     }
 
@@ -107,86 +99,40 @@ impl Recorder {
     /// longer allowed stay as they are (counters are never reset) and stop growing. The lead
     /// window is not changed here.
     pub fn reconfigure(&self, settings: &RecorderSettings) {
-        let old = self.current_guards();
+        let old = self.guards.load();
         let guards = Arc::new(Guards {
             sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources)
                 .seeded_from(&old.sources),
             issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers)
                 .seeded_from(&old.issuers),
         });
-        match self.guards.write() {
-            Ok(mut g) => *g = guards,
-            Err(p) => *p.into_inner() = guards,
-        }
-    }
-
-    fn current_guards(&self) -> Arc<Guards> {
-        match self.guards.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.guards.store(guards);
     }
 
     /// A batch: records many events with a small cache of resolved pairs.
     pub fn batch(&self, transport: Transport) -> Batch<'_> {
         Batch {
             recorder: self,
-            transport,
             received: self
                 .metrics
                 .ingest
                 .received
                 .with_label_values(&[transport.as_str()]),
+            transport,
             cache: Vec::with_capacity(BATCH_CACHE),
-            recorded: 0,
-            invalid: 0,
         }
-    }
-
-    /// Counts a refused event.
-    pub fn count_invalid(&self, transport: Transport, e: &InvalidEvent) {
-        self.metrics
-            .ingest
-            .invalid
-            .with_label_values(&[transport.as_str(), e.kind.as_str()])
-            .inc();
     }
 
     fn resolve(&self, source: Option<&str>, issuer: Option<&str>) -> Resolved {
-        let guards = self.current_guards();
+        let guards = self.guards.load();
         let s = guards.sources.bound(source);
         let i = guards.issuers.bound(issuer);
-        let (source_overflow, issuer_overflow) = (s == Bounded::Overflow, i == Bounded::Overflow);
-        let key: PairKey = (arc(s), arc(i));
-        if let Ok(pairs) = self.pairs.read() {
-            if let Some(p) = pairs.get(&key) {
-                return Resolved {
-                    pair: p.clone(),
-                    source_overflow,
-                    issuer_overflow,
-                };
-            }
-        }
-        let pair = match self.pairs.write() {
-            Ok(mut pairs) => pairs
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(self.new_pair(key)))
-                .clone(),
-            // A poisoned map (a panic elsewhere) still records, just without sharing.
-            Err(_) => Arc::new(self.new_pair(key)),
-        };
         Resolved {
-            pair,
-            source_overflow,
-            issuer_overflow,
-        }
-    }
-
-    fn new_pair(&self, (source, issuer): PairKey) -> Pair {
-        Pair {
-            // Both verification series exist from here on, at 0; the rest on first use.
-            series: self.metrics.jwt.pair(source, issuer),
-            window: Mutex::new(LeadWindow::new(self.lead_slots, LEAD_SLOT.as_secs_f64())),
+            source_overflow: s == Bounded::Overflow,
+            issuer_overflow: i == Bounded::Overflow,
+            // Both verification series exist from the pair's creation on, at 0; the rest on
+            // first use.
+            series: self.metrics.jwt.pair(arc(s), arc(i)),
         }
     }
 }
@@ -201,19 +147,19 @@ fn arc(b: Bounded) -> Arc<str> {
 /// How many resolved pairs a batch remembers.
 const BATCH_CACHE: usize = 16;
 
-/// Records a run of events from one transport. Drop it when the run is over.
+/// Records a run of events from one transport.
 pub struct Batch<'r> {
     recorder: &'r Recorder,
     transport: Transport,
+    /// `skew_events_received_total{transport}`, resolved once per batch.
     received: IntCounter,
     cache: Vec<Cached>,
-    recorded: u64,
-    invalid: u64,
 }
 
 impl Batch<'_> {
-    /// Records one valid event.
+    /// Records one valid event, and counts it as received.
     pub fn record(&mut self, e: &Event<'_>) {
+        self.received.inc();
         let source = e.source.as_deref();
         let issuer = e.issuer.as_deref();
         let idx = match self
@@ -243,34 +189,22 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
-        record_into(&r.pair, e);
-        self.recorded += 1;
+        record_into(&r.series, e, self.recorder.lead_slots);
     }
 
-    /// Counts a refused event against this batch's transport.
-    pub fn invalid(&mut self, e: &InvalidEvent) {
-        self.recorder.count_invalid(self.transport, e);
-        self.invalid += 1;
-    }
-
-    pub fn recorded(&self) -> u64 {
-        self.recorded
-    }
-
-    pub fn invalid_count(&self) -> u64 {
-        self.invalid
+    /// Counts a refused event against this batch's transport. Called by
+    /// [`crate::ingest::Ingest::refuse`], which also reports it to the sender.
+    pub(crate) fn invalid(&self, e: &InvalidEvent) {
+        self.recorder
+            .metrics
+            .ingest
+            .invalid
+            .with_label_values(&[self.transport.as_str(), e.kind.as_str()])
+            .inc();
     }
 }
 
-impl Drop for Batch<'_> {
-    fn drop(&mut self) {
-        // One atomic add per batch instead of one per event.
-        self.received.inc_by(self.recorded);
-    }
-}
-
-fn record_into(p: &Pair, e: &Event<'_>) {
-    let s = &p.series;
+fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize) {
     s.count(e.outcome);
     if let Some(age) = e.age() {
         s.observe_age(e.outcome, age);
@@ -300,73 +234,14 @@ fn record_into(p: &Pair, e: &Event<'_>) {
     // time-related rejections. A forged token's iat must not move it.
     let trusted = e.reason.is_none_or(Reason::is_time_related);
     if let (true, Some(age)) = (trusted, e.age()) {
-        if let Ok(mut w) = p.window.lock() {
-            if let Some(lead) = w.observe(e.ts, age) {
-                s.set_issuer_lead(lead);
-            }
-        }
-    }
-}
-
-/// The lowest token age per slot of event time, over a sliding window that ends at the newest
-/// `ts` seen. Fixed size: a ring of `slots` minima, no allocation per event.
-#[derive(Debug, Clone)]
-pub struct LeadWindow {
-    minima: Box<[f64]>,
-    slot_secs: f64,
-    /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
-    newest: Option<i64>,
-    /// The minimum over the whole window.
-    min: f64,
-}
-
-impl LeadWindow {
-    pub fn new(slots: usize, slot_secs: f64) -> Self {
-        LeadWindow {
-            minima: vec![f64::INFINITY; slots.max(1)].into_boxed_slice(),
-            slot_secs,
-            newest: None,
-            min: f64::INFINITY,
-        }
-    }
-
-    /// Adds one token age seen at `ts`. Returns the lead (−lowest age in the window) when the
-    /// event falls in the window, `None` when it is older than the window.
-    pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
-        let n = self.minima.len() as i64;
-        let slot = (ts / self.slot_secs).floor() as i64;
-        let mut recompute = false;
-        match self.newest {
-            None => self.newest = Some(slot),
-            Some(newest) if slot > newest => {
-                if slot - newest >= n {
-                    self.minima.fill(f64::INFINITY);
-                } else {
-                    for s in newest + 1..=slot {
-                        self.minima[s.rem_euclid(n) as usize] = f64::INFINITY;
-                    }
-                }
-                self.newest = Some(slot);
-                recompute = true;
-            }
-            Some(newest) if slot <= newest - n => return None,
-            Some(_) => {}
-        }
-        let i = slot.rem_euclid(n) as usize;
-        if age < self.minima[i] {
-            self.minima[i] = age;
-        }
-        self.min = if recompute {
-            self.minima.iter().copied().fold(f64::INFINITY, f64::min)
-        } else {
-            self.min.min(age)
-        };
-        Some(-self.min)
+        s.observe_lead(e.ts, age, lead_slots);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::event::{parse_event, Outcome};
 
@@ -530,33 +405,6 @@ mod tests {
         record(&r, r#"{"iss":"a","outcome":"accepted"}"#);
         record(&r, r#"{"iss":"c","outcome":"accepted"}"#);
         assert_eq!((v("a"), v("b"), v("c"), v("other")), (2.0, 1.0, 1.0, 3.0));
-    }
-
-    #[test]
-    fn lead_window_slides_with_event_time() {
-        let mut w = LeadWindow::new(30, 10.0);
-        assert_eq!(w.observe(1000.0, -3.2), Some(3.2));
-        assert_eq!(w.observe(1001.0, 0.5), Some(3.2));
-        assert_eq!(w.observe(1290.0, 0.5), Some(3.2), "still inside 5 minutes");
-        assert_eq!(
-            w.observe(1300.0, 0.7),
-            Some(-0.5),
-            "slot of ts=1000 dropped"
-        );
-        assert_eq!(w.observe(900.0, -50.0), None, "older than the window");
-        assert_eq!(
-            w.observe(5000.0, 1.0),
-            Some(-1.0),
-            "a jump clears everything"
-        );
-    }
-
-    #[test]
-    fn lead_window_handles_out_of_order_events_inside_the_window() {
-        let mut w = LeadWindow::new(30, 10.0);
-        w.observe(1100.0, 1.0);
-        assert_eq!(w.observe(1050.0, -2.0), Some(2.0));
-        assert_eq!(w.observe(1110.0, 0.0), Some(2.0));
     }
 
     /// The recording logic as it was before the per-pair families left the `prometheus` crate

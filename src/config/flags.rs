@@ -139,6 +139,10 @@ pub struct Flags {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub verify: crate::verify::config::VerifyFlags,
+    /// URL whose HTTP `Date` header measures a remote clock (repeatable); replaces the file's
+    /// `[[probe.http-date]]` targets.
+    #[arg(long = "probe.http-date", value_name = "URL")]
+    pub probe_http_date: Vec<String>,
 }
 
 /// `--log.format` and `log.format`. It lives with the flags (`super::log` re-exports it) so that

@@ -14,8 +14,8 @@
 //!   crate.
 //! - [`defaults`]: built-in defaults. [`flags`]: the command line.
 //! - One file per area, each with its raw (serde) struct, its settings and its `validate`:
-//!   [`web`], [`ntp`], [`log`], [`events`]; `[verify]` is `crate::verify::config`, beside the
-//!   keys it describes.
+//!   [`web`], [`ntp`], [`log`], [`events`], [`probe`] (`[[probe.http-date]]`, the remote
+//!   clocks); `[verify]` is `crate::verify::config`, beside the keys it describes.
 //! - Here: [`RawConfig`] (the whole file) and [`Settings::from_sources`], one call per area plus
 //!   the cross-area checks.
 
@@ -25,6 +25,7 @@ pub mod events;
 pub mod flags;
 pub mod log;
 pub mod ntp;
+pub mod probe;
 pub mod web;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use events::{EventsSettings, RawEvents};
 pub use flags::{AnalyzeArgs, AnalyzeFormat, Cli, Command, Flags, LogFormat};
 pub use log::{LogSettings, RawLog};
 pub use ntp::{NtpSettings, RawNtp, ServerSpec, DEFAULT_NTP_SERVERS};
+pub use probe::{ProbeSettings, RawProbe};
 pub use web::{RawWeb, WebConfigSource, WebSettings};
 
 use crate::verify::config::{RawVerify, VerifySettings};
@@ -56,6 +58,8 @@ pub struct RawConfig {
     pub events: RawEvents,
     #[serde(default)]
     pub verify: RawVerify,
+    #[serde(default)]
+    pub probe: RawProbe,
 }
 
 impl RawConfig {
@@ -93,6 +97,8 @@ pub struct Settings {
     pub events: EventsSettings,
     /// `/v1/verify`; off when no key source is configured.
     pub verify: VerifySettings,
+    /// Remote clocks measured over HTTP (`[[probe.http-date]]`).
+    pub probe: ProbeSettings,
 }
 
 impl Settings {
@@ -122,6 +128,7 @@ impl Settings {
         let log = log::validate(flags, raw.log)?;
         let events = events::validate(flags, raw.events)?;
         let verify = crate::verify::config::validate(&flags.verify, raw.verify)?;
+        let probe = probe::validate(flags, raw.probe)?;
         web.events_config =
             web.listener_file("events.web-config-file", &events.listen_address, events_web)?;
         web.verify_config =
@@ -135,6 +142,7 @@ impl Settings {
             log,
             events: events.read()?,
             verify: verify.read()?,
+            probe: probe.read()?,
         };
         settings.check_authorization()?;
         Ok(settings)

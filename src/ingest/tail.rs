@@ -240,19 +240,6 @@ struct PatternMetrics {
     files: IntGauge,
 }
 
-/// Removes the series of a pattern no longer followed (after a reload).
-pub fn forget_pattern(t: &crate::metrics::TailMetrics, pattern: &str) {
-    let l = &[pattern];
-    let _ = t.lines.remove_label_values(l);
-    let _ = t.bytes.remove_label_values(l);
-    let _ = t.rotations.remove_label_values(l);
-    let _ = t.truncations.remove_label_values(l);
-    let _ = t.refused.remove_label_values(l);
-    let _ = t.read_errors.remove_label_values(l);
-    let _ = t.lag.remove_label_values(l);
-    let _ = t.files.remove_label_values(l);
-}
-
 impl PatternMetrics {
     fn new(m: &Metrics, pattern: &str) -> Self {
         let t = &m.tail;
@@ -620,22 +607,20 @@ impl Tailer {
             };
             f.offset += n as u64;
             m.bytes.inc_by(n as u64);
-            let invalid_before = ingest.report.invalid;
+            let invalid_before = ingest.invalid();
             let mut lines = 0u64;
             f.buffer.feed(&chunk[..n], |piece| {
                 lines += 1;
                 match piece {
                     Piece::Line(line) => ingest.line(line, 0),
-                    Piece::Overlong => {
-                        let e =
-                            InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line");
-                        ingest.batch.invalid(&e);
-                        ingest.report.invalid += 1;
-                    }
+                    Piece::Overlong => ingest.refuse(
+                        0,
+                        InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
+                    ),
                 }
             });
             m.lines.inc_by(lines);
-            m.refused.inc_by(ingest.report.invalid - invalid_before);
+            m.refused.inc_by(ingest.invalid() - invalid_before);
         }
         if f.fingerprint
             .as_ref()

@@ -37,11 +37,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 
+use super::lead::{LeadWindow, LEAD_SLOT};
 use crate::event::{Outcome, Reason};
 
 /// One of the six families, in the order `/metrics` lists them (sorted by name).
@@ -260,8 +261,9 @@ fn outcome_index(o: Outcome) -> usize {
 
 const OUTCOMES: [Outcome; 2] = [Outcome::Accepted, Outcome::Rejected];
 
-/// Every series of one (source, issuer) pair. Handed out once per pair by
-/// [`JwtMetrics::pair`]; recording is atomics only.
+/// Every series of one (source, issuer) pair, and the issuer-lead window behind its lead
+/// gauge. Handed out once per pair by [`JwtMetrics::pair`]; recording is atomics only, apart
+/// from the lead window's lock.
 #[derive(Debug)]
 pub struct PairSeries {
     source: Arc<str>,
@@ -284,6 +286,8 @@ pub struct PairSeries {
     premature_by: OnceLock<AtomicHistogram>,
     /// `f64` bits; absent until the first lead is known.
     lead: OnceLock<AtomicU64>,
+    /// The lowest token ages behind `lead`, created by the first [`PairSeries::observe_lead`].
+    window: OnceLock<Mutex<LeadWindow>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,
 }
@@ -312,19 +316,10 @@ impl PairSeries {
             expired_by: OnceLock::new(),
             premature_by: OnceLock::new(),
             lead: OnceLock::new(),
+            window: OnceLock::new(),
             age_buckets,
             edge_buckets,
         }
-    }
-
-    /// The bounded `source` label value.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// The bounded `issuer` label value.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
     }
 
     /// `skew_jwt_verifications_total{outcome}` += 1.
@@ -370,6 +365,22 @@ impl PairSeries {
             .get_or_init(|| AtomicU64::new(lead.to_bits()))
             .store(lead.to_bits(), Ordering::Relaxed);
     }
+
+    /// One token age seen at `ts` that may move the lead (the recorder decides which may): into
+    /// the pair's lead window, and `skew_jwt_issuer_lead_seconds` set from it unless `ts` is
+    /// older than the window. The window has `slots` slots of [`LEAD_SLOT`], fixed by the first
+    /// call. The gauge is set under the window's lock, so it always shows the window's latest
+    /// state.
+    pub fn observe_lead(&self, ts: f64, age: f64, slots: usize) {
+        let window = self
+            .window
+            .get_or_init(|| Mutex::new(LeadWindow::new(slots, LEAD_SLOT.as_secs_f64())));
+        if let Ok(mut w) = window.lock() {
+            if let Some(lead) = w.observe(ts, age) {
+                self.set_issuer_lead(lead);
+            }
+        }
+    }
 }
 
 /// (issuer, source), the order in which the crate sorts the pair families' series.
@@ -379,6 +390,7 @@ type IssuerSource = (Arc<str>, Arc<str>);
 /// does not change. Shared by every recorder and by `/metrics`.
 pub struct JwtMetrics {
     /// Keyed by (issuer, source): iteration order is the series order of the pair families.
+    /// The one map of pairs: the recorder finds a pair's series (and lead window) here too.
     pairs: RwLock<BTreeMap<IssuerSource, Arc<PairSeries>>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,

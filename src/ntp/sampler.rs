@@ -106,24 +106,6 @@ pub fn spawn_with<N: Network>(
     }
 }
 
-/// Removes every series of a server no longer configured (after a reload), so that no alert
-/// keeps judging a server nobody samples any more.
-pub fn forget_server(m: &NtpMetrics, server: &str) {
-    let l = &[server];
-    let _ = m.offset.remove_label_values(l);
-    let _ = m.delay.remove_label_values(l);
-    let _ = m.stratum.remove_label_values(l);
-    let _ = m.leap_indicator.remove_label_values(l);
-    let _ = m.root_distance.remove_label_values(l);
-    let _ = m.sample_offset.remove_label_values(l);
-    let _ = m.last_success.remove_label_values(l);
-    let _ = m.falseticker.remove_label_values(l);
-    m.offset_bound.remove(l);
-    for r in QueryResult::ALL {
-        let _ = m.queries.remove_label_values(&[server, r.as_str()]);
-    }
-}
-
 /// Creates every per-server series at zero, so that `rate()` and `absent()` work from the first
 /// scrape on.
 fn init_series(m: &NtpMetrics, server: &str) {
@@ -707,7 +689,7 @@ mod tests {
             )),
             "{text}"
         );
-        forget_server(&m.ntp, SERVER);
+        m.ntp.forget(SERVER);
         assert_eq!(m.ntp.offset_bound.get(&[SERVER]), None);
     }
 

@@ -6,6 +6,7 @@
 //! Every test crate includes this file with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod http_date;
 pub mod prometheus;
 pub mod scripted;
 
