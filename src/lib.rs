@@ -16,8 +16,9 @@
 //!   atomics (`metrics::jwt`), one entry per (source, issuer) pair with its issuer-lead window
 //!   (`metrics::lead`), and are encoded straight to text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers); `ntp::sampler` owns sockets and timers,
-//!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
+//!   filter a burst, find the agreeing servers, bound each offset); `ntp::sampler` owns
+//!   sockets and timers, behind the `ntp::sampler::Network` seam that its tests fake under
+//!   paused time.
 //! - [`logging`]: tracing-subscriber set-up.
 //! - [`clock`]: this host's own clocks: the kernel's sync state (`adjtimex`), wall clock steps
 //!   and suspends (CLOCK_REALTIME and CLOCK_MONOTONIC against CLOCK_BOOTTIME), read once a
@@ -52,7 +53,9 @@
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
 //! class. The lowest-delay sample of a burst sets the server's gauges; then
-//! `ntp::select::agreement` recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//! `ntp::select::agreement` recomputes which servers agree, the system offset and its bound.
+//! `/metrics` only reads the gauges; the two bound gauges (`metrics::GrowingGaugeVec`) add the
+//! growth since the sample at scrape time, with no I/O.
 //!
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
