@@ -1,7 +1,8 @@
 //! Recording: a valid [`Event`] becomes counter increments, histogram observations and an
 //! issuer-lead update; a refused one becomes a count by error class. The one code path behind
 //! HTTP push, file tailing, `/v1/verify` and `analyze`, and the only writer of
-//! `skew_events_received_total`, `skew_events_invalid_total`, `skew_label_overflow_total` and
+//! `skew_events_received_total`, `skew_events_invalid_total`,
+//! `skew_events_token_unreadable_total`, `skew_label_overflow_total` and
 //! the per-pair JWT families.
 //!
 //! Hot-path choices: label values are bounded once per distinct (source, issuer) pair, and the
@@ -118,6 +119,11 @@ impl Recorder {
                 .ingest
                 .received
                 .with_label_values(&[transport.as_str()]),
+            token_unreadable: self
+                .metrics
+                .ingest
+                .token_unreadable
+                .with_label_values(&[transport.as_str()]),
             transport,
             cache: Vec::with_capacity(BATCH_CACHE),
         }
@@ -153,6 +159,8 @@ pub struct Batch<'r> {
     transport: Transport,
     /// `skew_events_received_total{transport}`, resolved once per batch.
     received: IntCounter,
+    /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
+    token_unreadable: IntCounter,
     cache: Vec<Cached>,
 }
 
@@ -160,6 +168,9 @@ impl Batch<'_> {
     /// Records one valid event, and counts it as received.
     pub fn record(&mut self, e: &Event<'_>) {
         self.received.inc();
+        if e.token_unreadable {
+            self.token_unreadable.inc();
+        }
         let source = e.source.as_deref();
         let issuer = e.issuer.as_deref();
         let idx = match self
@@ -331,6 +342,56 @@ mod tests {
             ),
             -1000.0
         );
+    }
+
+    /// Issue 13, part 1: a rejection with a garbage token is counted as a rejection (issuer
+    /// from `iss`, else `unknown`) and its token as unreadable; an accepted one is not recorded.
+    #[test]
+    fn rejections_with_unreadable_tokens_are_counted() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"source":"api","iss":"idp","token":"abc.def","outcome":"rejected","reason":"invalid token"}"#,
+        );
+        record(
+            &r,
+            r#"{"source":"api","token":"truncated-cookie","outcome":"rejected","reason":"jwt malformed"}"#,
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="http"}"#
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="file"}"#
+            ),
+            0.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_verifications_total{issuer="idp",outcome="rejected",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejections_total{issuer="unknown",reason="malformed",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&r, r#"skew_events_received_total{transport="http"}"#),
+            2.0
+        );
+        // The same token accepted is refused (by the parser, before the recorder).
+        let e = parse_event(br#"{"token":"abc.def","outcome":"accepted"}"#, 0.0).unwrap_err();
+        assert_eq!(e.kind, crate::event::InvalidKind::BadToken);
     }
 
     #[test]
@@ -544,6 +605,7 @@ mod tests {
                     Outcome::Accepted
                 },
                 reason,
+                token_unreadable: false,
             })
     }
 

@@ -345,6 +345,38 @@ fn every_malformed_class_is_counted_and_neighbours_survive() {
         ),
         cases.len() as f64 + 1.0
     );
+    // Issue 13: a rejection with a garbage token is never dropped: it is recorded (issuer from
+    // `iss`, else `unknown`) and its token counted as unreadable.
+    let body = concat!(
+        r#"{"ts":1790000001,"source":"cookie","iss":"idp","token":"abc.def","outcome":"rejected","reason":"jwt malformed"}"#,
+        "\n",
+        r#"{"ts":1790000001,"source":"cookie","token":"truncated","outcome":"rejected","reason":"TokenExpiredError"}"#,
+    );
+    let (status, answer) = post(&url, "application/x-ndjson", body.as_bytes().to_vec());
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["invalid"].as_u64()),
+        (Some(2), Some(0)),
+        "{answer}"
+    );
+    let scrape = ex.scrape();
+    assert_eq!(
+        scrape.value(
+            "skew_events_token_unreadable_total",
+            &[("transport", "http")]
+        ),
+        2.0
+    );
+    for (issuer, reason) in [("idp", "malformed"), ("unknown", "expired")] {
+        assert_eq!(
+            scrape.value(
+                "skew_jwt_rejections_total",
+                &[("source", "cookie"), ("issuer", issuer), ("reason", reason)]
+            ),
+            1.0,
+            "{issuer} {reason}"
+        );
+    }
 }
 
 /// Status codes of `POST /v1/events`, a separate events listener, and the shared secret.
