@@ -128,6 +128,20 @@ fn assert_truth(scrape: &Scrape, truth: &Truth) {
             &with("outcome", "rejected"),
             &p.ages[1],
         );
+        for ((reason, cause), n) in &p.causes {
+            let mut x = with("reason", reason);
+            x.push(("cause", cause));
+            assert_eq!(
+                scrape.value("skew_jwt_time_rejections_total", &x),
+                *n as f64,
+                "{source} {issuer} {reason} {cause}"
+            );
+        }
+        let causes_exported = scrape
+            .series("skew_jwt_time_rejections_total")
+            .filter(|s| s.labels["source"] == *source && s.labels["issuer"] == *issuer)
+            .count();
+        assert_eq!(causes_exported, p.causes.len(), "only the causes seen");
         assert_buckets(scrape, "skew_jwt_expired_by_seconds", &l, &p.expired_by);
         assert_buckets(scrape, "skew_jwt_premature_by_seconds", &l, &p.premature_by);
         let lead = scrape.value("skew_jwt_issuer_lead_seconds", &l);
@@ -145,6 +159,16 @@ fn assert_truth(scrape: &Scrape, truth: &Truth) {
 #[test]
 fn hundred_thousand_events_match_the_truth_and_analyze_agrees() {
     let (lines, truth) = synth::stream(Spec::default(), 100_000);
+    // The world exercises two causes (no `received`, so no in_transit; its expired tokens are
+    // all stale, so no expiry_edge: src/verdict.rs's table covers those).
+    let causes: std::collections::BTreeSet<_> = truth
+        .pairs
+        .values()
+        .flat_map(|p| p.causes.keys().map(|(r, c)| (*r, *c)))
+        .collect();
+    for want in [("not_yet_valid", "clock_skew"), ("expired", "stale_token")] {
+        assert!(causes.contains(&want), "{want:?} not in {causes:?}");
+    }
     let ex = Exporter::start(&NO_NTP);
     let url = ex.url("/v1/events");
     for chunk in lines.chunks(1000) {
