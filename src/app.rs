@@ -1,8 +1,10 @@
-//! Wiring: bind the listener, spawn every task under one `CancellationToken` and one
-//! `TaskTracker`, serve until the shutdown future completes, then wait for everything to stop.
+//! Wiring: bind every listener (main, and the separate events, verify and probe ones when configured),
+//! spawn every task under one `CancellationToken` and one `TaskTracker`, serve until the
+//! shutdown future completes, then wait for everything to stop.
 //!
 //! The shutdown trigger is a parameter (`ctrl_c`/SIGTERM in `main`, anything in tests), as in
-//! mini-redis. In-flight requests finish before `run` returns.
+//! mini-redis. In-flight requests finish before `run` returns, within `--web.shutdown-timeout`:
+//! after that, `run` returns anyway (and `main` drops what is left with the runtime).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,8 +31,6 @@ pub enum RunError {
     },
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 impl RunError {
@@ -79,6 +79,10 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    let probe_listener = match &settings.jwt_probe.listen_address {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
@@ -87,8 +91,10 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a
+    // reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
     // The host's own clocks: kernel sync state, steps and suspends (Linux only).
     #[cfg(target_os = "linux")]
     tracker.spawn(crate::clock::watch::run(
@@ -101,6 +107,11 @@ pub async fn run(
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
     let verify_enabled = verify_router.is_some();
     let verify_switch = Switch::new(verify_router);
+    let probe_refused = crate::probe::jwt_http::register(&metrics)?;
+    let probe_switch = Switch::new(crate::probe::jwt_http::router(
+        &settings.jwt_probe,
+        &probe_refused,
+    ));
 
     // Header and idle timeouts on every listener, and each listener's web config.
     let server = crate::server::Server::new(&settings.web, &metrics);
@@ -111,6 +122,9 @@ pub async fn run(
     let web_verify = verify
         .as_ref()
         .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
+    let web_probe = probe_listener
+        .as_ref()
+        .map(|_| LiveWebConfig::new(web_config(&settings.web.probe_config)));
 
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let mut app = router(AppState {
@@ -128,12 +142,9 @@ pub async fn run(
     match (events, &web_events) {
         (Some(listener), Some(web)) => {
             log_listening("events", &listener);
-            tracker.spawn(serve(
-                listener,
-                events_routes,
-                server.with_web_config(web.clone()),
-                cancel.clone(),
-            ));
+            let server = server.for_listener("events", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, events_routes, cancel).await });
         }
         _ => app = app.merge(events_routes),
     }
@@ -144,34 +155,52 @@ pub async fn run(
     match (verify, &web_verify) {
         (Some(listener), Some(web)) if verify_enabled => {
             log_listening("verify", &listener);
-            tracker.spawn(serve(
-                listener,
-                verify_routes,
-                server.with_web_config(web.clone()),
-                cancel.clone(),
-            ));
+            let server = server.for_listener("verify", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, verify_routes, cancel).await });
         }
         // Configuration refuses a verify listener without keys.
         (Some(_), _) => {}
         (None, _) => app = app.merge(verify_routes),
     }
+    // /probe: on its own listener when one is set (configuration requires modules for it),
+    // else on the main one.
+    let probe_routes = probe_switch.routes(&["/probe"]);
+    match (probe_listener, &web_probe) {
+        (Some(listener), Some(web)) => {
+            log_listening("probe", &listener);
+            let server = server.for_listener("probe", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, probe_routes, cancel).await });
+        }
+        _ => app = app.merge(probe_routes),
+    }
+    // The main listener: a few connections beyond the cap for scrapes.
+    let shutdown_timeout = settings.web.shutdown_timeout;
+    let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];
+    let main_server = server
+        .for_listener("main", web_main.clone(), &metrics)
+        .with_scrape_reserve(scrape_paths);
     let reloader = Reloader {
         current: settings,
         metrics,
         recorder,
         outcome,
-        web_main: web_main.clone(),
+        web_main,
         web_events,
         web_verify,
         ntp,
+        probe,
         tail,
         verify: verify_generation,
         events_switch,
         verify_switch,
+        probe_switch,
+        probe_refused,
+        web_probe,
         cancel: cancel.clone(),
     };
     tracker.spawn(reloader.run(hangup, reload_rx));
-    let server = server.with_web_config(web_main);
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -179,30 +208,32 @@ pub async fn run(
             cancel.cancel();
         });
     }
-    let served = serve(main, app, server, cancel.clone()).await;
-    cancel.cancel();
-    tracker.close();
-    tracker.wait().await;
-    tracing::info!("stopped");
-    served
+    let everything = async {
+        main_server.serve(main, app, cancel.clone()).await;
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
+    };
+    // Each listener drops its connections at the shutdown timeout itself; this bounds the rest
+    // (a task that does not stop) by the same deadline.
+    let deadline = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    tokio::select! {
+        _ = everything => tracing::info!("stopped"),
+        _ = deadline => tracing::warn!(
+            tasks = tracker.len(),
+            timeout = ?shutdown_timeout,
+            "shutdown timeout reached: stopping with tasks still running"
+        ),
+    }
+    Ok(())
 }
 
 fn log_listening(role: &str, listener: &TcpListener) {
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(role, address = %local.map(|a| a.to_string()).unwrap_or_default(), "listening");
-}
-
-/// Serves `app` until `cancel` fires; in-flight requests finish first. Accept errors are
-/// retried inside (as `axum::serve` did), so this never fails today; the `Result` keeps the
-/// callers' shape.
-async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    server: crate::server::Server,
-    cancel: CancellationToken,
-) -> Result<(), RunError> {
-    server.serve(listener, app, cancel).await;
-    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

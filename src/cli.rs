@@ -28,7 +28,20 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Probe(args)) = &cli.command {
+        return probe(args, &settings);
+    }
     if cli.flags.check_config {
+        // Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
+        for (path, skipped) in &settings.verify.skipped_keys {
+            for s in skipped {
+                let what = match s.kind {
+                    crate::verify::keys::SkipKind::Refused => "refused",
+                    crate::verify::keys::SkipKind::Ignored => "skipped",
+                };
+                eprintln!("skew-exporter: {}: {what} {s}", path.display());
+            }
+        }
         let web = match &settings.web.config {
             None => "plain HTTP".to_owned(),
             Some(w) => format!(
@@ -66,12 +79,68 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal())) {
+    let result = runtime.block_on(crate::app::run(settings, crate::app::shutdown_signal()));
+    // `run` returns within the shutdown timeout even when a task did not stop: whatever is
+    // left is dropped here, without waiting for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exiting");
             eprintln!("skew-exporter: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// `skew-exporter probe`: one JWT tolerance probe, its result in words. Exit status 0 when it
+/// found both edges, 1 when the probe failed, 2 when the module or target was refused.
+fn probe(args: &crate::config::ProbeArgs, settings: &Settings) -> ExitCode {
+    let Some(module) = settings.jwt_probe.modules.get(&args.module) else {
+        let known: Vec<&str> = settings
+            .jwt_probe
+            .modules
+            .keys()
+            .map(String::as_str)
+            .collect();
+        eprintln!(
+            "skew-exporter probe: no module `{}` in [probe.jwt.modules] (configured: {})",
+            args.module,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+        return ExitCode::from(2);
+    };
+    let url = match module.allow(&args.target) {
+        Ok(u) => u,
+        Err(refusal) => {
+            eprintln!("skew-exporter probe: refused: {refusal}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::logging::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("skew-exporter: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "probing {url} with module {} (up to {} requests, {:?})",
+        module.name, module.max_requests, module.timeout
+    );
+    let result = runtime.block_on(crate::probe::jwt::run(module, url, module.timeout));
+    print!("{}", result.describe());
+    if result.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

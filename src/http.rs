@@ -1,8 +1,10 @@
-//! The HTTP surface: `router(state)` builds every route, apart from `serve`, so tests can drive
-//! it with `tower::ServiceExt::oneshot` and no socket.
+//! The main listener's own routes: `router(state)` builds them apart from the connection loop
+//! ([`crate::server`]), so tests can drive them with `tower::ServiceExt::oneshot` and no socket.
 //!
 //! Routes: the telemetry path (default `/metrics`), `/healthz`, and `/`, a small landing page
-//! linking to the metrics, as Prometheus exporters have.
+//! linking to the metrics, as Prometheus exporters have. The other routes are built with what
+//! they serve and merged in by [`crate::app`]: `POST /v1/events` ([`crate::ingest::http`]),
+//! `/v1/verify` ([`crate::verify::http`]) and `POST /-/reload` ([`crate::reload`]).
 
 use std::sync::Arc;
 

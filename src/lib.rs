@@ -3,12 +3,14 @@
 //! # Layout
 //! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`:
 //!   `config::base` (file reading, `ConfigError`, value parsers; a leaf), `config::flags` (clap),
-//!   one file per area (`config::web`, `ntp`, `log`, `events`; `[verify]` is `verify::config`),
-//!   each pure `validate` first, then a step that reads the files the settings name.
+//!   one file per area (`config::web`, `ntp`, `log`, `events`, `probe`; `[verify]` is
+//!   `verify::config`), each pure `validate` first, then a step that reads the files the
+//!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
-//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/`.
-//! - [`server`]: the connection loop behind every listener: header and idle timeouts, graceful
-//!   shutdown (`axum::serve` has no timeouts).
+//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
+//! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
+//!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
+//!   (`axum::serve` has none of these).
 //! - [`metrics`]: every metric family, registered once, with typed handles (and the removal of
 //!   the series a reload leaves behind); the per-pair JWT families live in the exporter's own
 //!   atomics (`metrics::jwt`), one entry per (source, issuer) pair with its issuer-lead window
@@ -35,8 +37,16 @@
 //!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
 //!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
 //!   the endpoint. Each verification becomes an event.
+//! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
+//!   and the request's timing → an interval holding the target's offset; bisection of its
+//!   second), `probe::prober` the task per target; its targets are `config::probe`. And the
+//!   JWT tolerance probe: `probe::jwt_search` is the pure edge search (answers → next request,
+//!   edges, offset, leeway, bound), `probe::jwt_config` the modules and their target
+//!   allow-lists, `probe::jwt` mints and sends the tokens, `probe::jwt_http` is `GET /probe`
+//!   (blackbox_exporter style) and `skew-exporter probe` its command-line form.
 //! - [`reload`]: SIGHUP and `POST /-/reload`: re-read the configuration and restart what
-//!   changed (NTP sampler, tailer, `/v1/events`, `/v1/verify`, web configs); counters survive.
+//!   changed (NTP sampler, HTTP Date probes, tailer, `/v1/events`, `/v1/verify`, `/probe`, web
+//!   configs); counters survive.
 //! - [`webconfig`]: `--web.config.file` (exporter-toolkit format): TLS, basic auth and headers
 //!   of a listener, re-read when its files change.
 //!
@@ -68,6 +78,7 @@ pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod ntp;
+pub mod probe;
 pub mod record;
 pub mod reload;
 pub mod server;

@@ -1,4 +1,6 @@
-//! Every metric family the exporter exposes, in one place, registered in one registry.
+//! Every metric family the exporter exposes, registered in one registry: all of them here, but
+//! for the two reload gauges (`skew_config_last_reload_*`), which `reload::ReloadMetrics`
+//! registers in the same registry.
 //!
 //! The names, types and labels are the contract in the README's metric list; dashboards, alert
 //! rules and tests depend on them. Label values that come from configuration (the NTP `server`)
@@ -78,6 +80,58 @@ pub struct Metrics {
     pub tail: TailMetrics,
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
+    pub http_date: HttpDateMetrics,
+}
+
+/// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
+/// bounded by the configuration). Series are created by `probe::prober::spawn`.
+pub struct HttpDateMetrics {
+    pub offset: GaugeVec,
+    pub bound: GaugeVec,
+    /// `result` ∈ `probe::estimate::ProbeResult::ALL`, one per round.
+    pub probes: IntCounterVec,
+    pub requests: IntCounterVec,
+    /// 1 for each target configured with an `issuer` (labels `target`, `issuer`): what the
+    /// dashboard joins the token-derived lead with.
+    pub target_info: IntGaugeVec,
+}
+
+impl HttpDateMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let t = &["target"];
+        Ok(HttpDateMetrics {
+            offset: gauge(
+                r,
+                "skew_http_date_offset_seconds",
+                "Target clock minus local clock, from its HTTP Date headers (midpoint of the interval of the last good round; same sign as NTP).",
+                t,
+            )?,
+            bound: gauge(
+                r,
+                "skew_http_date_offset_bound_seconds",
+                "Half-width of the interval that holds the target's true offset.",
+                t,
+            )?,
+            probes: counter(
+                r,
+                "skew_http_date_probes_total",
+                "HTTP Date probe rounds by result (ok, timeout, connection_error, dns_error, tls_error, http_error, no_date, bad_date).",
+                &["target", "result"],
+            )?,
+            requests: counter(
+                r,
+                "skew_http_date_requests_total",
+                "HTTP requests the Date probe sent (redirects followed included).",
+                t,
+            )?,
+            target_info: int_gauge(
+                r,
+                "skew_http_date_target_info",
+                "1 for each HTTP Date target configured with the JWT issuer it measures.",
+                &["target", "issuer"],
+            )?,
+        })
+    }
 }
 
 /// What the HTTP server refused or cut off: an addition to the contract (README, "Limits and
@@ -85,6 +139,10 @@ pub struct Metrics {
 pub struct HttpMetrics {
     /// `timeout` ∈ `header`, `idle`: connections closed because the peer was too slow.
     pub connections_timed_out: IntCounterVec,
+    /// `listener` ∈ `main`, `events`, `verify`, `probe`: connections over `--web.max-connections`
+    /// closed unserved, and scrape-reserve connections that asked for another path. A child
+    /// exists for each listener that runs (`server::Server::for_listener`).
+    pub connections_refused: IntCounterVec,
     /// `reason` ∈ the [`Refusal`]s: `POST /v1/events` requests answered without reading any
     /// event (the events of a body over the limit also count as `too_large`).
     pub events_refused: IntCounterVec,
@@ -98,6 +156,12 @@ impl HttpMetrics {
                 "skew_http_connections_timed_out_total",
                 "HTTP connections closed by a timeout: header (request head not received in time, or idle keep-alive), idle (nothing moved while waiting on the client, e.g. a response not read).",
                 &["timeout"],
+            )?,
+            connections_refused: counter(
+                r,
+                "skew_http_connections_refused_total",
+                "HTTP connections refused because the listener already served --web.max-connections (on the main listener: and its scrape reserve was full, or the connection asked the reserve for another path than the metrics or /healthz).",
+                &["listener"],
             )?,
             events_refused: counter(
                 r,
@@ -119,7 +183,8 @@ impl HttpMetrics {
 /// `/v1/verify` key management: an addition to the contract (README, "Token verification").
 /// Children are created by `verify::http::start`, so only exporters that verify export them.
 pub struct VerifyMetrics {
-    /// `result` ∈ `ok`, `error`: loads of a key source after start-up.
+    /// `result` ∈ `ok`, `error`: loads of a key source after start-up; `error` also counts
+    /// each JWKS key a load refused.
     pub key_reloads: IntCounterVec,
     /// No labels: keys currently loaded.
     pub keys: IntGaugeVec,
@@ -131,7 +196,7 @@ impl VerifyMetrics {
             key_reloads: counter(
                 r,
                 "skew_verify_key_reloads_total",
-                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay.",
+                "Loads of a /v1/verify key source after start-up (a changed key file, a JWKS URL fetch), by result (ok, error). On error the previous keys stay. Error also counts each JWKS key a load refused (start-up included).",
                 &["result"],
             )?,
             keys: int_gauge(
@@ -460,6 +525,7 @@ impl Metrics {
         let tail = TailMetrics::register(&registry)?;
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
+        let http_date = HttpDateMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             last_render: AtomicUsize::new(0),
@@ -469,6 +535,7 @@ impl Metrics {
             tail,
             verify,
             http,
+            http_date,
         })
     }
 

@@ -5,6 +5,8 @@
 //! - the web config of every listener (TLS, basic auth, headers);
 //! - the NTP servers and sampling settings (the sampler restarts; series of servers no longer
 //!   configured are removed, so no alert keeps judging a server nobody samples);
+//! - the HTTP `Date` probe targets (the probes restart; series of targets no longer configured
+//!   are removed);
 //! - the followed files (the tailer stops, writes its checkpoint, and restarts from it: no line
 //!   is lost or read twice; series of patterns no longer configured are removed);
 //! - `/v1/events` (shared secret, limits) and `/v1/verify` (keys, policy, headers);
@@ -143,10 +145,15 @@ pub struct Reloader {
     pub web_events: Option<LiveWebConfig>,
     pub web_verify: Option<LiveWebConfig>,
     pub ntp: Generation,
+    pub probe: Generation,
     pub tail: Generation,
     pub verify: Generation,
     pub events_switch: Switch,
     pub verify_switch: Switch,
+    /// `/probe` (its modules are swapped by a reload; its listener stays) and its web config.
+    pub probe_switch: Switch,
+    pub probe_refused: prometheus::IntCounterVec,
+    pub web_probe: Option<LiveWebConfig>,
     /// Parent of every generation: the daemon's shutdown.
     pub cancel: CancellationToken,
 }
@@ -161,6 +168,21 @@ impl Reloader {
     ) -> Generation {
         let g = Generation::new(cancel);
         crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), g.cancel.clone(), &g.tracker);
+        g
+    }
+
+    pub fn start_probe(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        cancel: &CancellationToken,
+    ) -> Generation {
+        let g = Generation::new(cancel);
+        crate::probe::prober::spawn(
+            &settings.probe,
+            metrics.clone(),
+            g.cancel.clone(),
+            &g.tracker,
+        );
         g
     }
 
@@ -218,6 +240,7 @@ impl Reloader {
             }
         }
         self.ntp.stop().await;
+        self.probe.stop().await;
         self.tail.stop().await;
         self.verify.stop().await;
     }
@@ -253,6 +276,13 @@ impl Reloader {
         if let Some(w) = &self.web_verify {
             w.replace(web_config(&new.web.verify_config));
         }
+        if let Some(w) = &self.web_probe {
+            w.replace(web_config(&new.web.probe_config));
+        }
+        self.probe_switch.replace(crate::probe::jwt_http::router(
+            &new.jwt_probe,
+            &self.probe_refused,
+        ));
 
         if new.ntp != self.current.ntp {
             let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
@@ -268,6 +298,31 @@ impl Reloader {
             }
             self.ntp = Self::start_ntp(&new, &self.metrics, &self.cancel);
             tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
+        }
+
+        if new.probe != self.current.probe {
+            let old = std::mem::replace(&mut self.probe, Generation::new(&self.cancel));
+            old.stop().await;
+            for gone in &self.current.probe.http_date {
+                match new.probe.http_date.iter().find(|n| n.name == gone.name) {
+                    None => crate::probe::prober::forget_target(&self.metrics.http_date, gone),
+                    Some(kept) if kept.issuer != gone.issuer => {
+                        if let Some(i) = &gone.issuer {
+                            let _ = self
+                                .metrics
+                                .http_date
+                                .target_info
+                                .remove_label_values(&[&gone.name, i]);
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            self.probe = Self::start_probe(&new, &self.metrics, &self.cancel);
+            tracing::info!(
+                targets = new.probe.http_date.len(),
+                "HTTP Date probes restarted"
+            );
         }
 
         if new.events.tail != self.current.events.tail {
@@ -324,6 +379,10 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
         old.web.listen_address != new.web.listen_address,
     );
     check(
+        "probe.listen-address",
+        old.jwt_probe.listen_address != new.jwt_probe.listen_address,
+    );
+    check(
         "web.telemetry-path",
         old.web.telemetry_path != new.web.telemetry_path,
     );
@@ -334,6 +393,14 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     check(
         "web.idle-timeout",
         old.web.idle_timeout != new.web.idle_timeout,
+    );
+    check(
+        "web.max-connections",
+        old.web.max_connections != new.web.max_connections,
+    );
+    check(
+        "web.shutdown-timeout",
+        old.web.shutdown_timeout != new.web.shutdown_timeout,
     );
     check(
         "web.enable-lifecycle",

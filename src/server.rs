@@ -18,7 +18,15 @@
 //!   mid-handshake only at debug;
 //! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
 //!   one connection is logged at debug and never reaches the accept loop;
-//! - on shutdown the listener closes, idle connections close at once, requests in flight finish.
+//! - at most `max_connections` connections are served at once on each listener
+//!   (`--web.max-connections`); one accepted beyond that is closed at once and counted in
+//!   `skew_http_connections_refused_total{listener}`. The main listener keeps
+//!   [`SCRAPE_RESERVE`] more connections for the telemetry path and `/healthz`, so that a flood
+//!   of clients does not blind the exporter's own monitoring: a connection in the reserve is
+//!   served one request, and any other path gets 503 (counted as refused too);
+//! - on shutdown the listener closes, idle connections close at once, requests in flight get
+//!   `shutdown_timeout` (`--web.shutdown-timeout`) to finish; connections still open then are
+//!   dropped.
 //!
 //! Per-route limits live with their route: the body deadline and the concurrency cap of
 //! `POST /v1/events` are in [`crate::ingest::http`].
@@ -35,9 +43,10 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,13 +58,28 @@ use crate::webconfig::LiveWebConfig;
 /// How long to wait after an accept error that is not about one connection (EMFILE, ENFILE).
 const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 
+/// Connections the main listener serves beyond `--web.max-connections`, for the telemetry
+/// path and `/healthz` only, one request each.
+pub const SCRAPE_RESERVE: usize = 4;
+
 /// The connection-level limits and the counter of connections they closed. Cheap to clone:
 /// one per listener.
 #[derive(Clone)]
 pub struct Server {
     read_header_timeout: Duration,
     idle_timeout: Duration,
+    /// Connections served at once; each listener counts its own.
+    max_connections: usize,
+    /// How long requests in flight may hold shutdown.
+    shutdown_timeout: Duration,
     timed_out: IntCounterVec,
+    /// This listener's name (`main`, `events`, `verify`), for logs and the refusal counter.
+    listener: &'static str,
+    /// `skew_http_connections_refused_total` of this listener.
+    refused: IntCounter,
+    /// The paths a connection in the scrape reserve may ask for; `None`: no reserve (the
+    /// events and verify listeners).
+    reserve_paths: Option<Arc<[String]>>,
     /// TLS, basic auth and headers of this listener (`--web.config.file`); every listener
     /// has one, empty by default, so that a reload can add TLS or authentication.
     web: LiveWebConfig,
@@ -73,32 +97,128 @@ enum Accept {
     Next(io::Result<(TcpStream, std::net::SocketAddr)>),
 }
 
+/// Which connections a listener takes, and how.
+enum Admit {
+    /// Within `max_connections`: every route.
+    Full(OwnedSemaphorePermit),
+    /// In the main listener's scrape reserve: one request, for the reserve's paths.
+    Reserve(OwnedSemaphorePermit),
+    /// Closed at once, counted.
+    Refuse,
+}
+
+/// The middleware of a connection in the scrape reserve: the telemetry path and `/healthz`
+/// are served, with `Connection: close` so that the reserve slot is free again for the next
+/// scrape; anything else is 503, counted as a refused connection.
+async fn reserve_only(
+    axum::extract::State((paths, refused)): axum::extract::State<(Arc<[String]>, IntCounter)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let mut response = if paths.iter().any(|p| p == req.uri().path()) {
+        next.run(req).await
+    } else {
+        refused.inc();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "too many connections\n",
+        )
+            .into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 impl Server {
+    /// The limits of `web`, for the main listener, with no web config and no scrape reserve
+    /// yet ([`Server::for_listener`], [`Server::with_scrape_reserve`]).
     pub fn new(web: &WebSettings, metrics: &Metrics) -> Self {
         Server {
             read_header_timeout: web.read_header_timeout,
             idle_timeout: web.idle_timeout,
+            max_connections: web.max_connections,
+            shutdown_timeout: web.shutdown_timeout,
             timed_out: metrics.http.connections_timed_out.clone(),
+            listener: "main",
+            refused: metrics
+                .http
+                .connections_refused
+                .with_label_values(&["main"]),
+            reserve_paths: None,
             web: LiveWebConfig::new(Arc::new(crate::webconfig::WebConfig::none())),
         }
     }
 
-    /// The same limits, with `web` as this listener's web config.
-    pub fn with_web_config(&self, web: LiveWebConfig) -> Self {
+    /// The same limits for the listener named `listener` (the `listener` label of
+    /// `skew_http_connections_refused_total`: `main`, `events`, `verify`, `probe`), with `web` as its
+    /// web config and no scrape reserve.
+    pub fn for_listener(
+        &self,
+        listener: &'static str,
+        web: LiveWebConfig,
+        metrics: &Metrics,
+    ) -> Self {
         Server {
             web,
+            listener,
+            reserve_paths: None,
+            refused: metrics
+                .http
+                .connections_refused
+                .with_label_values(&[listener]),
             ..self.clone()
         }
     }
 
+    /// Keeps [`SCRAPE_RESERVE`] connections beyond the cap for requests to `paths` (the main
+    /// listener: the telemetry path and `/healthz`).
+    pub fn with_scrape_reserve(self, paths: Vec<String>) -> Self {
+        Server {
+            reserve_paths: Some(paths.into()),
+            ..self
+        }
+    }
+
+    /// Takes a slot for a new connection: one of `slots`, else one of `reserve`, else none.
+    fn admit(slots: &Arc<Semaphore>, reserve: Option<&Arc<Semaphore>>) -> Admit {
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Admit::Full(permit);
+        }
+        match reserve.map(|r| r.clone().try_acquire_owned()) {
+            Some(Ok(permit)) => Admit::Reserve(permit),
+            _ => Admit::Refuse,
+        }
+    }
+
     /// Serves `app` on `listener` until `cancel` fires, then waits for every connection to end
-    /// (in-flight requests finish; idle connections close at once).
+    /// (in-flight requests finish; idle connections close at once), at most
+    /// `shutdown_timeout`: connections still open then are dropped.
     pub async fn serve(&self, listener: TcpListener, app: Router, cancel: CancellationToken) {
-        let app = app.layer(axum::middleware::from_fn_with_state(
-            self.web.clone(),
-            crate::webconfig::enforce,
-        ));
+        let enforce =
+            axum::middleware::from_fn_with_state(self.web.clone(), crate::webconfig::enforce);
+        // The reserve's router: the same routes behind a filter on the path, inside the web
+        // config (authentication and headers apply first, as everywhere).
+        let reserve_app = self.reserve_paths.clone().map(|paths| {
+            app.clone()
+                .layer(axum::middleware::from_fn_with_state(
+                    (paths, self.refused.clone()),
+                    reserve_only,
+                ))
+                .layer(enforce.clone())
+        });
+        let app = app.layer(enforce);
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let reserve = reserve_app
+            .as_ref()
+            .map(|_| Arc::new(Semaphore::new(SCRAPE_RESERVE)));
         let connections = TaskTracker::new();
+        // Fired when shutdown has waited `shutdown_timeout`: every connection ends at once.
+        let abort = CancellationToken::new();
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => Accept::Stop,
@@ -107,10 +227,32 @@ impl Server {
             match next {
                 Accept::Stop => break,
                 Accept::Next(Ok((stream, peer))) => {
-                    let conn = self
-                        .clone()
-                        .connection(stream, peer, app.clone(), cancel.clone());
-                    connections.spawn(conn);
+                    let (permit, app) = match Self::admit(&slots, reserve.as_ref()) {
+                        Admit::Full(permit) => (permit, app.clone()),
+                        Admit::Reserve(permit) => match &reserve_app {
+                            Some(r) => (permit, r.clone()),
+                            None => (permit, app.clone()),
+                        },
+                        Admit::Refuse => {
+                            self.refused.inc();
+                            tracing::debug!(
+                                listener = self.listener,
+                                max = self.max_connections,
+                                "connection refused: too many connections"
+                            );
+                            drop(stream);
+                            continue;
+                        }
+                    };
+                    let conn = self.clone().connection(stream, peer, app, cancel.clone());
+                    let abort = abort.clone();
+                    connections.spawn(async move {
+                        let _permit = permit;
+                        tokio::select! {
+                            _ = conn => {}
+                            _ = abort.cancelled() => {}
+                        }
+                    });
                 }
                 // The peer went away between SYN and accept: nothing to do.
                 Accept::Next(Err(e)) if is_connection_error(&e) => {}
@@ -125,7 +267,18 @@ impl Server {
         }
         drop(listener);
         connections.close();
-        connections.wait().await;
+        if tokio::time::timeout(self.shutdown_timeout, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                connections = connections.len(),
+                timeout = ?self.shutdown_timeout,
+                "shutdown timeout reached: dropping the connections still open"
+            );
+            abort.cancel();
+            connections.wait().await;
+        }
     }
 
     /// One connection: the TLS handshake when the listener has TLS (within the header
@@ -141,8 +294,9 @@ impl Server {
         let _ = stream.set_nodelay(true);
         let busy = Arc::new(AtomicUsize::new(0));
         let io = IdleIo::new(stream, self.idle_timeout, busy.clone());
-        // Certificates rotated on disk are picked up here, at most once a second.
-        self.web.refresh();
+        // Certificates rotated on disk are picked up here, at most once a second; the files
+        // are read on a blocking thread.
+        self.web.refresh_on_blocking_thread().await;
         let tls = self.web.current().tls.clone();
         match tls {
             None => self.http(io, app, busy, cancel).await,
@@ -588,7 +742,15 @@ mod tests {
         let server = Server {
             read_header_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_millis(300),
+            max_connections: 8,
+            shutdown_timeout: Duration::from_secs(10),
             timed_out: metrics.http.connections_timed_out.clone(),
+            listener: "main",
+            refused: metrics
+                .http
+                .connections_refused
+                .with_label_values(&["main"]),
+            reserve_paths: None,
             web: LiveWebConfig::new(Arc::new(crate::webconfig::WebConfig::none())),
         };
         let app = Router::new().route(

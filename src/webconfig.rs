@@ -799,9 +799,25 @@ impl LiveWebConfig {
         }
     }
 
-    /// Re-reads the files if one changed and a second has passed since the last look. Called
-    /// when a connection arrives. A change that does not load keeps the old configuration
-    /// and is logged once.
+    /// [`LiveWebConfig::refresh`] on a blocking thread (`spawn_blocking`), so that the file
+    /// reads never hold an async worker; what a connection calls when it arrives. Between two
+    /// looks at the files (a second), or without a file, it returns at once without a thread.
+    pub async fn refresh_on_blocking_thread(&self) {
+        let due = match self.inner.checked.lock() {
+            Ok(checked) => checked.0.elapsed() >= RECHECK,
+            Err(_) => false,
+        };
+        if !due || self.current().path.is_none() {
+            return;
+        }
+        let live = self.clone();
+        // A refresh that cannot run (the runtime is shutting down) leaves the config as it is.
+        let _ = tokio::task::spawn_blocking(move || live.refresh()).await;
+    }
+
+    /// Re-reads the files if one changed and a second has passed since the last look. Blocks
+    /// on file reads: async code calls [`LiveWebConfig::refresh_on_blocking_thread`]. A
+    /// change that does not load keeps the old configuration and is logged once.
     pub fn refresh(&self) {
         let now = Instant::now();
         {

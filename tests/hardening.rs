@@ -625,3 +625,153 @@ fn invalid_utf8_is_refused_where_it_is_read() {
         "{answer}"
     );
 }
+
+/// Sends `GET /healthz` on each connection (closing it after) and returns how many were
+/// closed without an answer: the connections the server refused.
+fn unserved_among(connections: &mut [TcpStream]) -> f64 {
+    let mut unserved = 0.0;
+    for s in connections {
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let answered = s.write_all(request).is_ok() && {
+            let (_, sent) = wait_closed(s, b"", Duration::ZERO, Duration::from_secs(10));
+            sent.starts_with(b"HTTP/1.1 ")
+        };
+        if !answered {
+            unserved += 1.0;
+        }
+    }
+    unserved
+}
+
+/// `--web.max-connections 8`: with 8 idle connections open on the main listener, a ninth is
+/// served from the scrape reserve, which answers `/metrics` and `/healthz` only (anything
+/// else 503, counted as refused); once the reserve is full too, new connections are closed
+/// unserved and counted. The separate events listener has its own cap of 8, without a
+/// reserve. Refusals are counted per listener, exactly those the clients saw; freeing
+/// connections lets clients in again.
+#[test]
+fn connections_over_the_cap_are_refused_and_counted_while_metrics_still_answer() {
+    let ex = start(&[
+        "--web.max-connections",
+        "8",
+        "--web.read-header-timeout",
+        "60s",
+        "--events.listen-address",
+        "127.0.0.1:0",
+    ]);
+    let events = ex.listener("events");
+    let refused = |s: &common::Scrape, listener| {
+        s.value(
+            "skew_http_connections_refused_total",
+            &[("listener", listener)],
+        )
+    };
+    let before = ex.scrape();
+    assert_eq!(refused(&before, "main"), 0.0);
+    assert_eq!(refused(&before, "events"), 0.0);
+    // A raw request on a connection of its own; the server answers and closes it.
+    let ask = |path: &str| {
+        let mut s = connect(ex.addr);
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+        let (status, head, body) = read_response(&mut s);
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        let (_, rest) = wait_closed(&mut s, b"", Duration::ZERO, Duration::from_secs(10));
+        assert!(rest.is_empty(), "{rest:?}");
+        (status, body)
+    };
+    // The cap: 8 idle connections. The accept loop takes connections in order, so every
+    // later connection is judged with these 8 held.
+    let mut idle: Vec<TcpStream> = (0..8).map(|_| connect(ex.addr)).collect();
+
+    // Over the cap: a scrape is served (and its connection closed), another path is not.
+    let (status, body) = ask("/metrics");
+    assert_eq!(status, 200, "{body}");
+    let scrape = common::Scrape::parse(&body).expect("metrics");
+    assert_eq!(refused(&scrape, "main"), 0.0);
+    assert_eq!(ask("/healthz"), (200, "ok\n".to_string()));
+    let (status, body) = ask("/");
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = ask("/metrics");
+    assert_eq!(status, 200, "{body}");
+    let scrape = common::Scrape::parse(&body).expect("metrics");
+    assert_eq!(refused(&scrape, "main"), 1.0);
+
+    // The reserve full too: with 4 more idle connections, 12 are held where 8 + 4 fit, so the
+    // next one is closed unserved. The server accepts in order, so once it is, every earlier
+    // connection has been judged. Some of those 4 may have been refused as well (a slot is
+    // free again only once the server has seen the close of an ask above): a request on each
+    // tells.
+    idle.extend((0..4).map(|_| connect(ex.addr)));
+    let mut over = connect(ex.addr);
+    let (_, sent) = wait_closed(&mut over, b"", Duration::ZERO, Duration::from_secs(10));
+    assert!(sent.is_empty(), "{sent:?}");
+    let unserved_main = 1.0 + unserved_among(&mut idle);
+
+    // The events listener: its own 8, no reserve.
+    let mut events_idle: Vec<TcpStream> = (0..8).map(|_| connect(events)).collect();
+    let mut over = connect(events);
+    let (_, sent) = wait_closed(&mut over, b"", Duration::ZERO, Duration::from_secs(10));
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!(unserved_among(&mut events_idle), 0.0);
+
+    // Freed connections make room again. The server notices the closes on their own tasks,
+    // so a scrape sent at once may still find every slot taken: such attempts are closed
+    // unserved, and counted, as above.
+    drop(idle);
+    drop(events_idle);
+    let mut unserved = 0.0;
+    let scrape = loop {
+        assert!(unserved < 100.0, "no scrape served after freeing the slots");
+        let mut s = connect(ex.addr);
+        let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        if s.write_all(request).is_ok() {
+            let (_, sent) = wait_closed(&mut s, b"", Duration::ZERO, Duration::from_secs(10));
+            let text = String::from_utf8_lossy(&sent);
+            if let Some((_, body)) = text.split_once("\r\n\r\n") {
+                break common::Scrape::parse(body).expect("metrics");
+            }
+        }
+        unserved += 1.0;
+    };
+    assert_eq!(refused(&scrape, "main"), 1.0 + unserved_main + unserved);
+    assert_eq!(refused(&scrape, "events"), 1.0);
+    assert!(!scrape.has(
+        "skew_http_connections_refused_total",
+        &[("listener", "verify")]
+    ));
+    assert_eq!(ex.get("/").0, 200);
+}
+
+/// SIGTERM with an upload that never finishes (head and part of the body sent, then
+/// silence; the body deadline is a minute away): the process still ends at
+/// `--web.shutdown-timeout`, exit status 0, and the upload's connection is closed.
+#[test]
+fn sigterm_ends_the_process_at_the_shutdown_timeout_despite_a_stuck_upload() {
+    let mut ex = start(&[
+        "--web.shutdown-timeout",
+        "1s",
+        "--events.read-timeout",
+        "60s",
+    ]);
+    let body = event_body(300);
+    let mut upload = connect(ex.addr);
+    upload
+        .write_all(post_head(body.len()).as_bytes())
+        .expect("head");
+    upload.write_all(&body[..100]).expect("start of body");
+    // The request is in flight (its handler waits for the body) before the signal.
+    thread::sleep(Duration::from_millis(300));
+    // `terminate` waits up to 10 s for the exit and fails the test beyond that.
+    let status = ex.terminate();
+    assert!(status.success(), "exit status {status}\n{}", ex.log_text());
+    assert!(
+        ex.log_text().contains("shutdown timeout reached"),
+        "{}",
+        ex.log_text()
+    );
+    let (_, sent) = wait_closed(&mut upload, b"", Duration::ZERO, Duration::from_secs(5));
+    assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+}

@@ -4,15 +4,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::nginx::{free_port, start_nginx, NGINX};
 use common::{Exporter, Scrape};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header};
@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 /// A port nothing answers on: tests must name their NTP servers, and these tests need none.
 const NO_NTP: [&str; 2] = ["--ntp.server", "127.0.0.1:9"];
 const ISS: &str = "https://idp.example";
-const NGINX: &str = "/usr/sbin/nginx";
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -670,102 +669,299 @@ fn jwks_url_served_on_loopback_is_refetched_on_an_unknown_kid() {
     );
 }
 
-/// A running nginx, stopped (SIGTERM, then SIGKILL) on drop.
-struct Nginx {
-    child: Child,
-    error_log: PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = common::terminate_child(&mut self.child, Duration::from_secs(5));
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// Starts nginx in `dir` listening on 127.0.0.1:`port`, `auth_request` → `verify`, proxying
-/// allowed requests to `upstream` with the subject the exporter returned.
-fn start_nginx(dir: &Path, port: u16, verify: SocketAddr, upstream: SocketAddr) -> Nginx {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false);
-    let d = dir.display();
-    let conf = format!(
-        r#"
-{user}
-worker_processes 1;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            auth_request /_verify;
-            auth_request_set $auth_subject $upstream_http_x_auth_subject;
-            proxy_set_header X-Auth-Subject $auth_subject;
-            proxy_pass http://{upstream};
-        }}
-        location = /_verify {{
-            internal;
-            proxy_pass http://{verify}/v1/verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI $request_uri;
-        }}
-    }}
-}}
-"#,
-        user = if root { "user root;" } else { "" },
+/// A JWKS file mixing good keys with keys RFC 7517/7518 forbid or that could never verify
+/// (issue 20): the good ones verify; each bad one is named in the log exactly once, without key
+/// material, the refused ones are counted as errors, none is loaded, and tokens correctly
+/// signed with the bad keys are refused.
+#[test]
+fn a_jwks_file_with_bad_keys_keeps_the_good_ones_and_names_each_bad_one_once() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let hmac64 = read("hmac.secret").trim_ascii().to_vec();
+    let secret32 = b"0123456789abcdef0123456789abcdef".to_vec();
+    let secret47 = b"forty-seven-bytes-of-a-secret-for-hs384-tokens!".to_vec();
+    assert_eq!((hmac64.len(), secret32.len(), secret47.len()), (64, 32, 47));
+    let with_members = |mut jwk: Value, members: Value| {
+        for (k, v) in members.as_object().expect("object") {
+            jwk[k] = v.clone();
+        }
+        jwk
+    };
+    let rsa2 = || jwk("rsa2.pub.pem", Algorithm::RS256, "x");
+    let off_curve = {
+        let mut ec = jwk("ec.pub.pem", Algorithm::ES256, "bad-curve");
+        let mut y = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(ec["y"].as_str().expect("y"))
+            .expect("base64url");
+        y[31] ^= 1;
+        ec["y"] = b64(&y).into();
+        ec
+    };
+    let doc = jwks(&[
+        jwk("rsa.pub.pem", Algorithm::RS256, "good-rsa"),
+        jwk("ec.pub.pem", Algorithm::ES256, "good-ec"),
+        jwk("ed.pub.pem", Algorithm::EdDSA, "good-ed"),
+        json!({"kty": "oct", "kid": "good-hs64", "k": b64(&hmac64)}),
+        json!({"kty": "oct", "kid": "good-hs32", "k": b64(&secret32)}),
+        with_members(
+            rsa2(),
+            json!({"kid": "good-ops", "use": "sig", "key_ops": ["verify"]}),
+        ),
+        // Refused: must not or cannot verify.
+        jwk("rsa1024.pub.pem", Algorithm::RS256, "bad-small"),
+        with_members(
+            jwk("rsa.pub.pem", Algorithm::RS256, "x"),
+            json!({"kid": "bad-e1", "e": "AQ"}),
+        ),
+        off_curve,
+        json!({"kty": "oct", "kid": "bad-hs47", "alg": "HS384", "k": b64(&secret47)}),
+        with_members(
+            rsa2(),
+            json!({"kid": "bad-contradict", "use": "sig", "key_ops": ["verify", "encrypt"]}),
+        ),
+        // Skipped: not for verification here.
+        with_members(
+            rsa2(),
+            json!({"kid": "bad-encrypt", "key_ops": ["encrypt"]}),
+        ),
+        json!({"kty": "EC", "crv": "P-521", "kid": "bad-p521", "x": "AA", "y": "AA"}),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwks_path = dir.path().join("jwks.json");
+    std::fs::write(&jwks_path, &doc).expect("write jwks");
+    let cfg = config(
+        dir.path(),
+        "[verify]\nreason-header = \"X-Auth-Reason\"\nkey-poll-interval = \"100ms\"\n",
     );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let error_log = dir.join("error.log");
-    let child = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(&error_log)
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nginx");
-    let mut nginx = Nginx { child, error_log };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return nginx;
-        }
-        if let Ok(Some(status)) = nginx.child.try_wait() {
-            let mut stderr = String::new();
-            if let Some(mut e) = nginx.child.stderr.take() {
-                let _ = e.read_to_string(&mut stderr);
-            }
-            panic!(
-                "nginx exited ({status}) before listening: {stderr}\n{}",
-                std::fs::read_to_string(&nginx.error_log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "nginx did not listen within 10s");
-        thread::sleep(Duration::from_millis(20));
+    let jwks_arg = jwks_path.display().to_string();
+    let ex = start(&cfg, &["--verify.jwks-file", &jwks_arg]);
+    let url = ex.url("/v1/verify");
+    let http = client();
+
+    let signer = |alg, kid, key| Signer { alg, kid, key };
+    let rsa_key = |file: &str| EncodingKey::from_rsa_pem(&read(file)).expect("rsa key");
+    let cases = [
+        (Signer::new(Algorithm::RS256, "good-rsa"), 200, None),
+        (Signer::new(Algorithm::ES256, "good-ec"), 200, None),
+        (Signer::new(Algorithm::EdDSA, "good-ed"), 200, None),
+        (
+            signer(
+                Algorithm::HS512,
+                "good-hs64",
+                EncodingKey::from_secret(&hmac64),
+            ),
+            200,
+            None,
+        ),
+        (
+            signer(
+                Algorithm::HS256,
+                "good-hs32",
+                EncodingKey::from_secret(&secret32),
+            ),
+            200,
+            None,
+        ),
+        // A 32-byte secret never verifies HS512, even a token it signed.
+        (
+            signer(
+                Algorithm::HS512,
+                "good-hs32",
+                EncodingKey::from_secret(&secret32),
+            ),
+            401,
+            Some("invalid_algorithm"),
+        ),
+        (
+            signer(Algorithm::RS256, "good-ops", rsa_key("rsa2.key.pem")),
+            200,
+            None,
+        ),
+        // Correctly signed with keys that must not verify: their kid is not loaded.
+        (
+            signer(Algorithm::RS256, "bad-small", rsa_key("rsa1024.key.pem")),
+            401,
+            Some("unknown_key"),
+        ),
+        (
+            signer(
+                Algorithm::HS384,
+                "bad-hs47",
+                EncodingKey::from_secret(&secret47),
+            ),
+            401,
+            Some("unknown_key"),
+        ),
+        (
+            signer(Algorithm::RS256, "bad-contradict", rsa_key("rsa2.key.pem")),
+            401,
+            Some("unknown_key"),
+        ),
+        (
+            signer(Algorithm::RS256, "bad-encrypt", rsa_key("rsa2.key.pem")),
+            401,
+            Some("unknown_key"),
+        ),
+    ];
+    for (s, status, reason) in &cases {
+        let a = ask(&http, &url, Some(&s.sign(&good())));
+        assert_eq!(
+            (a.status, a.reason.as_deref()),
+            (*status, *reason),
+            "{} {:?}: {a:?}",
+            s.kid,
+            s.alg
+        );
     }
+    // Several polls of the unchanged file: nothing is re-read, nothing logged again.
+    thread::sleep(Duration::from_millis(500));
+
+    let scrape = ex.scrape();
+    assert_eq!(scrape.value("skew_verify_keys", &[]), 6.0);
+    assert_eq!(
+        scrape.value("skew_verify_key_reloads_total", &[("result", "error")]),
+        5.0,
+        "the five refused keys"
+    );
+    let log = ex.log_text();
+    for (kid, message, reason) in [
+        (
+            "bad-small",
+            "verification key refused",
+            "an RSA key of 1024 bits; RFC 7518 §3.3 requires 2048 bits or more",
+        ),
+        (
+            "bad-e1",
+            "verification key refused",
+            "an RSA public exponent of 1",
+        ),
+        (
+            "bad-curve",
+            "verification key refused",
+            "an EC public key that is not a point on P-256",
+        ),
+        (
+            "bad-hs47",
+            "verification key refused",
+            "HS384 needs an HMAC secret of at least 48 bytes",
+        ),
+        (
+            "bad-contradict",
+            "verification key refused",
+            "`use` and `key_ops` contradict each other",
+        ),
+        (
+            "bad-encrypt",
+            "verification key skipped",
+            "`key_ops` does not include `verify`",
+        ),
+        (
+            "bad-p521",
+            "verification key skipped",
+            "an EC key on P-521: the verification library has no ES512",
+        ),
+    ] {
+        let named = format!("(kid \"{kid}\")");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&named)).collect();
+        assert_eq!(lines.len(), 1, "{kid} named once:\n{log}");
+        assert!(
+            lines[0].contains(message) && lines[0].contains(reason),
+            "{kid}: {}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(&jwks_arg),
+            "the file is named: {}",
+            lines[0]
+        );
+    }
+    assert!(
+        !log.contains("(kid \"good-"),
+        "good keys are not reported:\n{log}"
+    );
+    let rsa_n = jwk("rsa.pub.pem", Algorithm::RS256, "x")["n"].clone();
+    for material in [
+        b64(&hmac64),
+        b64(&secret32),
+        b64(&secret47),
+        String::from_utf8_lossy(&secret47).into_owned(),
+        rsa_n.as_str().expect("n").to_owned(),
+    ] {
+        assert!(!log.contains(&material), "key material in the log:\n{log}");
+    }
+}
+
+/// A `[[verify.keys]]` file whose key is refused is a configuration error naming the file and
+/// why (issue 20): an RSA key under 2048 bits, an HMAC secret too short for its `algorithm`.
+/// A JWKS with a usable key passes `--check-config`, which names the keys it skipped.
+#[test]
+fn refused_key_files_are_configuration_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret47 = dir.path().join("hs384.secret");
+    std::fs::write(&secret47, [b'k'; 47]).expect("write secret");
+    let cases = [
+        (
+            format!(
+                "[verify]\n[[verify.keys]]\nfile = \"{}\"\n",
+                data("rsa1024.pub.pem").display()
+            ),
+            "rsa1024.pub.pem: an RSA key of 1024 bits; RFC 7518 §3.3 requires 2048 bits or more",
+        ),
+        (
+            format!(
+                "[verify]\n[[verify.keys]]\nfile = \"{}\"\ntype = \"hmac\"\nalgorithm = \"HS384\"\n",
+                secret47.display()
+            ),
+            "hs384.secret: HS384 needs an HMAC secret of at least 48 bytes (RFC 7518 §3.2), this one has 47",
+        ),
+    ];
+    for (toml, want) in cases {
+        let cfg = config(dir.path(), &toml);
+        let out = common::run_binary(
+            &["--config.file", &cfg, "--check-config"],
+            Duration::from_secs(10),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(want), "{toml}: {stderr}");
+    }
+    // A JWKS with a usable key passes the check, and the check names the keys it skipped.
+    let jwks_path = dir.path().join("jwks.json");
+    let mut enc = jwk("rsa2.pub.pem", Algorithm::RS256, "enc");
+    enc["use"] = "enc".into();
+    std::fs::write(
+        &jwks_path,
+        jwks(&[
+            jwk("rsa.pub.pem", Algorithm::RS256, "good"),
+            jwk("rsa1024.pub.pem", Algorithm::RS256, "small"),
+            enc,
+        ]),
+    )
+    .expect("write jwks");
+    let cfg = config(
+        dir.path(),
+        &format!("[verify]\njwks-file = \"{}\"\n", jwks_path.display()),
+    );
+    let out = common::run_binary(
+        &["--config.file", &cfg, "--check-config"],
+        Duration::from_secs(10),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "skew-exporter: {}: refused key 2 (kid \"small\"): an RSA key of 1024 bits; RFC 7518 §3.3 requires 2048 bits or more",
+                jwks_path.display()
+            ),
+            format!(
+                "skew-exporter: {}: skipped key 3 (kid \"enc\"): `use` is not `sig`",
+                jwks_path.display()
+            ),
+        ]
+    );
 }
 
 /// A real nginx with `auth_request` pointing at /v1/verify in front of an upstream: valid

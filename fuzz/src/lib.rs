@@ -615,6 +615,25 @@ pub fn config(data: &[u8]) {
     {
         assert!((1..=1000).contains(&list.len()), "allow-list length");
     }
+    let p = &s.probe.http_date;
+    assert!(p.len() <= 64, "probe targets");
+    for (i, t) in p.iter().enumerate() {
+        assert!(matches!(t.url.scheme(), "http" | "https"), "{}", t.url);
+        assert!(t.url.host_str().is_some_and(|h| !h.is_empty()), "host");
+        assert!(
+            t.url.username().is_empty() && t.url.password().is_none(),
+            "credentials"
+        );
+        assert!(!t.name.is_empty() && t.name.len() <= 256, "name");
+        assert!(p[..i].iter().all(|o| o.name != t.name), "dup target");
+        assert!(t.interval >= Duration::from_secs(1), "probe interval");
+        assert!(t.timeout >= Duration::from_millis(10) && t.timeout <= Duration::from_secs(60));
+        assert!((1..=64).contains(&t.max_requests), "max-requests");
+        assert!(
+            !(t.insecure_skip_verify && t.ca.is_some()),
+            "ca and insecure"
+        );
+    }
     // Building the metrics with the accepted buckets must work too.
     skew_exporter::metrics::Metrics::with_age_buckets(e.age_buckets.clone())
         .expect("accepted age buckets register");

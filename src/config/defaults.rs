@@ -24,6 +24,9 @@ pub const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);
 pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once per listener; each costs a file descriptor and a task.
+pub const MAX_CONNECTIONS: usize = 1024;
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const EVENTS_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Each request may buffer up to `events.max-body`: 16 × 16 MiB bounds that memory, and
 /// 16 keep 2 cores busy while the others upload.

@@ -25,6 +25,19 @@ pub enum Command {
     /// Read JSON-lines verification events from files (or `-` for stdin), record them exactly
     /// as the daemon would, and print a report (incident forensics).
     Analyze(AnalyzeArgs),
+    /// Run one JWT tolerance probe (a `[probe.jwt.modules.NAME]` of the configuration file)
+    /// against a target and print the verifier's clock offset and leeway in words.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The module's name, as in `[probe.jwt.modules.NAME]`.
+    #[arg(long)]
+    pub module: String,
+    /// The URL to probe; it must pass the module's `targets`.
+    #[arg(long)]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +80,14 @@ pub struct Flags {
     /// (outside a request in flight).
     #[arg(long = "web.idle-timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Connections served at once on each listener; beyond, new ones are closed and counted
+    /// (the main listener keeps a few more for scrapes of the telemetry path).
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish; then the process ends
+    /// anyway.
+    #[arg(long = "web.shutdown-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
     /// Web config file (Prometheus exporter-toolkit format: TLS, basic auth, headers) for every
     /// listener; `""` for none.
     #[arg(long = "web.config.file", value_name = "FILE", value_parser = path_or_empty)]
@@ -131,6 +152,10 @@ pub struct Flags {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub verify: crate::verify::config::VerifyFlags,
+    /// URL whose HTTP `Date` header measures a remote clock (repeatable); replaces the file's
+    /// `[[probe.http-date]]` targets.
+    #[arg(long = "probe.http-date", value_name = "URL")]
+    pub probe_http_date: Vec<String>,
 }
 
 /// `--log.format` and `log.format`. It lives with the flags (`super::log` re-exports it) so that

@@ -1,5 +1,6 @@
-//! `[web]` and the `--web.*` flags: the main listener's address, metrics path, HTTP timeouts
-//! and the web config file (TLS, basic auth, headers) of every listener.
+//! `[web]` and the `--web.*` flags: the main listener's address, metrics path, HTTP timeouts,
+//! connection cap, shutdown deadline and the web config file (TLS, basic auth, headers) of
+//! every listener.
 //!
 //! Two stages: [`validate`] is pure (flags over file over default, then range checks) and
 //! returns the settings with web config *paths*; [`WebSettings::read`] loads those files. Which
@@ -26,6 +27,9 @@ pub struct RawWeb {
     pub read_header_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     pub idle_timeout: Option<Duration>,
+    pub max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub shutdown_timeout: Option<Duration>,
     pub config_file: Option<PathBuf>,
     pub enable_lifecycle: Option<bool>,
 }
@@ -42,6 +46,11 @@ pub struct WebSettings<C = WebConfigSource> {
     /// A connection on which nothing moves for this long while the server waits on the
     /// client (outside a request in flight) is closed.
     pub idle_timeout: Duration,
+    /// Connections served at once on each listener (the main one keeps
+    /// [`crate::server::SCRAPE_RESERVE`] more for the telemetry path).
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight before the process ends anyway.
+    pub shutdown_timeout: Duration,
     /// `web.config-file`: TLS, basic auth and headers of the main listener, and of the events
     /// and verify listeners unless they have their own.
     pub config: Option<C>,
@@ -49,6 +58,8 @@ pub struct WebSettings<C = WebConfigSource> {
     pub events_config: Option<C>,
     /// What the separate verify listener (if any) runs with.
     pub verify_config: Option<C>,
+    /// What the separate `/probe` listener (if any) runs with.
+    pub probe_config: Option<C>,
     /// `POST /-/reload` is served.
     pub enable_lifecycle: bool,
 }
@@ -120,6 +131,23 @@ pub fn validate(flags: &Flags, raw: RawWeb) -> Result<WebSettings<PathBuf>, Conf
     if idle_timeout < Duration::from_millis(100) || idle_timeout > Duration::from_secs(3600) {
         return Err(invalid("web.idle-timeout", "must be between 100ms and 1h"));
     }
+    let max_connections = flags
+        .max_connections
+        .or(raw.max_connections)
+        .unwrap_or(defaults::MAX_CONNECTIONS);
+    if !(1..=1_000_000).contains(&max_connections) {
+        return Err(invalid(
+            "web.max-connections",
+            format!("{max_connections} is outside 1..=1000000"),
+        ));
+    }
+    let shutdown_timeout = flags
+        .shutdown_timeout
+        .or(raw.shutdown_timeout)
+        .unwrap_or(defaults::SHUTDOWN_TIMEOUT);
+    if shutdown_timeout > Duration::from_secs(3600) {
+        return Err(invalid("web.shutdown-timeout", "must be at most 1h"));
+    }
 
     // `""` is exporter-toolkit's "no web config".
     let config = flags
@@ -132,8 +160,11 @@ pub fn validate(flags: &Flags, raw: RawWeb) -> Result<WebSettings<PathBuf>, Conf
         telemetry_path,
         read_header_timeout,
         idle_timeout,
+        max_connections,
+        shutdown_timeout,
         events_config: config.clone(),
         verify_config: config.clone(),
+        probe_config: config.clone(),
         config,
         enable_lifecycle: flags.enable_lifecycle || raw.enable_lifecycle.unwrap_or(false),
     })
@@ -175,10 +206,13 @@ impl WebSettings<PathBuf> {
         Ok(WebSettings {
             events_config: listener("events.web-config-file", self.events_config)?,
             verify_config: listener("verify.web-config-file", self.verify_config)?,
+            probe_config: listener("probe.web-config-file", self.probe_config)?,
             listen_address: self.listen_address,
             telemetry_path: self.telemetry_path,
             read_header_timeout: self.read_header_timeout,
             idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            shutdown_timeout: self.shutdown_timeout,
             config,
             enable_lifecycle: self.enable_lifecycle,
         })

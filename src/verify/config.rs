@@ -18,7 +18,7 @@ use axum::http::HeaderName;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::keys::{self, FileKind, FileSpec, Key};
+use super::keys::{self, FileKind, FileSpec, Key, Skipped};
 use super::{Policy, ALL_ALGORITHMS};
 use crate::config::base::{
     invalid, parse_listen_address, path_or_empty, read_config_file, ConfigError,
@@ -145,6 +145,9 @@ pub struct VerifySettings<K = FileSource> {
     /// Claim → response header of an allowed request.
     pub claim_headers: Vec<(String, HeaderName)>,
     pub files: Vec<K>,
+    /// The keys a JWKS file held that were skipped at this load, reported (logged, the refused
+    /// ones counted) when verification starts: logging is not set up yet while this is built.
+    pub skipped_keys: Vec<(PathBuf, Vec<Skipped>)>,
     pub jwks_url: Option<UrlSource>,
     pub key_poll_interval: Duration,
 }
@@ -239,6 +242,7 @@ pub fn validate(
         reason_header,
         claim_headers,
         files,
+        skipped_keys: Vec::new(),
         jwks_url,
         key_poll_interval,
     };
@@ -437,6 +441,7 @@ impl VerifySettings<FileSpec> {
     /// key fail with a message naming the file, and the daemon starts with keys loaded.
     pub fn read(self) -> Result<VerifySettings, ConfigError> {
         let mut files = Vec::with_capacity(self.files.len());
+        let mut skipped_keys = Vec::new();
         for spec in self.files {
             let bytes = read_config_file(&spec.path).map_err(|e| {
                 invalid(
@@ -444,7 +449,12 @@ impl VerifySettings<FileSpec> {
                     format!("cannot read {}: {e}", spec.path.display()),
                 )
             })?;
-            files.push(key_source(spec, &bytes)?);
+            let path = spec.path.clone();
+            let (source, skipped) = key_source(spec, &bytes)?;
+            if !skipped.is_empty() {
+                skipped_keys.push((path, skipped));
+            }
+            files.push(source);
         }
         Ok(VerifySettings {
             listen_address: self.listen_address,
@@ -453,16 +463,17 @@ impl VerifySettings<FileSpec> {
             reason_header: self.reason_header,
             claim_headers: self.claim_headers,
             files,
+            skipped_keys,
             jwks_url: self.jwks_url,
             key_poll_interval: self.key_poll_interval,
         })
     }
 }
 
-/// The keys in the bytes of a key file. Errors name the file and the setting, never key
-/// material.
-pub fn key_source(spec: FileSpec, bytes: &[u8]) -> Result<FileSource, ConfigError> {
-    let keys = keys::parse_file(&spec, bytes).map_err(|m| {
+/// The keys in the bytes of a key file, and the JWKS keys it skipped. Errors name the file and
+/// the setting, never key material.
+pub fn key_source(spec: FileSpec, bytes: &[u8]) -> Result<(FileSource, Vec<Skipped>), ConfigError> {
+    let loaded = keys::load_file(&spec, bytes).map_err(|m| {
         invalid(
             if spec.kind == FileKind::Jwks {
                 "verify.jwks-file"
@@ -472,11 +483,12 @@ pub fn key_source(spec: FileSpec, bytes: &[u8]) -> Result<FileSource, ConfigErro
             format!("{}: {m}", spec.path.display()),
         )
     })?;
-    Ok(FileSource {
+    let source = FileSource {
         fingerprint: keys::fingerprint(bytes),
-        keys: keys.into_iter().map(Arc::new).collect(),
+        keys: loaded.keys.into_iter().map(Arc::new).collect(),
         spec,
-    })
+    };
+    Ok((source, loaded.skipped))
 }
 
 /// http or https, a host, no credentials in the URL (they would end up in logs).
@@ -694,8 +706,11 @@ mod tests {
             kid: Some("k1".into()),
             algorithm,
         };
-        let secret = b"0123456789abcdef0123456789abcdef\n";
-        let s = key_source(spec(FileKind::Hmac, Some(Algorithm::HS384)), secret).unwrap();
+        // HS384 needs a 48-byte secret (RFC 7518 §3.2).
+        let secret = b"0123456789abcdef0123456789abcdef0123456789abcdef\n";
+        let (s, skipped) =
+            key_source(spec(FileKind::Hmac, Some(Algorithm::HS384)), secret).unwrap();
+        assert!(skipped.is_empty());
         assert_eq!(s.fingerprint, keys::fingerprint(secret));
         assert_eq!(s.keys.len(), 1);
         assert_eq!(s.keys[0].kid.as_deref(), Some("k1"));

@@ -77,6 +77,9 @@ pub fn start(
         jwks_url = settings.jwks_url.as_ref().map(|u| u.url.as_str()),
         "token verification enabled"
     );
+    for (path, skipped) in &settings.skipped_keys {
+        refresh::report_skipped(&path.display(), skipped, &store);
+    }
     refresh::spawn(
         settings.files.clone(),
         settings.jwks_url.clone(),

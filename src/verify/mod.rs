@@ -7,7 +7,8 @@
 //! - this file: the pure decision. [`Verifier::verify`] takes a token, the current
 //!   [`keys::KeySet`] and the clock, and returns a [`Verdict`] (allow, or the reason, plus the
 //!   token's times for the event). No I/O; tested with tokens signed in the tests.
-//! - [`keys`]: key material → keys (PEM, HMAC secret, JWKS), the key set and its atomic swap.
+//! - [`keys`]: key material → keys (PEM, HMAC secret, JWKS), refusing keys RFC 7517/7518 forbid
+//!   or that could never verify; the key set and its atomic swap.
 //! - [`refresh`]: the tasks that keep the keys current: key files watched with `notify` (plus a
 //!   poll), and the JWKS URL fetched on an interval and, rate-limited, on an unknown `kid`.
 //! - [`config`]: the `[verify]` table and `--verify.*` flags, validated into [`VerifySettings`].
@@ -821,6 +822,43 @@ pub(crate) mod tests {
             },
             "no keys loaded"
         );
+    }
+
+    /// RFC 7518 §3.2 at the token: a secret verifies an HMAC algorithm only when it is at least
+    /// that hash's length; a token of a longer hash is `invalid_algorithm`, even correctly signed.
+    #[test]
+    fn hmac_tokens_verify_only_with_secrets_as_long_as_their_hash() {
+        let v = Verifier::new(Policy::default());
+        let t = now();
+        for len in [32, 47, 48, 63, 64] {
+            let secret = vec![b'k'; len];
+            let spec = FileSpec {
+                path: "secret".into(),
+                kind: FileKind::Hmac,
+                kid: Some("h".into()),
+                algorithm: None,
+            };
+            let keys = KeySet::new(vec![Arc::new(
+                parse_file(&spec, &secret).unwrap().remove(0),
+            )]);
+            for (alg, min) in [
+                (Algorithm::HS256, 32),
+                (Algorithm::HS384, 48),
+                (Algorithm::HS512, 64),
+            ] {
+                let signer = Signer {
+                    alg,
+                    kid: Some("h"),
+                    enc: EncodingKey::from_secret(&secret),
+                };
+                let want = (len < min).then_some(Reason::InvalidAlgorithm);
+                assert_eq!(
+                    v.verify(&signer.sign(&good(t)), &keys, t).reason,
+                    want,
+                    "{alg:?} with {len} bytes"
+                );
+            }
+        }
     }
 
     #[test]

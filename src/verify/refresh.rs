@@ -5,6 +5,9 @@
 //!   safety net inotify needs (queue overflow, network filesystems). A file is re-parsed only
 //!   when its bytes changed; a file that cannot be read or parsed keeps its previous keys, is
 //!   logged once (until it changes again) and counted in `skew_verify_key_reloads_total`.
+//! - A JWKS keeps its usable keys; each key it skipped is logged with its position, `kid` and
+//!   reason once per load ([`report_skipped`]; for the URL, when the set of skipped keys
+//!   changes), and each refused one counted as an error.
 //! - The JWKS URL is fetched at start, every `jwks-refresh`, and when a token names an unknown
 //!   `kid`, at most once per `jwks-min-refetch-interval` (requests in between are coalesced into
 //!   one fetch at the end of the interval). `If-None-Match` is sent with the last `ETag`. A
@@ -23,10 +26,26 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::{FileSource, UrlSource};
-use super::keys::{self, fingerprint, Key, KeyStore, MAX_KEY_DOCUMENT};
+use super::keys::{self, fingerprint, Key, KeyStore, SkipKind, Skipped, MAX_KEY_DOCUMENT};
 
 /// How long a burst of file events is allowed to settle before the files are read.
 const SETTLE: Duration = Duration::from_millis(50);
+
+/// Logs the keys a load of the JWKS at `jwks` skipped, one line each (a warning for a refused
+/// key, info for one not meant to verify here), and counts the refused ones as errors.
+pub fn report_skipped(jwks: &dyn std::fmt::Display, skipped: &[Skipped], store: &KeyStore) {
+    for s in skipped {
+        match s.kind {
+            SkipKind::Refused => {
+                tracing::warn!(jwks = %jwks, key = %s, "verification key refused");
+            }
+            SkipKind::Ignored => {
+                tracing::info!(jwks = %jwks, key = %s, "verification key skipped");
+            }
+        }
+    }
+    store.count_refused(skipped);
+}
 
 /// Spawns the file watcher (when there are key files) and the JWKS URL task (when a URL is
 /// configured). Source `i` of the store is `files[i]`; the URL is the last source.
@@ -141,12 +160,13 @@ async fn check_files(files: &[FileSource], seen: &mut [Seen], store: &KeyStore) 
             continue;
         }
         seen[i] = now.0;
-        let parsed = now.1.and_then(|bytes| keys::parse_file(&f.spec, &bytes));
+        let parsed = now.1.and_then(|bytes| keys::load_file(&f.spec, &bytes));
         match parsed {
-            Ok(keys) => {
-                tracing::info!(file = %path.display(), keys = keys.len(), "verification keys reloaded");
-                store.replace(i, keys.into_iter().map(Arc::new).collect());
+            Ok(loaded) => {
+                tracing::info!(file = %path.display(), keys = loaded.keys.len(), "verification keys reloaded");
+                store.replace(i, loaded.keys.into_iter().map(Arc::new).collect());
                 store.count_reload(true);
+                report_skipped(&path.display(), &loaded.skipped, store);
             }
             Err(e) => {
                 // Once per distinct content: the next look sees the same bytes and skips.
@@ -229,11 +249,16 @@ async fn fetch_jwks(url: UrlSource, index: usize, store: Arc<KeyStore>, cancel: 
                 state.recovered(&url.url);
                 state.etag = etag;
                 if state.key_count != Some(keys.len()) {
-                    tracing::info!(url = %url.url, keys = keys.len(), skipped, "JWKS fetched");
+                    tracing::info!(url = %url.url, keys = keys.len(), skipped = skipped.len(), "JWKS fetched");
                 }
                 state.key_count = Some(keys.len());
                 store.replace(index, keys);
                 store.count_reload(true);
+                // Once per change: the same document fetched again says nothing new.
+                if state.skipped != skipped {
+                    report_skipped(&url.url, &skipped, &store);
+                    state.skipped = skipped;
+                }
             }
             Err(e) => {
                 if state.last_error.as_deref() != Some(e.as_str()) {
@@ -251,6 +276,8 @@ struct FetchState {
     etag: Option<String>,
     last_error: Option<String>,
     key_count: Option<usize>,
+    /// The keys the last fetched document skipped.
+    skipped: Vec<Skipped>,
 }
 
 impl FetchState {
@@ -265,7 +292,7 @@ enum Fetched {
     NotModified,
     Keys {
         keys: Vec<Arc<Key>>,
-        skipped: usize,
+        skipped: Vec<Skipped>,
         etag: Option<String>,
     },
 }
@@ -301,10 +328,10 @@ async fn fetch_once(
         }
         body.extend_from_slice(&chunk);
     }
-    let (keys, skipped) = keys::parse_jwks(&body)?;
+    let loaded = keys::load_jwks(&body)?;
     Ok(Fetched::Keys {
-        keys: keys.into_iter().map(Arc::new).collect(),
-        skipped,
+        keys: loaded.keys.into_iter().map(Arc::new).collect(),
+        skipped: loaded.skipped,
         etag,
     })
 }
