@@ -30,6 +30,8 @@
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`
 //!   (its refusals: `ingest::refusal`), `ingest::tail` follows JSON-lines files (rotation,
 //!   truncation, `ingest::checkpoint`).
+//! - [`verdict`]: why a time rejection happened (the `cause` of
+//!   `skew_jwt_time_rejections_total`): a pure decision with its table test.
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
@@ -84,6 +86,7 @@ pub mod record;
 pub mod reload;
 pub mod server;
 pub mod synth;
+pub mod verdict;
 pub mod verify;
 pub mod webconfig;
 

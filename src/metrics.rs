@@ -281,6 +281,8 @@ impl TailMetrics {
 pub struct IngestMetrics {
     pub received: IntCounterVec,
     pub invalid: IntCounterVec,
+    /// Rejected events whose `token` could not be read (the rejection itself is recorded).
+    pub token_unreadable: IntCounterVec,
     pub label_overflow: IntCounterVec,
 }
 
@@ -299,6 +301,12 @@ impl IngestMetrics {
                 "Events refused, by transport and error class.",
                 &["transport", "error"],
             )?,
+            token_unreadable: counter(
+                r,
+                "skew_events_token_unreadable_total",
+                "Rejected events whose token could not be read, by transport (the rejection is still counted).",
+                &["transport"],
+            )?,
             label_overflow: counter(
                 r,
                 "skew_label_overflow_total",
@@ -308,6 +316,7 @@ impl IngestMetrics {
         };
         for t in Transport::ALL {
             m.received.with_label_values(&[t.as_str()]);
+            m.token_unreadable.with_label_values(&[t.as_str()]);
             for k in InvalidKind::ALL {
                 m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
             }
