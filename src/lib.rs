@@ -16,8 +16,8 @@
 //!   atomics (`metrics::jwt`), one entry per (source, issuer) pair with its issuer-lead window
 //!   (`metrics::lead`), and are encoded straight to text by `Metrics::render`.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
-//!   filter a burst, find the agreeing servers), and so is `ntp::health` (which server state
-//!   changes the log reports); `ntp::sampler` owns sockets and timers,
+//!   filter a burst, find the agreeing servers, bound each offset), and so is `ntp::health`
+//!   (which server state changes the log reports); `ntp::sampler` owns sockets and timers,
 //!   behind the `ntp::sampler::Network` seam that its tests fake under paused time.
 //! - [`logging`]: tracing-subscriber set-up.
 //! - [`summary`]: the start-up summary (listeners and paths, NTP servers, followed files,
@@ -33,6 +33,8 @@
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`
 //!   (its refusals: `ingest::refusal`), `ingest::tail` follows JSON-lines files (rotation,
 //!   truncation, `ingest::checkpoint`).
+//! - [`verdict`]: why a time rejection happened (the `cause` of
+//!   `skew_jwt_time_rejections_total`): a pure decision with its table test.
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
@@ -56,7 +58,9 @@
 //! `ntp::sampler` resolves the server, sends a request on a fresh socket under a timeout, and
 //! hands `sntpc`'s answer to `ntp::sample::classify`, which returns a `Sample` or the result
 //! class. The lowest-delay sample of a burst sets the server's gauges; then
-//! `ntp::select::agreement` recomputes which servers agree and the system offset. `/metrics` only reads the gauges.
+//! `ntp::select::agreement` recomputes which servers agree, the system offset and its bound.
+//! `/metrics` only reads the gauges; the two bound gauges (`metrics::GrowingGaugeVec`) add the
+//! growth since the sample at scrape time, with no I/O.
 //!
 //! # The flow of one event
 //! A transport (`ingest::http`, `ingest::tail`, `analyze`) hands bytes to `ingest::Ingest`, which splits them
@@ -86,6 +90,7 @@ pub mod reload;
 pub mod server;
 pub mod summary;
 pub mod synth;
+pub mod verdict;
 pub mod verify;
 pub mod webconfig;
 

@@ -20,8 +20,10 @@ use crate::event::InvalidKind;
 use crate::ingest::refusal::Refusal;
 use crate::ntp::sample::QueryResult;
 
+mod growing;
 mod jwt;
 mod lead;
+pub use growing::GrowingGaugeVec;
 #[cfg(test)]
 pub(crate) use jwt::reference;
 pub use jwt::{Buckets, Family, JwtMetrics, PairSeries, Reserved, Snapshot};
@@ -279,6 +281,8 @@ impl TailMetrics {
 pub struct IngestMetrics {
     pub received: IntCounterVec,
     pub invalid: IntCounterVec,
+    /// Rejected events whose `token` could not be read (the rejection itself is recorded).
+    pub token_unreadable: IntCounterVec,
     pub label_overflow: IntCounterVec,
 }
 
@@ -297,6 +301,12 @@ impl IngestMetrics {
                 "Events refused, by transport and error class.",
                 &["transport", "error"],
             )?,
+            token_unreadable: counter(
+                r,
+                "skew_events_token_unreadable_total",
+                "Rejected events whose token could not be read, by transport (the rejection is still counted).",
+                &["transport"],
+            )?,
             label_overflow: counter(
                 r,
                 "skew_label_overflow_total",
@@ -306,6 +316,7 @@ impl IngestMetrics {
         };
         for t in Transport::ALL {
             m.received.with_label_values(&[t.as_str()]);
+            m.token_unreadable.with_label_values(&[t.as_str()]);
             for k in InvalidKind::ALL {
                 m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
             }
@@ -331,6 +342,21 @@ pub struct NtpMetrics {
     /// No labels; the single child exists only while a majority does.
     pub system_offset: GaugeVec,
     pub servers_agreeing: IntGaugeVec,
+    /// `skew_ntp_offset_bound_seconds{server}`: grows with the sample's age, computed at scrape.
+    pub offset_bound: GrowingGaugeVec,
+    /// `skew_ntp_system_offset_bound_seconds`: present exactly when `system_offset` is.
+    pub system_offset_bound: GrowingGaugeVec,
+}
+
+fn growing(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<GrowingGaugeVec> {
+    let g = GrowingGaugeVec::new(name, help, labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
 }
 
 fn gauge(
@@ -434,6 +460,18 @@ impl NtpMetrics {
                 "How many servers form the majority (0 without one).",
                 &[],
             )?,
+            offset_bound: growing(
+                r,
+                "skew_ntp_offset_bound_seconds",
+                "Half-width of the interval that holds the true offset of that sample: delay/2 + root delay/2 + root dispersion + timestamp resolution, growing at 15 ppm of the sample's age.",
+                s,
+            )?,
+            system_offset_bound: growing(
+                r,
+                "skew_ntp_system_offset_bound_seconds",
+                "Half-width of the interval that holds the true system offset; absent when the system offset is.",
+                &[],
+            )?,
         })
     }
 
@@ -449,6 +487,7 @@ impl NtpMetrics {
         let _ = self.sample_offset.remove_label_values(l);
         let _ = self.last_success.remove_label_values(l);
         let _ = self.falseticker.remove_label_values(l);
+        self.offset_bound.remove(l);
         for r in QueryResult::ALL {
             let _ = self.queries.remove_label_values(&[server, r.as_str()]);
         }

@@ -1,7 +1,8 @@
 //! Recording: a valid [`Event`] becomes counter increments, histogram observations and an
 //! issuer-lead update; a refused one becomes a count by error class. The one code path behind
 //! HTTP push, file tailing, `/v1/verify` and `analyze`, and the only writer of
-//! `skew_events_received_total`, `skew_events_invalid_total`, `skew_label_overflow_total` and
+//! `skew_events_received_total`, `skew_events_invalid_total`,
+//! `skew_events_token_unreadable_total`, `skew_label_overflow_total` and
 //! the per-pair JWT families.
 //!
 //! Hot-path choices: label values are bounded once per distinct (source, issuer) pair, and the
@@ -22,6 +23,7 @@ use crate::labels::{Bounded, LabelGuard};
 /// The issuer-lead window and its slot width live with the series they feed, in `metrics`.
 pub use crate::metrics::{LeadWindow, LEAD_SLOT};
 use crate::metrics::{Metrics, PairSeries, Transport};
+use crate::verdict::{cause, CauseSettings, Times};
 
 /// Recorder settings (from `[events]` in the configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,8 @@ pub struct RecorderSettings {
     pub max_issuers: usize,
     /// Sliding window of event time for the issuer lead (a multiple of 10 s).
     pub lead_window: Duration,
+    /// `events.expiry-edge` and `events.stale-after`: the thresholds of a time rejection's cause.
+    pub causes: CauseSettings,
 }
 
 impl Default for RecorderSettings {
@@ -42,6 +46,7 @@ impl Default for RecorderSettings {
             max_sources: 32,
             max_issuers: 32,
             lead_window: Duration::from_secs(300),
+            causes: CauseSettings::default(),
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct Recorder {
 struct Guards {
     sources: LabelGuard,
     issuers: LabelGuard,
+    /// The thresholds of a time rejection's cause, replaced with the guards on a reload.
+    causes: CauseSettings,
 }
 
 /// A batch's cache entry: the raw (source, issuer) as they came in, and what they resolved to.
@@ -84,6 +91,7 @@ impl Recorder {
             guards: ArcSwap::from_pointee(Guards {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
+                causes: settings.causes,
             }),
             lead_slots: slots,
         }
@@ -105,6 +113,7 @@ impl Recorder {
                 .seeded_from(&old.sources),
             issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers)
                 .seeded_from(&old.issuers),
+            causes: settings.causes,
         });
         self.guards.store(guards);
     }
@@ -118,7 +127,13 @@ impl Recorder {
                 .ingest
                 .received
                 .with_label_values(&[transport.as_str()]),
+            token_unreadable: self
+                .metrics
+                .ingest
+                .token_unreadable
+                .with_label_values(&[transport.as_str()]),
             transport,
+            causes: self.guards.load().causes,
             cache: Vec::with_capacity(BATCH_CACHE),
         }
     }
@@ -153,6 +168,10 @@ pub struct Batch<'r> {
     transport: Transport,
     /// `skew_events_received_total{transport}`, resolved once per batch.
     received: IntCounter,
+    /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
+    token_unreadable: IntCounter,
+    /// The cause thresholds, read once per batch.
+    causes: CauseSettings,
     cache: Vec<Cached>,
 }
 
@@ -160,6 +179,9 @@ impl Batch<'_> {
     /// Records one valid event, and counts it as received.
     pub fn record(&mut self, e: &Event<'_>) {
         self.received.inc();
+        if e.token_unreadable {
+            self.token_unreadable.inc();
+        }
         let source = e.source.as_deref();
         let issuer = e.issuer.as_deref();
         let idx = match self
@@ -189,7 +211,7 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
-        record_into(&r.series, e, self.recorder.lead_slots);
+        record_into(&r.series, e, self.recorder.lead_slots, &self.causes);
     }
 
     /// Counts a refused event against this batch's transport. Called by
@@ -204,7 +226,7 @@ impl Batch<'_> {
     }
 }
 
-fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize) {
+fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize, causes: &CauseSettings) {
     s.count(e.outcome);
     if let Some(age) = e.age() {
         s.observe_age(e.outcome, age);
@@ -235,6 +257,19 @@ fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize) {
     let trusted = e.reason.is_none_or(Reason::is_time_related);
     if let (true, Some(age)) = (trusted, e.age()) {
         s.observe_lead(e.ts, age, lead_slots);
+    }
+    // After the lead: a time rejection's own age is part of the skew it may be explained by.
+    if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
+        let times = Times {
+            ts: e.ts,
+            received: None,
+            iat: e.iat,
+            nbf: e.nbf,
+            exp: e.exp,
+        };
+        if let Some(c) = cause(reason, &times, s.lead(), causes) {
+            s.time_reject(reason, c);
+        }
     }
 }
 
@@ -333,6 +368,56 @@ mod tests {
         );
     }
 
+    /// Issue 13, part 1: a rejection with a garbage token is counted as a rejection (issuer
+    /// from `iss`, else `unknown`) and its token as unreadable; an accepted one is not recorded.
+    #[test]
+    fn rejections_with_unreadable_tokens_are_counted() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"source":"api","iss":"idp","token":"abc.def","outcome":"rejected","reason":"invalid token"}"#,
+        );
+        record(
+            &r,
+            r#"{"source":"api","token":"truncated-cookie","outcome":"rejected","reason":"jwt malformed"}"#,
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="http"}"#
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="file"}"#
+            ),
+            0.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_verifications_total{issuer="idp",outcome="rejected",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejections_total{issuer="unknown",reason="malformed",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&r, r#"skew_events_received_total{transport="http"}"#),
+            2.0
+        );
+        // The same token accepted is refused (by the parser, before the recorder).
+        let e = parse_event(br#"{"token":"abc.def","outcome":"accepted"}"#, 0.0).unwrap_err();
+        assert_eq!(e.kind, crate::event::InvalidKind::BadToken);
+    }
+
     #[test]
     fn untrusted_rejections_do_not_move_the_lead() {
         let r = recorder(RecorderSettings::default());
@@ -414,6 +499,8 @@ mod tests {
         sources: LabelGuard,
         issuers: LabelGuard,
         windows: HashMap<(String, String), LeadWindow>,
+        leads: HashMap<(String, String), f64>,
+        causes: CauseSettings,
         slots: usize,
     }
 
@@ -427,6 +514,8 @@ mod tests {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
                 windows: HashMap::new(),
+                leads: HashMap::new(),
+                causes: settings.causes,
                 slots: (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize,
             }
         }
@@ -483,12 +572,30 @@ mod tests {
                     .or_insert_with(|| LeadWindow::new(slots, LEAD_SLOT.as_secs_f64()));
                 if let Some(lead) = w.observe(e.ts, age) {
                     r.issuer_lead.with_label_values(&pair).set(lead);
+                    self.leads
+                        .insert((pair[0].to_owned(), pair[1].to_owned()), lead);
+                }
+            }
+            // Issue 13: the cause of a time rejection, from the lead exported after this event.
+            if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
+                let lead = self.leads.get(&(pair[0].to_owned(), pair[1].to_owned()));
+                let times = Times {
+                    ts: e.ts,
+                    received: None,
+                    iat: e.iat,
+                    nbf: e.nbf,
+                    exp: e.exp,
+                };
+                if let Some(c) = cause(reason, &times, lead.copied(), &self.causes) {
+                    r.time_rejections
+                        .with_label_values(&[pair[0], pair[1], reason.as_str(), c.as_str()])
+                        .inc();
                 }
             }
         }
     }
 
-    /// The `skew_jwt_*` lines of an exposition (the six families are contiguous).
+    /// The `skew_jwt_*` lines of an exposition (the per-pair families are contiguous).
     fn jwt_lines(text: &str) -> String {
         text.lines()
             .filter(|l| {
@@ -544,6 +651,7 @@ mod tests {
                     Outcome::Accepted
                 },
                 reason,
+                token_unreadable: false,
             })
     }
 

@@ -15,6 +15,8 @@
 //!   raw input, or a well-formed JWT whose payload (and header) are the input, base64url-encoded,
 //!   so the fuzzer reaches the claims' JSON. Claims read must equal what `serde_json::Value`
 //!   reads; claims of a wrong type must be refused as `bad_token`; no error echoes the token.
+//!   The same token in a rejected event is never refused: it is read alike, or kept as a
+//!   rejection with `token_unreadable` exactly when the accepted event was refused.
 //! - [`ingest`]: `Ingest::ndjson` and `Ingest::json` against a per-line model (counts, line
 //!   numbers, the first ten errors, the `skew_events_*` counters), an array and the NDJSON of its
 //!   elements agreeing, and the file tailer's `LineBuffer` giving the same lines whatever the
@@ -60,6 +62,10 @@ fn check_event(e: &Event<'_>) {
         e.reason.is_some(),
         e.outcome == Outcome::Rejected,
         "a reason exactly when rejected: {e:?}"
+    );
+    assert!(
+        !e.token_unreadable || e.outcome == Outcome::Rejected,
+        "only a rejection is kept with an unreadable token: {e:?}"
     );
 }
 
@@ -165,6 +171,7 @@ fn same_event(a: &Event<'_>, b: &Event<'_>) -> bool {
         && same_opt(a.exp, b.exp)
         && a.outcome == b.outcome
         && a.reason == b.reason
+        && a.token_unreadable == b.token_unreadable
 }
 
 /// Target `event`: one event, as `POST /v1/events` and the tailer hand it over.
@@ -312,6 +319,25 @@ pub fn token(data: &[u8]) {
                 "a bad_token message that is not one of the fixed texts (does it quote the token?): {e}"
             );
         }
+    }
+    // The same token in a rejection: never refused (a rejection is always counted), and its
+    // token is unreadable exactly when the accepted event was refused for it.
+    let rejected = format!(
+        r#"{{"token":{},"outcome":"rejected","reason":"malformed"}}"#,
+        serde_json::Value::String(token.clone())
+    );
+    match parse_event(rejected.as_bytes(), NOW) {
+        Ok(r) => {
+            check_event(&r);
+            assert_eq!(r.token_unreadable, parsed.is_err(), "{r:?}");
+            if let Ok(e) = &parsed {
+                assert_eq!(
+                    (&r.issuer, r.iat.map(f64::to_bits)),
+                    (&e.issuer, e.iat.map(f64::to_bits))
+                );
+            }
+        }
+        Err(e) => panic!("a rejection with this token was refused: {e}"),
     }
     let Some(payload) = payload else {
         return;

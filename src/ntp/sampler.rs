@@ -16,6 +16,11 @@
 //! (bursts, Kiss-o'-Death back-off, a fresh resolution every round, timeouts) with a scripted
 //! fake under tokio's paused clock. What the agreement gauges show is decided by the pure
 //! [`select::agreement`].
+//!
+//! The two bound gauges are set here to the bound of the sample (or of the combined offset) and
+//! the instant the sample was taken, and grow at [`sample::MAX_DRIFT`] from then on, computed at
+//! scrape time ([`crate::metrics::GrowingGaugeVec`]). A sample is dated at the start of its
+//! burst: a little older than it is, so its bound is never under-stated.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::health::{self, Outage, Outcome, ServerHealth};
-use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample};
+use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample, MAX_DRIFT};
 use super::select::{self, Candidate, Latest};
 use crate::config::{NtpSettings, ServerSpec};
 use crate::metrics::{Metrics, NtpMetrics};
@@ -139,6 +144,8 @@ struct Round {
     kiss: Option<KissAction>,
     /// The last failure's class, and the resolver's message or the address queried.
     failure: Option<(QueryResult, Option<String>)>,
+    /// When the burst began: no sample of it is older.
+    started: Instant,
 }
 
 impl<N: Network> ServerTask<N> {
@@ -149,10 +156,10 @@ impl<N: Network> ServerTask<N> {
             let round = self.round().await;
             backoff = next_backoff(backoff, &round, self.settings.max_backoff);
             if let Some(best) = round.best {
-                self.publish(&best);
+                self.publish(&best, round.started);
             }
             self.agreement
-                .update(self.index, round.best, &self.metrics.ntp);
+                .update_taken(self.index, round.best, round.started, &self.metrics.ntp);
             let wait = self.settings.interval.saturating_mul(backoff);
             self.report(&mut health, &round, wait);
             tokio::select! {
@@ -168,6 +175,7 @@ impl<N: Network> ServerTask<N> {
             best: None,
             kiss: None,
             failure: None,
+            started: Instant::now(),
         };
         let addr = match self.resolve().await {
             Ok(addr) => addr,
@@ -288,8 +296,9 @@ impl<N: Network> ServerTask<N> {
             .inc();
     }
 
-    /// Writes the best sample of a round into the per-server gauges.
-    fn publish(&self, s: &Sample) {
+    /// Writes the best sample of a round, taken no earlier than `taken`, into the per-server
+    /// gauges.
+    fn publish(&self, s: &Sample, taken: Instant) {
         let m = &self.metrics.ntp;
         let l = &[self.spec.label.as_str()];
         m.offset.with_label_values(l).set(s.offset);
@@ -299,6 +308,7 @@ impl<N: Network> ServerTask<N> {
             .with_label_values(l)
             .set(s.leap_indicator.into());
         m.root_distance.with_label_values(l).set(s.root_distance());
+        m.offset_bound.set(l, s.bound(), MAX_DRIFT, taken);
         m.last_success.with_label_values(l).set(crate::unix_now());
     }
 }
@@ -380,7 +390,16 @@ struct Agreement {
     /// A sample older than this no longer takes part in the selection.
     stale_after: Duration,
     labels: Vec<String>,
-    latest: Mutex<Vec<Option<(Instant, Sample)>>>,
+    /// Per server: when the sample was recorded (for staleness), when it was taken (for its
+    /// bound's growth), and the sample.
+    latest: Mutex<Vec<Option<Slot>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    recorded: Instant,
+    taken: Instant,
+    sample: Sample,
 }
 
 impl Agreement {
@@ -399,35 +418,60 @@ impl Agreement {
     /// its old value to its new one (a scrape in between never sees a falseticker blink to 0).
     /// The lock is held only for in-memory work (no `.await`), and across the writes so that
     /// two servers' rounds cannot interleave them: a std mutex is the right tool.
+    #[cfg(test)]
     fn update(&self, index: usize, best: Option<Sample>, m: &NtpMetrics) {
+        self.update_taken(index, best, Instant::now(), m);
+    }
+
+    /// [`Agreement::update`] for a sample taken no earlier than `taken`.
+    fn update_taken(&self, index: usize, best: Option<Sample>, taken: Instant, m: &NtpMetrics) {
         let Ok(mut latest) = self.latest.lock() else {
             return;
         };
         let now = Instant::now();
-        if let Some(s) = best {
-            latest[index] = Some((now, s));
+        if let Some(sample) = best {
+            latest[index] = Some(Slot {
+                recorded: now,
+                taken,
+                sample,
+            });
         }
         let view: Vec<Option<Latest>> = latest
             .iter()
             .map(|slot| {
-                slot.as_ref().map(|(at, s)| Latest {
-                    age: now.duration_since(*at),
+                slot.as_ref().map(|s| Latest {
+                    age: now.duration_since(s.recorded),
                     candidate: Candidate {
-                        offset: s.offset,
-                        half_width: s.half_width(self.floor),
+                        offset: s.sample.offset,
+                        half_width: s.sample.half_width(self.floor),
                     },
                 })
             })
             .collect();
         let a = select::agreement(&view, self.stale_after);
+        // The bound's ages count from when each sample was taken, not recorded (the staleness
+        // rule keeps counting from the recording, as before): the oldest one decides.
+        let taken_oldest = latest
+            .iter()
+            .flatten()
+            .map(|s| s.recorded.duration_since(s.taken))
+            .max()
+            .unwrap_or_default();
         for (label, &falseticker) in self.labels.iter().zip(&a.falseticker) {
             m.falseticker
                 .with_label_values(&[label])
                 .set(i64::from(falseticker));
         }
-        match a.system_offset {
-            Some(offset) => m.system_offset.with_label_values::<&str>(&[]).set(offset),
-            None => m.system_offset.reset(),
+        match (a.system_offset, a.system_bound) {
+            (Some(offset), Some(bound)) => {
+                m.system_offset.with_label_values::<&str>(&[]).set(offset);
+                let bound = sample::grown(bound, taken_oldest);
+                m.system_offset_bound.set(&[], bound, MAX_DRIFT, now);
+            }
+            _ => {
+                m.system_offset.reset();
+                m.system_offset_bound.remove(&[]);
+            }
         }
         m.servers_agreeing
             .with_label_values::<&str>(&[])
@@ -456,6 +500,7 @@ mod tests {
             best: best.then_some(s),
             kiss,
             failure: None,
+            started: Instant::now(),
         }
     }
 
@@ -673,6 +718,81 @@ mod tests {
             m.ntp.system_offset.with_label_values::<&str>(&[]).get(),
             0.012
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounds_follow_the_published_sample_and_grow_with_its_age() {
+        let fake = Fake::new(
+            &[
+                Reply::Good(30),
+                Reply::Good(12),
+                Reply::Good(20),
+                Reply::Good(40),
+            ],
+            &[],
+        );
+        let m = run_for(&fake, 10).await;
+        // The 12 ms sample: 6 ms + 3 µs, dated at the burst's start (0 s), read at 10 s.
+        let want = 0.006 + sample::RESOLUTION + MAX_DRIFT * 10.0;
+        let b = m.ntp.offset_bound.get(&[SERVER]).expect("a bound");
+        assert!((b - want).abs() < 1e-12, "{b} != {want}");
+        // One server: the system offset is its offset, and so is the bound.
+        let sys = m.ntp.system_offset_bound.get(&[]).expect("a system bound");
+        assert!((sys - want).abs() < 1e-12, "{sys} != {want}");
+        // Nobody samples any more: both grow at 15 ppm, also in the rendered text.
+        tokio::time::advance(Duration::from_secs(1000)).await;
+        let later = m.ntp.offset_bound.get(&[SERVER]).expect("a bound");
+        assert!((later - (want + 0.015)).abs() < 1e-12, "{later}");
+        let text = m.render().unwrap();
+        assert!(
+            text.contains(&format!(
+                "skew_ntp_offset_bound_seconds{{server=\"{SERVER}\"}} {later}\n"
+            )),
+            "{text}"
+        );
+        m.ntp.forget(SERVER);
+        assert_eq!(m.ntp.offset_bound.get(&[SERVER]), None);
+    }
+
+    #[test]
+    fn the_system_bound_is_absent_exactly_when_the_system_offset_is() {
+        let mut settings = settings();
+        settings.servers = ["a", "b"]
+            .iter()
+            .map(|h| ServerSpec {
+                label: h.to_string(),
+                host: h.to_string(),
+                port: 123,
+            })
+            .collect();
+        let m = Metrics::new().unwrap();
+        let agreement = Agreement::new(&settings);
+        let s = |offset: f64| Sample {
+            offset,
+            delay: 0.001,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        let present = |m: &Metrics| {
+            let text = m.render().unwrap();
+            (
+                text.contains("\nskew_ntp_system_offset_seconds "),
+                text.contains("\nskew_ntp_system_offset_bound_seconds "),
+            )
+        };
+        agreement.update(0, Some(s(0.0)), &m.ntp);
+        assert_eq!(present(&m), (true, true));
+        let b = m.ntp.system_offset_bound.get(&[]).unwrap();
+        assert!(
+            b >= 0.001 + sample::RESOLUTION,
+            "never below the floor: {b}"
+        );
+        agreement.update(1, Some(s(5.0)), &m.ntp);
+        assert_eq!(present(&m), (false, false));
+        agreement.update(1, Some(s(0.0005)), &m.ntp);
+        assert_eq!(present(&m), (true, true));
     }
 
     #[tokio::test(start_paused = true)]
