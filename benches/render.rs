@@ -66,6 +66,7 @@ fn event<'a>(
         exp: Some(ts - 1.0),
         outcome,
         reason,
+        token_unreadable: false,
     }
 }
 

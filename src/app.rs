@@ -1,4 +1,4 @@
-//! Wiring: bind every listener (main, and the separate events and verify ones when configured),
+//! Wiring: bind every listener (main, and the separate events, verify and probe ones when configured),
 //! spawn every task under one `CancellationToken` and one `TaskTracker`, serve until the
 //! shutdown future completes, then wait for everything to stop.
 //!
@@ -16,9 +16,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
-use crate::reload::{web_config, ReloadMetrics, Reloader, Switch};
+use crate::reload::{web_config, Reloader, Switch};
 use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
@@ -79,6 +79,13 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    let probe_listener = match &settings.jwt_probe.listen_address {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    // What this configuration does, before any task can log. No line of it says `listening`
+    // (scripts read the first such line for the main listener's address).
+    crate::summary::log(&settings);
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
@@ -87,8 +94,10 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
 
-    // The NTP sampler, the tailer and /v1/verify run in generations a reload can replace.
+    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a
+    // reload can replace.
     let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
+    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
     // The host's own clocks: kernel sync state, steps and suspends (Linux only).
     #[cfg(target_os = "linux")]
     tracker.spawn(crate::clock::watch::run(
@@ -101,6 +110,11 @@ pub async fn run(
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
     let verify_enabled = verify_router.is_some();
     let verify_switch = Switch::new(verify_router);
+    let probe_refused = crate::probe::jwt_http::register(&metrics)?;
+    let probe_switch = Switch::new(crate::probe::jwt_http::router(
+        &settings.jwt_probe,
+        &probe_refused,
+    ));
 
     // Header and idle timeouts on every listener, and each listener's web config.
     let server = crate::server::Server::new(&settings.web, &metrics);
@@ -111,6 +125,9 @@ pub async fn run(
     let web_verify = verify
         .as_ref()
         .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
+    let web_probe = probe_listener
+        .as_ref()
+        .map(|_| LiveWebConfig::new(web_config(&settings.web.probe_config)));
 
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let mut app = router(AppState {
@@ -149,6 +166,18 @@ pub async fn run(
         (Some(_), _) => {}
         (None, _) => app = app.merge(verify_routes),
     }
+    // /probe: on its own listener when one is set (configuration requires modules for it),
+    // else on the main one.
+    let probe_routes = probe_switch.routes(&["/probe"]);
+    match (probe_listener, &web_probe) {
+        (Some(listener), Some(web)) => {
+            log_listening("probe", &listener);
+            let server = server.for_listener("probe", web.clone(), &metrics);
+            let cancel = cancel.clone();
+            tracker.spawn(async move { server.serve(listener, probe_routes, cancel).await });
+        }
+        _ => app = app.merge(probe_routes),
+    }
     // The main listener: a few connections beyond the cap for scrapes.
     let shutdown_timeout = settings.web.shutdown_timeout;
     let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];
@@ -164,10 +193,14 @@ pub async fn run(
         web_events,
         web_verify,
         ntp,
+        probe,
         tail,
         verify: verify_generation,
         events_switch,
         verify_switch,
+        probe_switch,
+        probe_refused,
+        web_probe,
         cancel: cancel.clone(),
     };
     tracker.spawn(reloader.run(hangup, reload_rx));

@@ -28,6 +28,9 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Probe(args)) = &cli.command {
+        return probe(args, &settings);
+    }
     if cli.flags.check_config {
         // Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
         for (path, skipped) in &settings.verify.skipped_keys {
@@ -63,6 +66,9 @@ pub fn main() -> ExitCode {
             settings.ntp.servers.len(),
             settings.ntp.interval
         );
+        for line in crate::summary::summary(&settings) {
+            println!("  {}: {}", line.area, line.text);
+        }
         return ExitCode::SUCCESS;
     }
     crate::logging::init(&settings.log);
@@ -87,5 +93,57 @@ pub fn main() -> ExitCode {
             eprintln!("skew-exporter: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// `skew-exporter probe`: one JWT tolerance probe, its result in words. Exit status 0 when it
+/// found both edges, 1 when the probe failed, 2 when the module or target was refused.
+fn probe(args: &crate::config::ProbeArgs, settings: &Settings) -> ExitCode {
+    let Some(module) = settings.jwt_probe.modules.get(&args.module) else {
+        let known: Vec<&str> = settings
+            .jwt_probe
+            .modules
+            .keys()
+            .map(String::as_str)
+            .collect();
+        eprintln!(
+            "skew-exporter probe: no module `{}` in [probe.jwt.modules] (configured: {})",
+            args.module,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+        return ExitCode::from(2);
+    };
+    let url = match module.allow(&args.target) {
+        Ok(u) => u,
+        Err(refusal) => {
+            eprintln!("skew-exporter probe: refused: {refusal}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::logging::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("skew-exporter: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "probing {url} with module {} (up to {} requests, {:?})",
+        module.name, module.max_requests, module.timeout
+    );
+    let result = runtime.block_on(crate::probe::jwt::run(module, url, module.timeout));
+    print!("{}", result.describe());
+    if result.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -436,6 +436,11 @@ pub struct Event<'a> {
     pub outcome: Outcome,
     /// Always `Some` for a rejected event, `None` for an accepted one.
     pub reason: Option<Reason>,
+    /// A rejected event whose `token` could not be read: the rejection is still recorded
+    /// (its claims come from the explicit fields alone), and the unreadable token is counted in
+    /// `skew_events_token_unreadable_total`. Never true for an accepted event, which is refused
+    /// as `bad_token` instead.
+    pub token_unreadable: bool,
 }
 
 impl Event<'_> {
@@ -682,13 +687,22 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
         }
     };
     let (mut issuer, mut iat, mut nbf, mut exp) = (w.iss, w.iat, w.nbf, w.exp);
+    let mut token_unreadable = false;
     if let Some(token) = &w.token {
         // Explicit fields win over the token's claims. The token itself is dropped with `w`.
-        let claims = read_token(token)?;
-        issuer = issuer.or(claims.iss.map(Cow::Owned));
-        iat = iat.or(claims.iat);
-        nbf = nbf.or(claims.nbf);
-        exp = exp.or(claims.exp);
+        match read_token(token) {
+            Ok(claims) => {
+                issuer = issuer.or(claims.iss.map(Cow::Owned));
+                iat = iat.or(claims.iat);
+                nbf = nbf.or(claims.nbf);
+                exp = exp.or(claims.exp);
+            }
+            // A garbage token is the most common 401 of all: the rejection is counted, with
+            // the explicit fields only. An accepted event with one is refused: a verifier that
+            // accepted it read something else than what it reports.
+            Err(_) if outcome == Outcome::Rejected => token_unreadable = true,
+            Err(e) => return Err(e),
+        }
     }
     let ts = match w.ts {
         Some(ts) => ts,
@@ -703,6 +717,7 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
         exp,
         outcome,
         reason,
+        token_unreadable,
     })
 }
 
@@ -1099,6 +1114,50 @@ mod tests {
         let t = token(r#"{"iat":-3}"#);
         let e = err(&format!(r#"{{"token":"{t}","outcome":"accepted"}}"#));
         assert_eq!(e.kind, InvalidKind::BadToken);
+    }
+
+    /// Issue 13: a rejection is never dropped. A garbage token in a rejected event keeps the
+    /// event (claims from the explicit fields alone) and marks the token unreadable; the same
+    /// token in an accepted event is refused as `bad_token`.
+    #[test]
+    fn a_rejection_with_an_unreadable_token_is_kept() {
+        let header = b64(r#"{"alg":"HS256"}"#);
+        for t in [
+            "abc.def".to_string(),
+            "not a jwt".to_string(),
+            format!("{header}.not-base64!!.{}", b64("sig")),
+            format!("{header}.{}.{}", b64(r#"{"iat":"x"}"#), b64("sig")),
+        ] {
+            let json = format!(
+                r#"{{"ts":1790000001,"iss":"idp","exp":1790000000,"token":"{t}","outcome":"rejected","reason":"jwt expired"}}"#
+            );
+            let e = ok(&json);
+            assert!(e.token_unreadable, "{t}");
+            assert_eq!(
+                (e.outcome, e.reason, e.issuer.as_deref(), e.exp),
+                (
+                    Outcome::Rejected,
+                    Some(Reason::Expired),
+                    Some("idp"),
+                    Some(1_790_000_000.0)
+                ),
+                "{t}"
+            );
+            let json = format!(r#"{{"token":"{t}","outcome":"rejected","reason":"malformed"}}"#);
+            let e = ok(&json);
+            assert_eq!((e.issuer, e.token_unreadable), (None, true), "{t}");
+            let json = format!(r#"{{"token":"{t}","outcome":"accepted"}}"#);
+            assert_eq!(err(&json).kind, InvalidKind::BadToken, "{t}");
+        }
+        // A readable token in a rejection is read as before, and not marked.
+        let t = token(r#"{"iss":"https://idp","iat":1790000000}"#);
+        let json =
+            format!(r#"{{"token":"{t}","outcome":"rejected","reason":"invalid_signature"}}"#);
+        let e = ok(&json);
+        assert_eq!(
+            (e.issuer.as_deref(), e.iat, e.token_unreadable),
+            (Some("https://idp"), Some(1_790_000_000.0), false)
+        );
     }
 
     #[test]

@@ -12,15 +12,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::event::InvalidKind;
+use crate::ingest::refusal::Refusal;
+use crate::ntp::sample::QueryResult;
 
+mod growing;
 mod jwt;
+mod lead;
+pub use growing::GrowingGaugeVec;
 #[cfg(test)]
 pub(crate) use jwt::reference;
 pub use jwt::{Buckets, Family, JwtMetrics, PairSeries, Reserved, Snapshot};
+pub use lead::{LeadWindow, LEAD_SLOT};
 
 /// Buckets of `skew_ntp_sample_offset_seconds`: dense around the ±100 ms alert threshold.
 pub const NTP_OFFSET_BUCKETS: &[f64] = &[
@@ -75,6 +82,58 @@ pub struct Metrics {
     pub tail: TailMetrics,
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
+    pub http_date: HttpDateMetrics,
+}
+
+/// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
+/// bounded by the configuration). Series are created by `probe::prober::spawn`.
+pub struct HttpDateMetrics {
+    pub offset: GaugeVec,
+    pub bound: GaugeVec,
+    /// `result` ∈ `probe::estimate::ProbeResult::ALL`, one per round.
+    pub probes: IntCounterVec,
+    pub requests: IntCounterVec,
+    /// 1 for each target configured with an `issuer` (labels `target`, `issuer`): what the
+    /// dashboard joins the token-derived lead with.
+    pub target_info: IntGaugeVec,
+}
+
+impl HttpDateMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        let t = &["target"];
+        Ok(HttpDateMetrics {
+            offset: gauge(
+                r,
+                "skew_http_date_offset_seconds",
+                "Target clock minus local clock, from its HTTP Date headers (midpoint of the interval of the last good round; same sign as NTP).",
+                t,
+            )?,
+            bound: gauge(
+                r,
+                "skew_http_date_offset_bound_seconds",
+                "Half-width of the interval that holds the target's true offset.",
+                t,
+            )?,
+            probes: counter(
+                r,
+                "skew_http_date_probes_total",
+                "HTTP Date probe rounds by result (ok, timeout, connection_error, dns_error, tls_error, http_error, no_date, bad_date).",
+                &["target", "result"],
+            )?,
+            requests: counter(
+                r,
+                "skew_http_date_requests_total",
+                "HTTP requests the Date probe sent (redirects followed included).",
+                t,
+            )?,
+            target_info: int_gauge(
+                r,
+                "skew_http_date_target_info",
+                "1 for each HTTP Date target configured with the JWT issuer it measures.",
+                &["target", "issuer"],
+            )?,
+        })
+    }
 }
 
 /// What the HTTP server refused or cut off: an addition to the contract (README, "Limits and
@@ -82,26 +141,16 @@ pub struct Metrics {
 pub struct HttpMetrics {
     /// `timeout` ∈ `header`, `idle`: connections closed because the peer was too slow.
     pub connections_timed_out: IntCounterVec,
-    /// `listener` ∈ `main`, `events`, `verify`: connections over `--web.max-connections`
+    /// `listener` ∈ `main`, `events`, `verify`, `probe`: connections over `--web.max-connections`
     /// closed unserved, and scrape-reserve connections that asked for another path. A child
     /// exists for each listener that runs (`server::Server::for_listener`).
     pub connections_refused: IntCounterVec,
-    /// `reason` ∈ [`HttpMetrics::REFUSALS`]: `POST /v1/events` requests answered without
-    /// reading any event (the events of a body over the limit also count as `too_large`).
+    /// `reason` ∈ the [`Refusal`]s: `POST /v1/events` requests answered without reading any
+    /// event (the events of a body over the limit also count as `too_large`).
     pub events_refused: IntCounterVec,
 }
 
 impl HttpMetrics {
-    /// The `reason` label of `skew_events_requests_refused_total`, with its status code.
-    pub const REFUSALS: [(&'static str, u16); 6] = [
-        ("unauthorized", 401),
-        ("unsupported_media_type", 415),
-        ("empty", 400),
-        ("too_large", 413),
-        ("timeout", 408),
-        ("busy", 503),
-    ];
-
     fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = HttpMetrics {
             connections_timed_out: counter(
@@ -126,8 +175,8 @@ impl HttpMetrics {
         for t in ["header", "idle"] {
             m.connections_timed_out.with_label_values(&[t]);
         }
-        for (reason, _) in Self::REFUSALS {
-            m.events_refused.with_label_values(&[reason]);
+        for r in Refusal::ALL {
+            m.events_refused.with_label_values(&[r.reason()]);
         }
         Ok(m)
     }
@@ -213,12 +262,27 @@ impl TailMetrics {
             files: int_gauge(r, "skew_tail_files", "Files currently followed.", p)?,
         })
     }
+
+    /// Removes every series of a pattern no longer followed (after a reload).
+    pub fn forget(&self, pattern: &str) {
+        let l = &[pattern];
+        let _ = self.lines.remove_label_values(l);
+        let _ = self.bytes.remove_label_values(l);
+        let _ = self.rotations.remove_label_values(l);
+        let _ = self.truncations.remove_label_values(l);
+        let _ = self.refused.remove_label_values(l);
+        let _ = self.read_errors.remove_label_values(l);
+        let _ = self.lag.remove_label_values(l);
+        let _ = self.files.remove_label_values(l);
+    }
 }
 
 /// Ingestion and the guard.
 pub struct IngestMetrics {
     pub received: IntCounterVec,
     pub invalid: IntCounterVec,
+    /// Rejected events whose `token` could not be read (the rejection itself is recorded).
+    pub token_unreadable: IntCounterVec,
     pub label_overflow: IntCounterVec,
 }
 
@@ -237,6 +301,12 @@ impl IngestMetrics {
                 "Events refused, by transport and error class.",
                 &["transport", "error"],
             )?,
+            token_unreadable: counter(
+                r,
+                "skew_events_token_unreadable_total",
+                "Rejected events whose token could not be read, by transport (the rejection is still counted).",
+                &["transport"],
+            )?,
             label_overflow: counter(
                 r,
                 "skew_label_overflow_total",
@@ -246,6 +316,7 @@ impl IngestMetrics {
         };
         for t in Transport::ALL {
             m.received.with_label_values(&[t.as_str()]);
+            m.token_unreadable.with_label_values(&[t.as_str()]);
             for k in InvalidKind::ALL {
                 m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
             }
@@ -271,6 +342,21 @@ pub struct NtpMetrics {
     /// No labels; the single child exists only while a majority does.
     pub system_offset: GaugeVec,
     pub servers_agreeing: IntGaugeVec,
+    /// `skew_ntp_offset_bound_seconds{server}`: grows with the sample's age, computed at scrape.
+    pub offset_bound: GrowingGaugeVec,
+    /// `skew_ntp_system_offset_bound_seconds`: present exactly when `system_offset` is.
+    pub system_offset_bound: GrowingGaugeVec,
+}
+
+fn growing(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<GrowingGaugeVec> {
+    let g = GrowingGaugeVec::new(name, help, labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
 }
 
 fn gauge(
@@ -374,6 +460,68 @@ impl NtpMetrics {
                 "How many servers form the majority (0 without one).",
                 &[],
             )?,
+            offset_bound: growing(
+                r,
+                "skew_ntp_offset_bound_seconds",
+                "Half-width of the interval that holds the true offset of that sample: delay/2 + root delay/2 + root dispersion + timestamp resolution, growing at 15 ppm of the sample's age.",
+                s,
+            )?,
+            system_offset_bound: growing(
+                r,
+                "skew_ntp_system_offset_bound_seconds",
+                "Half-width of the interval that holds the true system offset; absent when the system offset is.",
+                &[],
+            )?,
+        })
+    }
+
+    /// Removes every series of a server no longer configured (after a reload), so that no
+    /// alert keeps judging a server nobody samples any more. (`ntp::sampler` creates them.)
+    pub fn forget(&self, server: &str) {
+        let l = &[server];
+        let _ = self.offset.remove_label_values(l);
+        let _ = self.delay.remove_label_values(l);
+        let _ = self.stratum.remove_label_values(l);
+        let _ = self.leap_indicator.remove_label_values(l);
+        let _ = self.root_distance.remove_label_values(l);
+        let _ = self.sample_offset.remove_label_values(l);
+        let _ = self.last_success.remove_label_values(l);
+        let _ = self.falseticker.remove_label_values(l);
+        self.offset_bound.remove(l);
+        for r in QueryResult::ALL {
+            let _ = self.queries.remove_label_values(&[server, r.as_str()]);
+        }
+    }
+}
+
+/// `skew_config_last_reload_*`, Prometheus's own names for the outcome of a reload. Registered
+/// by the daemon only (`analyze` does not reload), see [`ReloadMetrics::register`].
+#[derive(Clone)]
+pub struct ReloadMetrics {
+    pub successful: IntGauge,
+    pub success_timestamp: Gauge,
+}
+
+impl ReloadMetrics {
+    /// Registers both gauges; the start-up load counts as the first successful one.
+    pub fn register(metrics: &Metrics) -> prometheus::Result<Self> {
+        let successful = IntGauge::new(
+            "skew_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1) or not (0).",
+        )?;
+        let success_timestamp = Gauge::new(
+            "skew_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (start-up or reload).",
+        )?;
+        metrics.registry().register(Box::new(successful.clone()))?;
+        metrics
+            .registry()
+            .register(Box::new(success_timestamp.clone()))?;
+        successful.set(1);
+        success_timestamp.set(crate::unix_now());
+        Ok(ReloadMetrics {
+            successful,
+            success_timestamp,
         })
     }
 }
@@ -407,6 +555,7 @@ impl Metrics {
         let tail = TailMetrics::register(&registry)?;
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
+        let http_date = HttpDateMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             last_render: AtomicUsize::new(0),
@@ -416,6 +565,7 @@ impl Metrics {
             tail,
             verify,
             http,
+            http_date,
         })
     }
 
@@ -494,6 +644,98 @@ mod tests {
             .render()
             .unwrap()
             .contains("\nskew_ntp_system_offset_seconds "));
+    }
+
+    /// The `server` / `pattern` label values of every sample line of `family`.
+    fn labelled(m: &Metrics, family: &str, label: &str) -> Vec<String> {
+        let needle = format!("{label}=\"");
+        let mut out: Vec<String> = m
+            .render()
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+            .filter_map(|l| {
+                let rest = &l[l.find(&needle)? + needle.len()..];
+                Some(rest[..rest.find('"')?].to_owned())
+            })
+            .collect();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn forgetting_a_server_removes_each_of_its_series_and_only_those() {
+        let m = Metrics::new().unwrap();
+        for server in ["a:123", "b:123"] {
+            let n = &m.ntp;
+            let l = &[server];
+            n.offset.with_label_values(l).set(0.1);
+            n.delay.with_label_values(l).set(0.01);
+            n.stratum.with_label_values(l).set(2);
+            n.leap_indicator.with_label_values(l).set(0);
+            n.root_distance.with_label_values(l).set(0.02);
+            n.sample_offset.with_label_values(l).observe(0.1);
+            n.last_success.with_label_values(l).set(1.0);
+            n.falseticker.with_label_values(l).set(0);
+            for r in QueryResult::ALL {
+                n.queries.with_label_values(&[server, r.as_str()]).inc();
+            }
+        }
+        m.ntp.forget("a:123");
+        let text = m.render().unwrap();
+        assert!(!text.contains("server=\"a:123\""), "{text}");
+        assert_eq!(labelled(&m, "skew_ntp_", "server"), ["b:123"]);
+        // `b` keeps its series, a query result each among them.
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("skew_ntp_queries_total{"))
+                .count(),
+            QueryResult::ALL.len()
+        );
+    }
+
+    #[test]
+    fn forgetting_a_pattern_removes_each_of_its_series_and_only_those() {
+        let m = Metrics::new().unwrap();
+        let t = &m.tail;
+        for p in ["/a/*.jsonl", "/b/*.jsonl"] {
+            let l = &[p];
+            for c in [
+                &t.lines,
+                &t.bytes,
+                &t.rotations,
+                &t.truncations,
+                &t.refused,
+                &t.read_errors,
+            ] {
+                c.with_label_values(l).inc();
+            }
+            t.lag.with_label_values(l).set(1);
+            t.files.with_label_values(l).set(1);
+        }
+        t.forget("/a/*.jsonl");
+        let text = m.render().unwrap();
+        assert!(!text.contains("/a/"), "{text}");
+        assert_eq!(labelled(&m, "skew_tail_", "pattern"), ["/b/*.jsonl"]);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("skew_tail_") && l.contains("/b/"))
+                .count(),
+            8
+        );
+    }
+
+    #[test]
+    fn every_refusal_reason_exists_from_the_start() {
+        let m = Metrics::new().unwrap();
+        let text = m.render().unwrap();
+        for r in Refusal::ALL {
+            let line = format!(
+                "skew_events_requests_refused_total{{reason=\"{}\"}} 0\n",
+                r.reason()
+            );
+            assert!(text.contains(&line), "{line} not in {text}");
+        }
     }
 
     #[test]

@@ -1,26 +1,29 @@
 //! Recording: a valid [`Event`] becomes counter increments, histogram observations and an
-//! issuer-lead update. The one code path behind HTTP push, file tailing, `/v1/verify` and
-//! `analyze`.
+//! issuer-lead update; a refused one becomes a count by error class. The one code path behind
+//! HTTP push, file tailing, `/v1/verify` and `analyze`, and the only writer of
+//! `skew_events_received_total`, `skew_events_invalid_total`,
+//! `skew_events_token_unreadable_total`, `skew_label_overflow_total` and
+//! the per-pair JWT families.
 //!
-//! Hot-path choices: label values are bounded once per distinct (source, issuer) pair and the
-//! pair's series ([`PairSeries`], the exporter's own atomics, see `metrics::jwt`) are resolved
-//! once, then kept in a shared map; a [`Batch`] keeps the last few pairs it used so that most
-//! events touch no lock at all, only atomics. The only lock per event is the pair's own lead
-//! window, a short uncontended critical section with no `.await` inside (so a std mutex is
-//! right).
+//! Hot-path choices: label values are bounded once per distinct (source, issuer) pair, and the
+//! pair's series ([`PairSeries`], the exporter's own atomics, see `metrics::jwt`) are looked up
+//! once in the one map of pairs, [`crate::metrics::JwtMetrics::pair`]; a [`Batch`] keeps the
+//! last few pairs it used so that most events touch no lock at all, only atomics. The only lock
+//! per event is the pair's own lead window (held by its series), a short uncontended critical
+//! section with no `.await` inside (so a std mutex is right).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus::IntCounter;
 
 use crate::event::{Event, InvalidEvent, Reason};
 use crate::labels::{Bounded, LabelGuard};
+/// The issuer-lead window and its slot width live with the series they feed, in `metrics`.
+pub use crate::metrics::{LeadWindow, LEAD_SLOT};
 use crate::metrics::{Metrics, PairSeries, Transport};
-
-/// Width of one slot of the issuer-lead window.
-pub const LEAD_SLOT: Duration = Duration::from_secs(10);
+use crate::verdict::{cause, CauseSettings, Times};
 
 /// Recorder settings (from `[events]` in the configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,8 @@ pub struct RecorderSettings {
     pub max_issuers: usize,
     /// Sliding window of event time for the issuer lead (a multiple of 10 s).
     pub lead_window: Duration,
+    /// `events.expiry-edge` and `events.stale-after`: the thresholds of a time rejection's cause.
+    pub causes: CauseSettings,
 }
 
 impl Default for RecorderSettings {
@@ -41,6 +46,7 @@ impl Default for RecorderSettings {
             max_sources: 32,
             max_issuers: 32,
             lead_window: Duration::from_secs(300),
+            causes: CauseSettings::default(),
         }
     }
 }
@@ -49,19 +55,18 @@ impl Default for RecorderSettings {
 pub struct Recorder {
     metrics: Arc<Metrics>,
     /// Replaced whole by [`Recorder::reconfigure`] (a reload); read once per pair lookup.
-    guards: RwLock<Arc<Guards>>,
+    guards: ArcSwap<Guards>,
+    /// Slots of [`LEAD_SLOT`] in each pair's lead window.
     lead_slots: usize,
-    pairs: RwLock<HashMap<PairKey, Arc<Pair>>>,
 }
 
 /// The cardinality guards of `source` and `issuer`.
 struct Guards {
     sources: LabelGuard,
     issuers: LabelGuard,
+    /// The thresholds of a time rejection's cause, replaced with the guards on a reload.
+    causes: CauseSettings,
 }
-
-/// Bounded (source, issuer) label values.
-type PairKey = (Arc<str>, Arc<str>);
 
 /// A batch's cache entry: the raw (source, issuer) as they came in, and what they resolved to.
 struct Cached {
@@ -70,15 +75,10 @@ struct Cached {
     resolved: Resolved,
 }
 
-/// One (source, issuer) pair: its series, resolved once, and its issuer-lead window.
-struct Pair {
-    series: Arc<PairSeries>,
-    window: Mutex<LeadWindow>,
-}
-
-/// What the guard made of the raw `source` and `issuer` of an event, and the pair they map to.
+/// What the guard made of the raw `source` and `issuer` of an event, and the series of the pair
+/// they map to.
 struct Resolved {
-    pair: Arc<Pair>,
+    series: Arc<PairSeries>,
     source_overflow: bool,
     issuer_overflow: bool,
 }
@@ -88,12 +88,12 @@ impl Recorder {
         let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
         Recorder {
             metrics,
-            guards: RwLock::new(Arc::new(Guards {
+            guards: ArcSwap::from_pointee(Guards {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
-            })),
+                causes: settings.causes,
+            }),
             lead_slots: slots,
-            pairs: RwLock::new(HashMap::new()),
         }
     }
 
@@ -107,86 +107,47 @@ impl Recorder {
     /// longer allowed stay as they are (counters are never reset) and stop growing. The lead
     /// window is not changed here.
     pub fn reconfigure(&self, settings: &RecorderSettings) {
-        let old = self.current_guards();
+        let old = self.guards.load();
         let guards = Arc::new(Guards {
             sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources)
                 .seeded_from(&old.sources),
             issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers)
                 .seeded_from(&old.issuers),
+            causes: settings.causes,
         });
-        match self.guards.write() {
-            Ok(mut g) => *g = guards,
-            Err(p) => *p.into_inner() = guards,
-        }
-    }
-
-    fn current_guards(&self) -> Arc<Guards> {
-        match self.guards.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.guards.store(guards);
     }
 
     /// A batch: records many events with a small cache of resolved pairs.
     pub fn batch(&self, transport: Transport) -> Batch<'_> {
         Batch {
             recorder: self,
-            transport,
             received: self
                 .metrics
                 .ingest
                 .received
                 .with_label_values(&[transport.as_str()]),
+            token_unreadable: self
+                .metrics
+                .ingest
+                .token_unreadable
+                .with_label_values(&[transport.as_str()]),
+            transport,
+            causes: self.guards.load().causes,
             cache: Vec::with_capacity(BATCH_CACHE),
-            recorded: 0,
-            invalid: 0,
         }
-    }
-
-    /// Counts a refused event.
-    pub fn count_invalid(&self, transport: Transport, e: &InvalidEvent) {
-        self.metrics
-            .ingest
-            .invalid
-            .with_label_values(&[transport.as_str(), e.kind.as_str()])
-            .inc();
     }
 
     fn resolve(&self, source: Option<&str>, issuer: Option<&str>) -> Resolved {
-        let guards = self.current_guards();
+        let guards = self.guards.load();
         let s = guards.sources.bound(source);
         let i = guards.issuers.bound(issuer);
-        let (source_overflow, issuer_overflow) = (s == Bounded::Overflow, i == Bounded::Overflow);
-        let key: PairKey = (arc(s), arc(i));
-        if let Ok(pairs) = self.pairs.read() {
-            if let Some(p) = pairs.get(&key) {
-                return Resolved {
-                    pair: p.clone(),
-                    source_overflow,
-                    issuer_overflow,
-                };
-            }
-        }
-        let pair = match self.pairs.write() {
-            Ok(mut pairs) => pairs
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(self.new_pair(key)))
-                .clone(),
-            // A poisoned map (a panic elsewhere) still records, just without sharing.
-            Err(_) => Arc::new(self.new_pair(key)),
-        };
         Resolved {
-            pair,
-            source_overflow,
-            issuer_overflow,
-        }
-    }
-
-    fn new_pair(&self, (source, issuer): PairKey) -> Pair {
-        Pair {
-            // Both verification series exist from here on, at 0; the rest on first use.
-            series: self.metrics.jwt.pair(source, issuer),
-            window: Mutex::new(LeadWindow::new(self.lead_slots, LEAD_SLOT.as_secs_f64())),
+            source_overflow: s == Bounded::Overflow,
+            issuer_overflow: i == Bounded::Overflow,
+            // Both verification series exist from the pair's creation on, at 0; the rest on
+            // first use.
+            series: self.metrics.jwt.pair(arc(s), arc(i)),
         }
     }
 }
@@ -201,19 +162,26 @@ fn arc(b: Bounded) -> Arc<str> {
 /// How many resolved pairs a batch remembers.
 const BATCH_CACHE: usize = 16;
 
-/// Records a run of events from one transport. Drop it when the run is over.
+/// Records a run of events from one transport.
 pub struct Batch<'r> {
     recorder: &'r Recorder,
     transport: Transport,
+    /// `skew_events_received_total{transport}`, resolved once per batch.
     received: IntCounter,
+    /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
+    token_unreadable: IntCounter,
+    /// The cause thresholds, read once per batch.
+    causes: CauseSettings,
     cache: Vec<Cached>,
-    recorded: u64,
-    invalid: u64,
 }
 
 impl Batch<'_> {
-    /// Records one valid event.
+    /// Records one valid event, and counts it as received.
     pub fn record(&mut self, e: &Event<'_>) {
+        self.received.inc();
+        if e.token_unreadable {
+            self.token_unreadable.inc();
+        }
         let source = e.source.as_deref();
         let issuer = e.issuer.as_deref();
         let idx = match self
@@ -243,34 +211,22 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
-        record_into(&r.pair, e);
-        self.recorded += 1;
+        record_into(&r.series, e, self.recorder.lead_slots, &self.causes);
     }
 
-    /// Counts a refused event against this batch's transport.
-    pub fn invalid(&mut self, e: &InvalidEvent) {
-        self.recorder.count_invalid(self.transport, e);
-        self.invalid += 1;
-    }
-
-    pub fn recorded(&self) -> u64 {
-        self.recorded
-    }
-
-    pub fn invalid_count(&self) -> u64 {
-        self.invalid
+    /// Counts a refused event against this batch's transport. Called by
+    /// [`crate::ingest::Ingest::refuse`], which also reports it to the sender.
+    pub(crate) fn invalid(&self, e: &InvalidEvent) {
+        self.recorder
+            .metrics
+            .ingest
+            .invalid
+            .with_label_values(&[self.transport.as_str(), e.kind.as_str()])
+            .inc();
     }
 }
 
-impl Drop for Batch<'_> {
-    fn drop(&mut self) {
-        // One atomic add per batch instead of one per event.
-        self.received.inc_by(self.recorded);
-    }
-}
-
-fn record_into(p: &Pair, e: &Event<'_>) {
-    let s = &p.series;
+fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize, causes: &CauseSettings) {
     s.count(e.outcome);
     if let Some(age) = e.age() {
         s.observe_age(e.outcome, age);
@@ -300,73 +256,27 @@ fn record_into(p: &Pair, e: &Event<'_>) {
     // time-related rejections. A forged token's iat must not move it.
     let trusted = e.reason.is_none_or(Reason::is_time_related);
     if let (true, Some(age)) = (trusted, e.age()) {
-        if let Ok(mut w) = p.window.lock() {
-            if let Some(lead) = w.observe(e.ts, age) {
-                s.set_issuer_lead(lead);
-            }
-        }
+        s.observe_lead(e.ts, age, lead_slots);
     }
-}
-
-/// The lowest token age per slot of event time, over a sliding window that ends at the newest
-/// `ts` seen. Fixed size: a ring of `slots` minima, no allocation per event.
-#[derive(Debug, Clone)]
-pub struct LeadWindow {
-    minima: Box<[f64]>,
-    slot_secs: f64,
-    /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
-    newest: Option<i64>,
-    /// The minimum over the whole window.
-    min: f64,
-}
-
-impl LeadWindow {
-    pub fn new(slots: usize, slot_secs: f64) -> Self {
-        LeadWindow {
-            minima: vec![f64::INFINITY; slots.max(1)].into_boxed_slice(),
-            slot_secs,
-            newest: None,
-            min: f64::INFINITY,
-        }
-    }
-
-    /// Adds one token age seen at `ts`. Returns the lead (−lowest age in the window) when the
-    /// event falls in the window, `None` when it is older than the window.
-    pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
-        let n = self.minima.len() as i64;
-        let slot = (ts / self.slot_secs).floor() as i64;
-        let mut recompute = false;
-        match self.newest {
-            None => self.newest = Some(slot),
-            Some(newest) if slot > newest => {
-                if slot - newest >= n {
-                    self.minima.fill(f64::INFINITY);
-                } else {
-                    for s in newest + 1..=slot {
-                        self.minima[s.rem_euclid(n) as usize] = f64::INFINITY;
-                    }
-                }
-                self.newest = Some(slot);
-                recompute = true;
-            }
-            Some(newest) if slot <= newest - n => return None,
-            Some(_) => {}
-        }
-        let i = slot.rem_euclid(n) as usize;
-        if age < self.minima[i] {
-            self.minima[i] = age;
-        }
-        self.min = if recompute {
-            self.minima.iter().copied().fold(f64::INFINITY, f64::min)
-        } else {
-            self.min.min(age)
+    // After the lead: a time rejection's own age is part of the skew it may be explained by.
+    if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
+        let times = Times {
+            ts: e.ts,
+            received: None,
+            iat: e.iat,
+            nbf: e.nbf,
+            exp: e.exp,
         };
-        Some(-self.min)
+        if let Some(c) = cause(reason, &times, s.lead(), causes) {
+            s.time_reject(reason, c);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::event::{parse_event, Outcome};
 
@@ -458,6 +368,56 @@ mod tests {
         );
     }
 
+    /// Issue 13, part 1: a rejection with a garbage token is counted as a rejection (issuer
+    /// from `iss`, else `unknown`) and its token as unreadable; an accepted one is not recorded.
+    #[test]
+    fn rejections_with_unreadable_tokens_are_counted() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"source":"api","iss":"idp","token":"abc.def","outcome":"rejected","reason":"invalid token"}"#,
+        );
+        record(
+            &r,
+            r#"{"source":"api","token":"truncated-cookie","outcome":"rejected","reason":"jwt malformed"}"#,
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="http"}"#
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_events_token_unreadable_total{transport="file"}"#
+            ),
+            0.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_verifications_total{issuer="idp",outcome="rejected",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejections_total{issuer="unknown",reason="malformed",source="api"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&r, r#"skew_events_received_total{transport="http"}"#),
+            2.0
+        );
+        // The same token accepted is refused (by the parser, before the recorder).
+        let e = parse_event(br#"{"token":"abc.def","outcome":"accepted"}"#, 0.0).unwrap_err();
+        assert_eq!(e.kind, crate::event::InvalidKind::BadToken);
+    }
+
     #[test]
     fn untrusted_rejections_do_not_move_the_lead() {
         let r = recorder(RecorderSettings::default());
@@ -532,33 +492,6 @@ mod tests {
         assert_eq!((v("a"), v("b"), v("c"), v("other")), (2.0, 1.0, 1.0, 3.0));
     }
 
-    #[test]
-    fn lead_window_slides_with_event_time() {
-        let mut w = LeadWindow::new(30, 10.0);
-        assert_eq!(w.observe(1000.0, -3.2), Some(3.2));
-        assert_eq!(w.observe(1001.0, 0.5), Some(3.2));
-        assert_eq!(w.observe(1290.0, 0.5), Some(3.2), "still inside 5 minutes");
-        assert_eq!(
-            w.observe(1300.0, 0.7),
-            Some(-0.5),
-            "slot of ts=1000 dropped"
-        );
-        assert_eq!(w.observe(900.0, -50.0), None, "older than the window");
-        assert_eq!(
-            w.observe(5000.0, 1.0),
-            Some(-1.0),
-            "a jump clears everything"
-        );
-    }
-
-    #[test]
-    fn lead_window_handles_out_of_order_events_inside_the_window() {
-        let mut w = LeadWindow::new(30, 10.0);
-        w.observe(1100.0, 1.0);
-        assert_eq!(w.observe(1050.0, -2.0), Some(2.0));
-        assert_eq!(w.observe(1110.0, 0.0), Some(2.0));
-    }
-
     /// The recording logic as it was before the per-pair families left the `prometheus` crate
     /// (issue 6), onto the crate's own vectors: the reference for the tests below.
     struct OldRecorder {
@@ -566,6 +499,8 @@ mod tests {
         sources: LabelGuard,
         issuers: LabelGuard,
         windows: HashMap<(String, String), LeadWindow>,
+        leads: HashMap<(String, String), f64>,
+        causes: CauseSettings,
         slots: usize,
     }
 
@@ -579,6 +514,8 @@ mod tests {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
                 windows: HashMap::new(),
+                leads: HashMap::new(),
+                causes: settings.causes,
                 slots: (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize,
             }
         }
@@ -635,12 +572,30 @@ mod tests {
                     .or_insert_with(|| LeadWindow::new(slots, LEAD_SLOT.as_secs_f64()));
                 if let Some(lead) = w.observe(e.ts, age) {
                     r.issuer_lead.with_label_values(&pair).set(lead);
+                    self.leads
+                        .insert((pair[0].to_owned(), pair[1].to_owned()), lead);
+                }
+            }
+            // Issue 13: the cause of a time rejection, from the lead exported after this event.
+            if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
+                let lead = self.leads.get(&(pair[0].to_owned(), pair[1].to_owned()));
+                let times = Times {
+                    ts: e.ts,
+                    received: None,
+                    iat: e.iat,
+                    nbf: e.nbf,
+                    exp: e.exp,
+                };
+                if let Some(c) = cause(reason, &times, lead.copied(), &self.causes) {
+                    r.time_rejections
+                        .with_label_values(&[pair[0], pair[1], reason.as_str(), c.as_str()])
+                        .inc();
                 }
             }
         }
     }
 
-    /// The `skew_jwt_*` lines of an exposition (the six families are contiguous).
+    /// The `skew_jwt_*` lines of an exposition (the per-pair families are contiguous).
     fn jwt_lines(text: &str) -> String {
         text.lines()
             .filter(|l| {
@@ -696,6 +651,7 @@ mod tests {
                     Outcome::Accepted
                 },
                 reason,
+                token_unreadable: false,
             })
     }
 

@@ -5,6 +5,8 @@
 //! - the web config of every listener (TLS, basic auth, headers);
 //! - the NTP servers and sampling settings (the sampler restarts; series of servers no longer
 //!   configured are removed, so no alert keeps judging a server nobody samples);
+//! - the HTTP `Date` probe targets (the probes restart; series of targets no longer configured
+//!   are removed);
 //! - the followed files (the tailer stops, writes its checkpoint, and restarts from it: no line
 //!   is lost or read twice; series of patterns no longer configured are removed);
 //! - `/v1/events` (shared secret, limits) and `/v1/verify` (keys, policy, headers);
@@ -17,53 +19,22 @@
 //! changes nothing: the old configuration keeps running, the error is logged (and returned to
 //! `POST /-/reload`), and `skew_config_last_reload_successful` drops to 0.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use prometheus::{Gauge, IntGauge};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::{Settings, WebConfigSource};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
 use crate::webconfig::{LiveWebConfig, WebConfig};
-
-/// `skew_config_last_reload_*`, Prometheus's own names for the outcome of a reload.
-#[derive(Clone)]
-pub struct ReloadMetrics {
-    pub successful: IntGauge,
-    pub success_timestamp: Gauge,
-}
-
-impl ReloadMetrics {
-    /// Registers both gauges; the start-up load counts as the first successful one.
-    pub fn register(metrics: &Metrics) -> prometheus::Result<Self> {
-        let successful = IntGauge::new(
-            "skew_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
-        )?;
-        let success_timestamp = Gauge::new(
-            "skew_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (start-up or reload).",
-        )?;
-        metrics.registry().register(Box::new(successful.clone()))?;
-        metrics
-            .registry()
-            .register(Box::new(success_timestamp.clone()))?;
-        successful.set(1);
-        success_timestamp.set(crate::unix_now());
-        Ok(ReloadMetrics {
-            successful,
-            success_timestamp,
-        })
-    }
-}
 
 /// Tasks started together and stopped together when their settings change.
 pub struct Generation {
@@ -91,25 +62,19 @@ impl Generation {
 /// A router that a reload can replace while it serves: the routes stay, what answers them
 /// changes. `None` answers 404, as if the routes did not exist.
 #[derive(Clone, Default)]
-pub struct Switch(Arc<RwLock<Option<Router>>>);
+pub struct Switch(Arc<ArcSwapOption<Router>>);
 
 impl Switch {
     pub fn new(router: Option<Router>) -> Self {
-        Switch(Arc::new(RwLock::new(router)))
+        Switch(Arc::new(ArcSwapOption::from_pointee(router)))
     }
 
     pub fn replace(&self, router: Option<Router>) {
-        match self.0.write() {
-            Ok(mut g) => *g = router,
-            Err(p) => *p.into_inner() = router,
-        }
+        self.0.store(router.map(Arc::new));
     }
 
     fn current(&self) -> Option<Router> {
-        match self.0.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.0.load().as_deref().cloned()
     }
 
     /// `paths`, each answered by whatever router is current.
@@ -180,10 +145,15 @@ pub struct Reloader {
     pub web_events: Option<LiveWebConfig>,
     pub web_verify: Option<LiveWebConfig>,
     pub ntp: Generation,
+    pub probe: Generation,
     pub tail: Generation,
     pub verify: Generation,
     pub events_switch: Switch,
     pub verify_switch: Switch,
+    /// `/probe` (its modules are swapped by a reload; its listener stays) and its web config.
+    pub probe_switch: Switch,
+    pub probe_refused: prometheus::IntCounterVec,
+    pub web_probe: Option<LiveWebConfig>,
     /// Parent of every generation: the daemon's shutdown.
     pub cancel: CancellationToken,
 }
@@ -198,6 +168,21 @@ impl Reloader {
     ) -> Generation {
         let g = Generation::new(cancel);
         crate::ntp::sampler::spawn(&settings.ntp, metrics.clone(), g.cancel.clone(), &g.tracker);
+        g
+    }
+
+    pub fn start_probe(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        cancel: &CancellationToken,
+    ) -> Generation {
+        let g = Generation::new(cancel);
+        crate::probe::prober::spawn(
+            &settings.probe,
+            metrics.clone(),
+            g.cancel.clone(),
+            &g.tracker,
+        );
         g
     }
 
@@ -255,6 +240,7 @@ impl Reloader {
             }
         }
         self.ntp.stop().await;
+        self.probe.stop().await;
         self.tail.stop().await;
         self.verify.stop().await;
     }
@@ -290,6 +276,13 @@ impl Reloader {
         if let Some(w) = &self.web_verify {
             w.replace(web_config(&new.web.verify_config));
         }
+        if let Some(w) = &self.web_probe {
+            w.replace(web_config(&new.web.probe_config));
+        }
+        self.probe_switch.replace(crate::probe::jwt_http::router(
+            &new.jwt_probe,
+            &self.probe_refused,
+        ));
 
         if new.ntp != self.current.ntp {
             let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
@@ -301,10 +294,35 @@ impl Reloader {
                 .iter()
                 .filter(|s| !new.ntp.servers.iter().any(|n| n.label == s.label))
             {
-                crate::ntp::sampler::forget_server(&self.metrics.ntp, &gone.label);
+                self.metrics.ntp.forget(&gone.label);
             }
             self.ntp = Self::start_ntp(&new, &self.metrics, &self.cancel);
             tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
+        }
+
+        if new.probe != self.current.probe {
+            let old = std::mem::replace(&mut self.probe, Generation::new(&self.cancel));
+            old.stop().await;
+            for gone in &self.current.probe.http_date {
+                match new.probe.http_date.iter().find(|n| n.name == gone.name) {
+                    None => crate::probe::prober::forget_target(&self.metrics.http_date, gone),
+                    Some(kept) if kept.issuer != gone.issuer => {
+                        if let Some(i) = &gone.issuer {
+                            let _ = self
+                                .metrics
+                                .http_date
+                                .target_info
+                                .remove_label_values(&[&gone.name, i]);
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            self.probe = Self::start_probe(&new, &self.metrics, &self.cancel);
+            tracing::info!(
+                targets = new.probe.http_date.len(),
+                "HTTP Date probes restarted"
+            );
         }
 
         if new.events.tail != self.current.events.tail {
@@ -318,7 +336,7 @@ impl Reloader {
                 .iter()
                 .filter(|p| !new.events.tail.patterns.contains(p))
             {
-                crate::ingest::tail::forget_pattern(&self.metrics.tail, gone);
+                self.metrics.tail.forget(gone);
             }
             self.tail = Self::start_tail(&new, &self.recorder, &self.cancel);
             tracing::info!(
@@ -359,6 +377,10 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     check(
         "web.listen-address",
         old.web.listen_address != new.web.listen_address,
+    );
+    check(
+        "probe.listen-address",
+        old.jwt_probe.listen_address != new.jwt_probe.listen_address,
     );
     check(
         "web.telemetry-path",

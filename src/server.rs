@@ -155,7 +155,7 @@ impl Server {
     }
 
     /// The same limits for the listener named `listener` (the `listener` label of
-    /// `skew_http_connections_refused_total`: `main`, `events`, `verify`), with `web` as its
+    /// `skew_http_connections_refused_total`: `main`, `events`, `verify`, `probe`), with `web` as its
     /// web config and no scrape reserve.
     pub fn for_listener(
         &self,

@@ -251,9 +251,14 @@ pub struct PairTruth {
     pub ages: [Vec<f64>; 2],
     pub expired_by: Vec<f64>,
     pub premature_by: Vec<f64>,
+    /// `skew_jwt_time_rejections_total` by (reason, cause), with the default thresholds and
+    /// the lead of a 300 s window as it stood after each event.
+    pub causes: BTreeMap<(&'static str, &'static str), u64>,
     /// Lowest age of trusted events in the last lead window, with the newest ts.
     pub newest_ts: f64,
     trusted: Vec<(f64, f64)>,
+    /// Lowest trusted age per 10 s slot of event time, for the running lead behind `causes`.
+    slot_min: BTreeMap<i64, f64>,
 }
 
 impl PairTruth {
@@ -317,6 +322,39 @@ impl Truth {
             p.trusted.push((g.ts, age));
         }
         p.newest_ts = p.newest_ts.max(g.ts);
+        // The cause of a time rejection (issue 13), in plain comparisons: this world has no
+        // `received`, so no `in_transit`; nbf = iat.
+        if let Some(r @ ("expired" | "not_yet_valid" | "issued_in_future")) = g.reason {
+            let lead = p.running_lead(g, age);
+            let (margin, skew) = if r == "expired" {
+                (g.ts - g.exp, lead.map(|l| -l))
+            } else {
+                (g.iat - g.ts, lead)
+            };
+            let cause = match skew {
+                Some(k) if k > 0.0 && margin <= k + 1.0 => "clock_skew",
+                _ if r == "expired" && margin <= 5.0 => "expiry_edge",
+                _ if r == "expired" && margin > 60.0 => "stale_token",
+                _ => "unexplained",
+            };
+            *p.causes.entry((r, cause)).or_default() += 1;
+        }
+        if g.reason.is_none() {
+            p.running_lead(g, age);
+        }
+    }
+}
+
+impl PairTruth {
+    /// The lead of a 300 s window (10 s slots) after the trusted event `g` (age `age`), kept
+    /// slot by slot here, apart from the exporter's `LeadWindow`.
+    fn running_lead(&mut self, g: &Generated, age: f64) -> Option<f64> {
+        let slot = (g.ts / 10.0).floor() as i64;
+        let m = self.slot_min.entry(slot).or_insert(age);
+        *m = m.min(age);
+        let newest = (self.newest_ts / 10.0).floor() as i64;
+        self.slot_min.retain(|&s, _| s > newest - 30);
+        self.slot_min.values().copied().reduce(f64::min).map(|m| -m)
     }
 }
 

@@ -37,9 +37,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -763,7 +764,7 @@ pub struct LiveWebConfig {
 }
 
 struct Live {
-    current: RwLock<Arc<WebConfig>>,
+    current: ArcSwap<WebConfig>,
     /// When the files were last looked at, and the stamps of a change that failed to load
     /// (so it is logged once, not at every connection).
     checked: Mutex<(Instant, Option<Vec<Option<Stamp>>>)>,
@@ -777,7 +778,7 @@ impl LiveWebConfig {
     pub fn new(config: Arc<WebConfig>) -> Self {
         LiveWebConfig {
             inner: Arc::new(Live {
-                current: RwLock::new(config),
+                current: ArcSwap::new(config),
                 checked: Mutex::new((Instant::now(), None)),
                 bcrypt: tokio::sync::Mutex::new(()),
                 cache: Mutex::new(HashMap::new()),
@@ -787,18 +788,12 @@ impl LiveWebConfig {
 
     /// The configuration now in force.
     pub fn current(&self) -> Arc<WebConfig> {
-        match self.inner.current.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.inner.current.load_full()
     }
 
     /// Puts `config` in force (a reload that has already loaded it).
     pub fn replace(&self, config: Arc<WebConfig>) {
-        match self.inner.current.write() {
-            Ok(mut g) => *g = config,
-            Err(p) => *p.into_inner() = config,
-        }
+        self.inner.current.store(config);
         if let Ok(mut c) = self.inner.cache.lock() {
             c.clear();
         }

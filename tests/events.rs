@@ -128,6 +128,20 @@ fn assert_truth(scrape: &Scrape, truth: &Truth) {
             &with("outcome", "rejected"),
             &p.ages[1],
         );
+        for ((reason, cause), n) in &p.causes {
+            let mut x = with("reason", reason);
+            x.push(("cause", cause));
+            assert_eq!(
+                scrape.value("skew_jwt_time_rejections_total", &x),
+                *n as f64,
+                "{source} {issuer} {reason} {cause}"
+            );
+        }
+        let causes_exported = scrape
+            .series("skew_jwt_time_rejections_total")
+            .filter(|s| s.labels["source"] == *source && s.labels["issuer"] == *issuer)
+            .count();
+        assert_eq!(causes_exported, p.causes.len(), "only the causes seen");
         assert_buckets(scrape, "skew_jwt_expired_by_seconds", &l, &p.expired_by);
         assert_buckets(scrape, "skew_jwt_premature_by_seconds", &l, &p.premature_by);
         let lead = scrape.value("skew_jwt_issuer_lead_seconds", &l);
@@ -145,6 +159,16 @@ fn assert_truth(scrape: &Scrape, truth: &Truth) {
 #[test]
 fn hundred_thousand_events_match_the_truth_and_analyze_agrees() {
     let (lines, truth) = synth::stream(Spec::default(), 100_000);
+    // The world exercises two causes (no `received`, so no in_transit; its expired tokens are
+    // all stale, so no expiry_edge: src/verdict.rs's table covers those).
+    let causes: std::collections::BTreeSet<_> = truth
+        .pairs
+        .values()
+        .flat_map(|p| p.causes.keys().map(|(r, c)| (*r, *c)))
+        .collect();
+    for want in [("not_yet_valid", "clock_skew"), ("expired", "stale_token")] {
+        assert!(causes.contains(&want), "{want:?} not in {causes:?}");
+    }
     let ex = Exporter::start(&NO_NTP);
     let url = ex.url("/v1/events");
     for chunk in lines.chunks(1000) {
@@ -345,6 +369,38 @@ fn every_malformed_class_is_counted_and_neighbours_survive() {
         ),
         cases.len() as f64 + 1.0
     );
+    // Issue 13: a rejection with a garbage token is never dropped: it is recorded (issuer from
+    // `iss`, else `unknown`) and its token counted as unreadable.
+    let body = concat!(
+        r#"{"ts":1790000001,"source":"cookie","iss":"idp","token":"abc.def","outcome":"rejected","reason":"jwt malformed"}"#,
+        "\n",
+        r#"{"ts":1790000001,"source":"cookie","token":"truncated","outcome":"rejected","reason":"TokenExpiredError"}"#,
+    );
+    let (status, answer) = post(&url, "application/x-ndjson", body.as_bytes().to_vec());
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["invalid"].as_u64()),
+        (Some(2), Some(0)),
+        "{answer}"
+    );
+    let scrape = ex.scrape();
+    assert_eq!(
+        scrape.value(
+            "skew_events_token_unreadable_total",
+            &[("transport", "http")]
+        ),
+        2.0
+    );
+    for (issuer, reason) in [("idp", "malformed"), ("unknown", "expired")] {
+        assert_eq!(
+            scrape.value(
+                "skew_jwt_rejections_total",
+                &[("source", "cookie"), ("issuer", issuer), ("reason", reason)]
+            ),
+            1.0,
+            "{issuer} {reason}"
+        );
+    }
 }
 
 /// Status codes of `POST /v1/events`, a separate events listener, and the shared secret.

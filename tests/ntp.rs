@@ -4,7 +4,7 @@
 //!
 //! Everything stays on 127.0.0.0/8. Tests run in parallel threads, so each one owns its own
 //! addresses: 127.0.0.21-23 (chronyd vs ntpdig), .24-.27 (falseticker), .31-.36 (scripted),
-//! .41-.43 (all dead), .44-.46 (exit codes; never queried successfully).
+//! .41-.43 (all dead), .44-.46 (exit codes; never queried successfully), .61-.76 (bounds).
 //!
 //! Needs root (chronyd and a scripted server bind port 123), /usr/sbin/chronyd, /usr/bin/ntpdig
 //! and libfaketime. Without them a test prints SKIPPED, or fails when CI=true. Run with
@@ -596,4 +596,234 @@ fn check_config_accepts_a_valid_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("configuration OK"), "{stdout}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bound: the true offset lies within offset ± bound (README, "The bound on every offset")
+
+/// Samples each bound test takes from every server that answers.
+const BOUND_SAMPLES: usize = 200;
+
+/// What a run of exchanges showed: samples, failures, and the worst case.
+#[derive(Debug, Default)]
+struct BoundRun {
+    samples: usize,
+    failures: usize,
+    /// Largest |offset − truth| / bound (inside while ≤ 1).
+    worst_ratio: f64,
+    /// |offset − truth| and bound of that sample, seconds.
+    worst: (f64, f64),
+    max_error: f64,
+    max_bound: f64,
+    /// Per burst of 4, the bound of the lowest-delay sample (what the exporter publishes).
+    burst_bounds: Vec<f64>,
+    outside: Vec<String>,
+}
+
+/// Runs exchanges with `addr` in process (the sampler's own exchange and classification) until
+/// `BOUND_SAMPLES` samples or `2 × BOUND_SAMPLES` attempts, and checks every sample against the
+/// known `truth` (seconds).
+async fn bound_run(addr: std::net::SocketAddr, truth: f64) -> BoundRun {
+    use skew_exporter::ntp::{sample, sampler};
+    let mut run = BoundRun::default();
+    let mut burst = Vec::new();
+    for _ in 0..2 * BOUND_SAMPLES {
+        if run.samples == BOUND_SAMPLES {
+            break;
+        }
+        let s = match sampler::exchange(addr, Duration::from_secs(1)).await {
+            Ok(s) => s,
+            Err(_) => {
+                run.failures += 1;
+                continue;
+            }
+        };
+        run.samples += 1;
+        let (error, bound) = ((s.offset - truth).abs(), s.bound());
+        assert!(bound.is_finite() && bound > 0.0, "bound {bound}");
+        if error > bound {
+            run.outside.push(format!(
+                "offset {:+.6} truth {truth:+.6} delay {:.6} bound {bound:.6}",
+                s.offset, s.delay
+            ));
+        }
+        if error / bound > run.worst_ratio {
+            run.worst_ratio = error / bound;
+            run.worst = (error, bound);
+        }
+        run.max_error = run.max_error.max(error);
+        run.max_bound = run.max_bound.max(bound);
+        burst.push(s);
+        if burst.len() == 4 {
+            let best = sample::best_of_burst(&burst).expect("a burst of samples");
+            run.burst_bounds.push(best.bound());
+            burst.clear();
+        }
+    }
+    run
+}
+
+fn report(what: &str, run: &BoundRun) {
+    let max_burst = run.burst_bounds.iter().copied().fold(0.0, f64::max);
+    println!(
+        "bound {what:<34} samples {} failures {} outside {} worst |error|/bound {:.3} \
+         ({:.3} ms of {:.3} ms) max error {:.3} ms max bound {:.3} ms max published bound {:.3} ms",
+        run.samples,
+        run.failures,
+        run.outside.len(),
+        run.worst_ratio,
+        run.worst.0 * 1e3,
+        run.worst.1 * 1e3,
+        run.max_error * 1e3,
+        run.max_bound * 1e3,
+        max_burst * 1e3
+    );
+}
+
+fn assert_inside(what: &str, run: &BoundRun) {
+    report(what, run);
+    assert_eq!(run.samples, BOUND_SAMPLES, "{what}: too few samples");
+    assert!(
+        run.outside.is_empty(),
+        "{what}: truth outside offset ± bound:\n{}",
+        run.outside.join("\n")
+    );
+}
+
+/// On a symmetric loopback path, the bound the exporter publishes (best of a burst) is ≤ 2 ms.
+fn assert_tight(what: &str, run: &BoundRun) {
+    for b in &run.burst_bounds {
+        assert!(*b <= 0.002, "{what}: published bound {b} s over 2 ms");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_holds_the_truth_over_lying_paths_and_misbehaving_servers() {
+    // (behaviour, true offset): exact shifts, and paths 30 ms slower in one direction.
+    let honest = [
+        (Behaviour::Shifted(250_000_000), 0.25),
+        (Behaviour::Shifted(-1_500_000_000), -1.5),
+        (Behaviour::DelayedReply(100_000_000, 30), 0.1),
+        (Behaviour::DelayedRequest(-100_000_000, 30), -0.1),
+    ];
+    let servers: Vec<(Scripted, f64, Behaviour)> = honest
+        .iter()
+        .enumerate()
+        .map(|(i, &(b, truth))| {
+            let srv = Scripted::start(ip(61 + i as u8), 0, b).expect("bind scripted server");
+            (srv, truth, b)
+        })
+        .collect();
+    let runs = futures_join(
+        servers
+            .iter()
+            .map(|(srv, truth, _)| bound_run(srv.addr, *truth))
+            .collect(),
+    )
+    .await;
+    for ((srv, truth, b), run) in servers.iter().zip(&runs) {
+        let what = format!("{b:?}");
+        assert_inside(&what, run);
+        match b {
+            Behaviour::Shifted(_) => assert_tight(&what, run),
+            // The path really lies: a naive offset is about 15 ms off, and the bound holds it.
+            _ => assert!(
+                run.max_error > 0.014,
+                "{what} at {}: the 30 ms one-way delay should put the offset ~15 ms off the \
+                 truth {truth}, worst error {} s",
+                srv.addr,
+                run.max_error
+            ),
+        }
+    }
+
+    // The misbehaving servers never yield a sample, so never a bound to break.
+    let bad = [
+        Behaviour::KissOfDeath,
+        Behaviour::WrongOrigin,
+        Behaviour::Unsynchronized,
+        Behaviour::Garbage,
+    ];
+    for (i, b) in bad.iter().enumerate() {
+        let srv = Scripted::start(ip(65 + i as u8), 0, *b).expect("bind scripted server");
+        for _ in 0..20 {
+            let r =
+                skew_exporter::ntp::sampler::exchange(srv.addr, Duration::from_millis(300)).await;
+            assert!(r.is_err(), "{b:?} yielded a sample: {r:?}");
+        }
+        println!("bound {b:?}: 20 exchanges, no sample");
+    }
+}
+
+/// Runs the futures concurrently on the current runtime and returns their outputs in order.
+async fn futures_join<F: std::future::Future<Output = BoundRun> + Send + 'static>(
+    futures: Vec<F>,
+) -> Vec<BoundRun> {
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("bound run"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_holds_the_truth_against_shifted_chronyd() {
+    if !require_paths(&[CHRONYD, NTPDIG, FAKETIME_LIB]) {
+        return;
+    }
+    let servers = [(ip(71), 0i64), (ip(72), 3), (ip(73), -2)];
+    let chronyds: Vec<Chrony> =
+        tokio::task::block_in_place(|| servers.iter().map(|&(a, s)| Chrony::start(a, s)).collect());
+    for (addr, shift) in servers {
+        let run = bound_run((addr, 123).into(), shift as f64).await;
+        let what = format!("chronyd {addr} clock {shift:+} s");
+        assert_inside(&what, &run);
+        assert_tight(&what, &run);
+    }
+    drop(chronyds);
+}
+
+#[test]
+fn exporter_publishes_bounds_that_hold_the_truth() {
+    // Two honest servers 0.1 s ahead and one whose replies are held 30 ms: all three agree
+    // (the slow one's interval is wide enough to reach the truth), so the system offset and
+    // its bound exist.
+    let truth = 0.1;
+    let servers = [
+        Scripted::start(ip(74), 0, Behaviour::Shifted(100_000_000)),
+        Scripted::start(ip(75), 0, Behaviour::Shifted(100_000_000)),
+        Scripted::start(ip(76), 0, Behaviour::DelayedReply(100_000_000, 30)),
+    ]
+    .map(|s| s.expect("bind scripted server"));
+    let labels: Vec<String> = servers.iter().map(Scripted::label).collect();
+    let exporter = start_exporter(&labels);
+    let bound = |s: &Scrape, l: &str| s.get("skew_ntp_offset_bound_seconds", &[("server", l)]);
+    let scrape = exporter.wait_for("a bound for every server and the system", WAIT, |s| {
+        labels.iter().all(|l| bound(s, l).is_some())
+            && s.get("skew_ntp_servers_agreeing", &[]) == Some(3.0)
+            && s.has("skew_ntp_system_offset_bound_seconds", &[])
+    });
+    for l in &labels {
+        let (o, b) = (
+            offset(&scrape, l).expect("offset"),
+            bound(&scrape, l).expect("bound"),
+        );
+        println!("bound exporter {l:<16} offset {o:+.6} s bound {b:.6} s");
+        assert!(
+            (o - truth).abs() <= b,
+            "{l}: truth {truth} outside {o} ± {b}"
+        );
+    }
+    let (o, b) = (
+        scrape.value("skew_ntp_system_offset_seconds", &[]),
+        scrape.value("skew_ntp_system_offset_bound_seconds", &[]),
+    );
+    println!("bound exporter system           offset {o:+.6} s bound {b:.6} s");
+    assert!(
+        (o - truth).abs() <= b,
+        "system: truth {truth} outside {o} ± {b}"
+    );
+    assert!(b <= 0.002, "system bound {b} s on loopback");
+    stop(exporter);
 }

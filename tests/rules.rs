@@ -37,6 +37,7 @@ use promql_parser::util::{walk_expr, ExprVisitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use common::http_date::{DateServer, Reply};
 use common::prometheus::{prometheus_listen_address, sample_value, Prometheus, PROMETHEUS};
 use common::scripted::{Behaviour, Scripted};
 use common::{require_paths, Exporter};
@@ -527,9 +528,17 @@ const CONFIG_FILE: &str = "skew-exporter.toml";
 const EVENTS_FILE: &str = "events.jsonl";
 
 /// Writes [`EXPORTER_CONFIG`] and an empty events file for the exporters to follow (events
-/// are posted over HTTP; the file only makes the per-pattern tail series exist).
-fn write_exporter_config(dir: &Path) {
-    std::fs::write(dir.join(CONFIG_FILE), EXPORTER_CONFIG).expect("write exporter config");
+/// are posted over HTTP; the file only makes the per-pattern tail series exist), plus an HTTP
+/// `Date` probe of `clock` as the clock of the allow-listed issuer, so that the remote-clock
+/// series exist (three requests a round: a round takes about two seconds).
+fn write_exporter_config(dir: &Path, clock: &DateServer) {
+    let probe = format!(
+        "[[probe.http-date]]\nname = \"idp\"\nurl = {:?}\nissuer = \"https://idp.example\"\n\
+         interval = \"1s\"\nmax-requests = 3\n",
+        clock.url("/")
+    );
+    std::fs::write(dir.join(CONFIG_FILE), format!("{EXPORTER_CONFIG}{probe}"))
+        .expect("write exporter config");
     std::fs::write(dir.join(EVENTS_FILE), "").expect("write events file");
 }
 
@@ -858,17 +867,22 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     // A live exporter with every family populated: an NTP server 150 ms ahead, and events of
     // every outcome, both time-related rejections, label overflow and invalid lines.
     let dir = tempfile::tempdir().expect("temp dir");
-    write_exporter_config(dir.path());
+    let clock = DateServer::start(Reply::shifted(250_000_000));
+    write_exporter_config(dir.path(), &clock);
     let server = Scripted::start(ip(51), 0, Behaviour::Shifted(150_000_000)).expect("bind");
     let exporter = start_exporter(&server, dir.path());
     let client = http_client();
     post_batch(&client, &exporter.url("/v1/events")).unwrap_or_else(|e| panic!("{e}"));
-    exporter.wait_for("NTP series", Duration::from_secs(15), |s| {
+    exporter.wait_for("NTP and HTTP Date series", Duration::from_secs(15), |s| {
         s.has("skew_ntp_system_offset_seconds", &[])
             && s.series("skew_ntp_sample_offset_seconds_bucket").count() > 0
+            && s.has("skew_http_date_offset_seconds", &[("target", "idp")])
     });
     let (status, text) = exporter.get("/metrics");
     assert_eq!(status, 200);
+    // The JWT tolerance probe's gauges are answered by /probe (a scrape job of their own):
+    // a successful probe's answer, rendered by the exporter's own code.
+    let text = format!("{text}{}", probe_answer());
     let exposed = Exposed::parse(&text);
     for family in [
         "skew_jwt_age_seconds",
@@ -939,6 +953,26 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// What `/probe` answers for a successful JWT tolerance probe.
+fn probe_answer() -> String {
+    use skew_exporter::probe::jwt::ProbeResult;
+    use skew_exporter::probe::jwt_search::{ClockKind, Estimate, Interval};
+    ProbeResult {
+        estimate: Some(Estimate {
+            nbf_edge: Interval { lo: 2.9, hi: 3.1 },
+            exp_edge: Interval { lo: -3.1, hi: -2.9 },
+            offset: 3.0,
+            leeway: 0.0,
+            bound: 0.1,
+            clock: ClockKind::Fractional,
+        }),
+        failure: None,
+        requests: 30,
+        duration: Duration::from_secs(5),
+    }
+    .to_prometheus()
+}
+
 /// The whole chain: exporters → a real Prometheus with the rules → its HTTP API.
 #[test]
 fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond_100ms() {
@@ -966,7 +1000,8 @@ fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond
         (-80_000_000, false),
     ];
     let dir = tempfile::tempdir().expect("temp dir");
-    write_exporter_config(dir.path());
+    let clock = DateServer::start(Reply::shifted(250_000_000));
+    write_exporter_config(dir.path(), &clock);
     let servers: Vec<Scripted> = cases
         .iter()
         .zip(52..)

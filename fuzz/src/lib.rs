@@ -15,14 +15,15 @@
 //!   raw input, or a well-formed JWT whose payload (and header) are the input, base64url-encoded,
 //!   so the fuzzer reaches the claims' JSON. Claims read must equal what `serde_json::Value`
 //!   reads; claims of a wrong type must be refused as `bad_token`; no error echoes the token.
+//!   The same token in a rejected event is never refused: it is read alike, or kept as a
+//!   rejection with `token_unreadable` exactly when the accepted event was refused.
 //! - [`ingest`]: `Ingest::ndjson` and `Ingest::json` against a per-line model (counts, line
-//!   numbers, the first ten errors, the batch's own counters), an array and the NDJSON of its
+//!   numbers, the first ten errors, the `skew_events_*` counters), an array and the NDJSON of its
 //!   elements agreeing, and the file tailer's `LineBuffer` giving the same lines whatever the
 //!   chunking.
 //! - [`config`]: `RawConfig::parse` and `Settings::from_sources` with default flags: no panic,
 //!   and every accepted configuration within the documented limits.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use skew_exporter::event::{parse_event, Event, InvalidEvent, InvalidKind, Outcome, MAX_TIME};
@@ -61,6 +62,10 @@ fn check_event(e: &Event<'_>) {
         e.reason.is_some(),
         e.outcome == Outcome::Rejected,
         "a reason exactly when rejected: {e:?}"
+    );
+    assert!(
+        !e.token_unreadable || e.outcome == Outcome::Rejected,
+        "only a rejection is kept with an unreadable token: {e:?}"
     );
 }
 
@@ -166,6 +171,7 @@ fn same_event(a: &Event<'_>, b: &Event<'_>) -> bool {
         && same_opt(a.exp, b.exp)
         && a.outcome == b.outcome
         && a.reason == b.reason
+        && a.token_unreadable == b.token_unreadable
 }
 
 /// Target `event`: one event, as `POST /v1/events` and the tailer hand it over.
@@ -314,6 +320,25 @@ pub fn token(data: &[u8]) {
             );
         }
     }
+    // The same token in a rejection: never refused (a rejection is always counted), and its
+    // token is unreadable exactly when the accepted event was refused for it.
+    let rejected = format!(
+        r#"{{"token":{},"outcome":"rejected","reason":"malformed"}}"#,
+        serde_json::Value::String(token.clone())
+    );
+    match parse_event(rejected.as_bytes(), NOW) {
+        Ok(r) => {
+            check_event(&r);
+            assert_eq!(r.token_unreadable, parsed.is_err(), "{r:?}");
+            if let Ok(e) = &parsed {
+                assert_eq!(
+                    (&r.issuer, r.iat.map(f64::to_bits)),
+                    (&e.issuer, e.iat.map(f64::to_bits))
+                );
+            }
+        }
+        Err(e) => panic!("a rejection with this token was refused: {e}"),
+    }
     let Some(payload) = payload else {
         return;
     };
@@ -332,16 +357,35 @@ pub fn token(data: &[u8]) {
     }
 }
 
-/// One recorder for every run (building the registry per input would dominate the time).
+/// One recorder for every run of a thread (building the registry per input would dominate the
+/// time); per thread, so that the counts a run adds are its own when tests run in parallel.
 fn recorder() -> &'static skew_exporter::record::Recorder {
-    static R: OnceLock<skew_exporter::record::Recorder> = OnceLock::new();
-    R.get_or_init(|| {
-        let metrics = skew_exporter::metrics::Metrics::new().expect("metrics register");
-        skew_exporter::record::Recorder::new(
-            std::sync::Arc::new(metrics),
-            &skew_exporter::record::RecorderSettings::default(),
-        )
-    })
+    thread_local! {
+        static R: &'static skew_exporter::record::Recorder = {
+            let metrics = skew_exporter::metrics::Metrics::new().expect("metrics register");
+            Box::leak(Box::new(skew_exporter::record::Recorder::new(
+                std::sync::Arc::new(metrics),
+                &skew_exporter::record::RecorderSettings::default(),
+            )))
+        };
+    }
+    R.with(|r| *r)
+}
+
+/// `skew_events_received_total` and the sum of `skew_events_invalid_total` of `transport="http"`.
+fn counted(r: &skew_exporter::record::Recorder) -> (u64, u64) {
+    let ingest = &r.metrics().ingest;
+    let received = ingest.received.with_label_values(&["http"]).get();
+    let invalid = InvalidKind::ALL
+        .iter()
+        .map(|k| {
+            ingest
+                .invalid
+                .with_label_values(&["http", k.as_str()])
+                .get()
+        })
+        .sum();
+    (received, invalid)
 }
 
 /// The report the splitter must produce, built line by line from `parse_event`.
@@ -382,7 +426,9 @@ fn run_ingest(
     ndjson: bool,
     model: &Model,
 ) -> skew_exporter::ingest::Report {
-    let mut batch = recorder().batch(skew_exporter::metrics::Transport::Http);
+    let recorder = recorder();
+    let (received, invalid) = counted(recorder);
+    let mut batch = recorder.batch(skew_exporter::metrics::Transport::Http);
     let mut ingest = skew_exporter::ingest::Ingest::new(&mut batch, max_event, NOW);
     if ndjson {
         ingest.ndjson(body);
@@ -390,11 +436,16 @@ fn run_ingest(
         ingest.json(body);
     }
     let report = ingest.finish();
-    assert_eq!(batch.recorded(), report.accepted, "batch and report agree");
+    let after = counted(recorder);
     assert_eq!(
-        batch.invalid_count(),
+        after.0 - received,
+        report.accepted,
+        "metrics and report agree"
+    );
+    assert_eq!(
+        after.1 - invalid,
         report.invalid,
-        "batch and report agree"
+        "metrics and report agree"
     );
     let got = Model {
         accepted: report.accepted,
@@ -563,6 +614,25 @@ pub fn config(data: &[u8]) {
         .flatten()
     {
         assert!((1..=1000).contains(&list.len()), "allow-list length");
+    }
+    let p = &s.probe.http_date;
+    assert!(p.len() <= 64, "probe targets");
+    for (i, t) in p.iter().enumerate() {
+        assert!(matches!(t.url.scheme(), "http" | "https"), "{}", t.url);
+        assert!(t.url.host_str().is_some_and(|h| !h.is_empty()), "host");
+        assert!(
+            t.url.username().is_empty() && t.url.password().is_none(),
+            "credentials"
+        );
+        assert!(!t.name.is_empty() && t.name.len() <= 256, "name");
+        assert!(p[..i].iter().all(|o| o.name != t.name), "dup target");
+        assert!(t.interval >= Duration::from_secs(1), "probe interval");
+        assert!(t.timeout >= Duration::from_millis(10) && t.timeout <= Duration::from_secs(60));
+        assert!((1..=64).contains(&t.max_requests), "max-requests");
+        assert!(
+            !(t.insecure_skip_verify && t.ca.is_some()),
+            "ca and insecure"
+        );
     }
     // Building the metrics with the accepted buckets must work too.
     skew_exporter::metrics::Metrics::with_age_buckets(e.age_buckets.clone())

@@ -15,6 +15,10 @@ pub const LOG_LEVEL: &str = "info";
 pub const EVENTS_MAX_BODY: usize = 16 << 20;
 pub const EVENTS_MAX_LINE: usize = 1 << 20;
 pub const LEAD_WINDOW: Duration = Duration::from_secs(300);
+/// `events.expiry-edge`: expired by at most this (and not skew or transit) is `expiry_edge`.
+pub const EXPIRY_EDGE: Duration = Duration::from_secs(5);
+/// `events.stale-after`: expired by more than this is `stale_token`.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
 pub const MAX_LABEL_VALUES: usize = 32;
 pub const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);

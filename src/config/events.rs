@@ -17,6 +17,7 @@ use super::defaults;
 use super::flags::Flags;
 use crate::ingest::tail::{StartAt, TailSettings};
 use crate::record::RecorderSettings;
+use crate::verdict::CauseSettings;
 
 /// `[events]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +42,13 @@ pub struct RawEvents {
     pub age_buckets: Option<Vec<f64>>,
     #[serde(default, deserialize_with = "de_duration")]
     pub lead_window: Option<Duration>,
+    /// An `expired` rejection at most this far past `exp` (and not explained by skew or
+    /// transit) has cause `expiry_edge`.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub expiry_edge: Option<Duration>,
+    /// An `expired` rejection more than this far past `exp` has cause `stale_token`.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub stale_after: Option<Duration>,
     /// JSON-lines files or globs to follow.
     pub files: Option<Vec<String>>,
     pub file_start: Option<StartAt>,
@@ -111,7 +119,8 @@ pub fn validate(flags: &Flags, raw: RawEvents) -> Result<EventsSettings<PathBuf>
         return Err(invalid("events.lead-window", "must be between 10s and 24h"));
     }
     let tail = tail(flags, &raw, max_line)?;
-    let recorder = recorder(raw, lead_window)?;
+    let causes = causes(&raw)?;
+    let recorder = recorder(raw, lead_window, causes)?;
     Ok(EventsSettings {
         listen_address,
         max_body,
@@ -225,8 +234,31 @@ fn tail(flags: &Flags, raw: &RawEvents, max_line: usize) -> Result<TailSettings,
     })
 }
 
+/// `expiry-edge` and `stale-after`: the thresholds of a time rejection's cause.
+fn causes(raw: &RawEvents) -> Result<CauseSettings, ConfigError> {
+    let expiry_edge = raw.expiry_edge.unwrap_or(defaults::EXPIRY_EDGE);
+    let stale_after = raw.stale_after.unwrap_or(defaults::STALE_AFTER);
+    if expiry_edge > Duration::from_secs(3600) {
+        return Err(invalid("events.expiry-edge", "must be at most 1h"));
+    }
+    if stale_after < expiry_edge || stale_after > Duration::from_secs(30 * 24 * 3600) {
+        return Err(invalid(
+            "events.stale-after",
+            "must be at least events.expiry-edge and at most 30d",
+        ));
+    }
+    Ok(CauseSettings {
+        expiry_edge: expiry_edge.as_secs_f64(),
+        stale_after: stale_after.as_secs_f64(),
+    })
+}
+
 /// The cardinality guard: allow-lists or how many distinct values to keep, per label.
-fn recorder(raw: RawEvents, lead_window: Duration) -> Result<RecorderSettings, ConfigError> {
+fn recorder(
+    raw: RawEvents,
+    lead_window: Duration,
+    causes: CauseSettings,
+) -> Result<RecorderSettings, ConfigError> {
     let limit = |v: Option<usize>, name| match v.unwrap_or(defaults::MAX_LABEL_VALUES) {
         n @ 1..=1000 => Ok(n),
         _ => Err(invalid(name, "must be between 1 and 1000")),
@@ -253,6 +285,7 @@ fn recorder(raw: RawEvents, lead_window: Duration) -> Result<RecorderSettings, C
         source_allow: raw.sources,
         issuer_allow: raw.issuers,
         lead_window,
+        causes,
     })
 }
 
@@ -409,6 +442,21 @@ mod tests {
                     ..RawEvents::default()
                 },
                 "events.lead-window",
+            ),
+            (
+                RawEvents {
+                    expiry_edge: Some(Duration::from_secs(2 * 3600)),
+                    ..RawEvents::default()
+                },
+                "events.expiry-edge",
+            ),
+            (
+                RawEvents {
+                    expiry_edge: Some(Duration::from_secs(10)),
+                    stale_after: Some(Duration::from_secs(5)),
+                    ..RawEvents::default()
+                },
+                "events.stale-after",
             ),
             (
                 RawEvents {

@@ -25,6 +25,19 @@ pub enum Command {
     /// Read JSON-lines verification events from files (or `-` for stdin), record them exactly
     /// as the daemon would, and print a report (incident forensics).
     Analyze(AnalyzeArgs),
+    /// Run one JWT tolerance probe (a `[probe.jwt.modules.NAME]` of the configuration file)
+    /// against a target and print the verifier's clock offset and leeway in words.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The module's name, as in `[probe.jwt.modules.NAME]`.
+    #[arg(long)]
+    pub module: String,
+    /// The URL to probe; it must pass the module's `targets`.
+    #[arg(long)]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +152,10 @@ pub struct Flags {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub verify: crate::verify::config::VerifyFlags,
+    /// URL whose HTTP `Date` header measures a remote clock (repeatable); replaces the file's
+    /// `[[probe.http-date]]` targets.
+    #[arg(long = "probe.http-date", value_name = "URL")]
+    pub probe_http_date: Vec<String>,
 }
 
 /// `--log.format` and `log.format`. It lives with the flags (`super::log` re-exports it) so that

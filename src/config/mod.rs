@@ -14,8 +14,9 @@
 //!   crate.
 //! - [`defaults`]: built-in defaults. [`flags`]: the command line.
 //! - One file per area, each with its raw (serde) struct, its settings and its `validate`:
-//!   [`web`], [`ntp`], [`log`], [`events`]; `[verify]` is `crate::verify::config`, beside the
-//!   keys it describes.
+//!   [`web`], [`ntp`], [`log`], [`events`], [`probe`] (`[[probe.http-date]]`, the remote
+//!   clocks); `[verify]` is `crate::verify::config`, beside the keys it describes;
+//!   `[probe.jwt]` is `crate::probe::jwt_config`, beside the JWT tolerance probe.
 //! - Here: [`RawConfig`] (the whole file) and [`Settings::from_sources`], one call per area plus
 //!   the cross-area checks.
 
@@ -25,6 +26,7 @@ pub mod events;
 pub mod flags;
 pub mod log;
 pub mod ntp;
+pub mod probe;
 pub mod web;
 
 use std::path::{Path, PathBuf};
@@ -34,9 +36,10 @@ use serde::Deserialize;
 
 pub use base::{parse_listen_address, read_config_file, ConfigError, MAX_CONFIG_FILE};
 pub use events::{EventsSettings, RawEvents};
-pub use flags::{AnalyzeArgs, AnalyzeFormat, Cli, Command, Flags, LogFormat};
+pub use flags::{AnalyzeArgs, AnalyzeFormat, Cli, Command, Flags, LogFormat, ProbeArgs};
 pub use log::{LogSettings, RawLog};
 pub use ntp::{NtpSettings, RawNtp, ServerSpec, DEFAULT_NTP_SERVERS};
+pub use probe::{ProbeSettings, RawProbe};
 pub use web::{RawWeb, WebConfigSource, WebSettings};
 
 use crate::verify::config::{RawVerify, VerifySettings};
@@ -56,6 +59,8 @@ pub struct RawConfig {
     pub events: RawEvents,
     #[serde(default)]
     pub verify: RawVerify,
+    #[serde(default)]
+    pub probe: RawProbe,
 }
 
 impl RawConfig {
@@ -93,6 +98,10 @@ pub struct Settings {
     pub events: EventsSettings,
     /// `/v1/verify`; off when no key source is configured.
     pub verify: VerifySettings,
+    /// Remote clocks measured over HTTP (`[[probe.http-date]]`).
+    pub probe: ProbeSettings,
+    /// The JWT tolerance probe (`/probe`); off when no module is configured.
+    pub jwt_probe: crate::probe::jwt_config::JwtProbeSettings,
 }
 
 impl Settings {
@@ -107,7 +116,7 @@ impl Settings {
 
     /// Merges flags over the file over the defaults and validates (pure), then reads the files
     /// the settings name, then checks what spans areas.
-    pub fn from_sources(flags: &Flags, raw: RawConfig) -> Result<Self, ConfigError> {
+    pub fn from_sources(flags: &Flags, mut raw: RawConfig) -> Result<Self, ConfigError> {
         let events_web = flags
             .events_web_config_file
             .clone()
@@ -117,15 +126,26 @@ impl Settings {
             .verify_web_config_file
             .clone()
             .or(raw.verify.web_config_file.clone());
+        let probe_web = raw.probe.web_config_file.clone();
         let mut web = web::validate(flags, raw.web)?;
         let ntp = ntp::validate(flags, raw.ntp)?;
         let log = log::validate(flags, raw.log)?;
         let events = events::validate(flags, raw.events)?;
         let verify = crate::verify::config::validate(&flags.verify, raw.verify)?;
+        let jwt_probe = crate::probe::jwt_config::validate(
+            raw.probe.listen_address.take(),
+            std::mem::take(&mut raw.probe.jwt),
+        )?;
+        let probe = probe::validate(flags, raw.probe)?;
         web.events_config =
             web.listener_file("events.web-config-file", &events.listen_address, events_web)?;
         web.verify_config =
             web.listener_file("verify.web-config-file", &verify.listen_address, verify_web)?;
+        web.probe_config = web.listener_file(
+            "probe.web-config-file",
+            &jwt_probe.listen_address,
+            probe_web,
+        )?;
 
         let settings = Settings {
             flags: Arc::new(flags.clone()),
@@ -135,6 +155,8 @@ impl Settings {
             log,
             events: events.read()?,
             verify: verify.read()?,
+            probe: probe.read()?,
+            jwt_probe: jwt_probe.read()?,
         };
         settings.check_authorization()?;
         Ok(settings)

@@ -58,6 +58,8 @@ pub struct WebSettings<C = WebConfigSource> {
     pub events_config: Option<C>,
     /// What the separate verify listener (if any) runs with.
     pub verify_config: Option<C>,
+    /// What the separate `/probe` listener (if any) runs with.
+    pub probe_config: Option<C>,
     /// `POST /-/reload` is served.
     pub enable_lifecycle: bool,
 }
@@ -162,6 +164,7 @@ pub fn validate(flags: &Flags, raw: RawWeb) -> Result<WebSettings<PathBuf>, Conf
         shutdown_timeout,
         events_config: config.clone(),
         verify_config: config.clone(),
+        probe_config: config.clone(),
         config,
         enable_lifecycle: flags.enable_lifecycle || raw.enable_lifecycle.unwrap_or(false),
     })
@@ -203,6 +206,7 @@ impl WebSettings<PathBuf> {
         Ok(WebSettings {
             events_config: listener("events.web-config-file", self.events_config)?,
             verify_config: listener("verify.web-config-file", self.verify_config)?,
+            probe_config: listener("probe.web-config-file", self.probe_config)?,
             listen_address: self.listen_address,
             telemetry_path: self.telemetry_path,
             read_header_timeout: self.read_header_timeout,

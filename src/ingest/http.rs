@@ -5,7 +5,8 @@
 //! does not carry it, 413 over `--events.max-body`, 415 for other content types, 503 with
 //! `Retry-After` when `--events.max-concurrent` requests are already in progress, 408 when the
 //! body has not arrived within `--events.read-timeout`. Checks run in that order of cost: the
-//! secret, the content type and a free slot before the body is read. Each refusal is counted in
+//! secret, the content type and a free slot before the body is read. Each refusal is a
+//! [`Refusal`] (its status, reason and message are written there), counted in
 //! `skew_events_requests_refused_total{reason}`.
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use prometheus::IntCounterVec;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
+use super::refusal::{error, Refusal};
 use super::{Ingest, Report};
 use crate::config::EventsSettings;
 use crate::event::{InvalidEvent, InvalidKind};
@@ -60,18 +62,10 @@ impl EventsState {
         }
     }
 
-    /// Counts a refused request and builds its answer. The body may be unread, so the
-    /// connection closes after the answer, and says so: a client that kept it for its next
-    /// request would see that one fail without an answer (hyper closes it but does not announce
-    /// it).
-    fn refuse(&self, reason: &'static str, status: StatusCode, message: &str) -> Response {
-        self.refused.with_label_values(&[reason]).inc();
-        let mut r = error(status, message);
-        r.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-        r
+    /// Counts a refused request and builds its answer.
+    fn refuse(&self, refusal: Refusal) -> Response {
+        self.refused.with_label_values(&[refusal.reason()]).inc();
+        refusal.into_response()
     }
 }
 
@@ -123,43 +117,19 @@ fn authorized(headers: &HeaderMap, secret: &[u8]) -> bool {
     token.ct_eq(secret).into()
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
 async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body: Body) -> Response {
     if let Some(secret) = &state.auth_token {
         if !authorized(&headers, secret) {
-            let mut r = state.refuse(
-                "unauthorized",
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong bearer token",
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"skew-exporter\""),
-            );
-            return r;
+            return state.refuse(Refusal::Unauthorized);
         }
     }
     let Some(format) = body_format(&headers) else {
-        return state.refuse(
-            "unsupported_media_type",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json or application/x-ndjson",
-        );
+        return state.refuse(Refusal::UnsupportedMediaType);
     };
     // Held until the body is ingested (it moves into `work`), also when that runs on the
     // blocking pool after the client has gone.
     let Ok(permit) = state.slots.clone().try_acquire_owned() else {
-        let mut r = state.refuse(
-            "busy",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many concurrent requests (--events.max-concurrent); retry later",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return r;
+        return state.refuse(Refusal::Busy);
     };
     let read = tokio::time::timeout(
         state.read_timeout,
@@ -167,14 +137,9 @@ async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body:
     )
     .await;
     let Ok(read) = read else {
-        return state.refuse(
-            "timeout",
-            StatusCode::REQUEST_TIMEOUT,
-            &format!(
-                "the body did not arrive within {:?} (--events.read-timeout)",
-                state.read_timeout
-            ),
-        );
+        return state.refuse(Refusal::Timeout {
+            after: state.read_timeout,
+        });
     };
     let bytes = match read {
         Ok(b) => b,
@@ -183,24 +148,21 @@ async fn post_events(State(state): State<EventsState>, headers: HeaderMap, body:
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             if too_large {
-                state.recorder.count_invalid(
-                    Transport::Http,
-                    &InvalidEvent::new(InvalidKind::TooLarge, "body over the limit"),
+                // Its events are refused too (unread, so counted as one).
+                let mut batch = state.recorder.batch(Transport::Http);
+                Ingest::new(&mut batch, state.max_event, crate::unix_now()).refuse(
+                    1,
+                    InvalidEvent::new(InvalidKind::TooLarge, "body over the limit"),
                 );
-                return state.refuse(
-                    "too_large",
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "body is over the {}-byte limit (--events.max-body)",
-                        state.max_body
-                    ),
-                );
+                return state.refuse(Refusal::TooLarge {
+                    limit: state.max_body,
+                });
             }
             return error(StatusCode::BAD_REQUEST, "cannot read the request body");
         }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return state.refuse("empty", StatusCode::BAD_REQUEST, "empty body");
+        return state.refuse(Refusal::Empty);
     }
     let inline = bytes.len() <= INLINE_PARSE_LIMIT;
     let work = move || {

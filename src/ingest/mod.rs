@@ -2,11 +2,15 @@
 //!
 //! [`Ingest`] is the shared splitter and error accounting: NDJSON lines, a JSON array, or a
 //! single object go through [`crate::event::parse_event`] one event at a time, so one bad line
-//! never drops the good ones around it. The transports are [`http`] (push) and [`tail`]
-//! (JSON-lines files, with [`checkpoint`]); `analyze` feeds files through the same type.
+//! never drops the good ones around it. Every refused event, whoever finds it (the parser, the
+//! size check here, the tailer's line limit, `POST /v1/events`'s body limit), is counted by
+//! [`Ingest::refuse`] and nowhere else. The transports are [`http`] (push, its refusals in
+//! [`refusal`]) and [`tail`] (JSON-lines files, with [`checkpoint`]); `analyze` feeds files
+//! through the same type.
 
 pub mod checkpoint;
 pub mod http;
+pub mod refusal;
 pub mod tail;
 
 use serde::Serialize;
@@ -34,27 +38,14 @@ pub struct Report {
     pub errors: Vec<LineError>,
 }
 
-impl Report {
-    fn refuse(&mut self, batch: &mut Batch<'_>, line: u64, e: InvalidEvent) {
-        batch.invalid(&e);
-        self.invalid += 1;
-        if self.errors.len() < MAX_REPORTED_ERRORS {
-            self.errors.push(LineError {
-                line,
-                error: e.to_string(),
-            });
-        }
-    }
-}
-
 /// Feeds events into a batch, counting what was refused.
 pub struct Ingest<'b, 'r> {
-    pub batch: &'b mut Batch<'r>,
-    pub report: Report,
+    batch: &'b mut Batch<'r>,
+    report: Report,
     /// Events longer than this are refused as `too_large` without being parsed.
-    pub max_event: usize,
+    max_event: usize,
     /// The time used for events without `ts` (Unix seconds).
-    pub now: f64,
+    now: f64,
 }
 
 impl<'b, 'r> Ingest<'b, 'r> {
@@ -78,7 +69,7 @@ impl<'b, 'r> Ingest<'b, 'r> {
                     self.max_event
                 ),
             );
-            return self.report.refuse(self.batch, line, e);
+            return self.refuse(line, e);
         }
         match parse_event(bytes, self.now) {
             Ok(ev) => {
@@ -87,9 +78,28 @@ impl<'b, 'r> Ingest<'b, 'r> {
             }
             Err(e) => {
                 tracing::debug!(line, error = %e, "event refused");
-                self.report.refuse(self.batch, line, e);
+                self.refuse(line, e);
             }
         }
+    }
+
+    /// Counts a refused event, numbered `line` (0 when the transport has no line numbers): in
+    /// `skew_events_invalid_total` through the batch, and in the report. The one place an
+    /// invalid event is counted.
+    pub fn refuse(&mut self, line: u64, e: InvalidEvent) {
+        self.batch.invalid(&e);
+        self.report.invalid += 1;
+        if self.report.errors.len() < MAX_REPORTED_ERRORS {
+            self.report.errors.push(LineError {
+                line,
+                error: e.to_string(),
+            });
+        }
+    }
+
+    /// Events refused so far.
+    pub fn invalid(&self) -> u64 {
+        self.report.invalid
     }
 
     /// One NDJSON line, numbered `line`. Blank lines are skipped; a trailing `\r` is dropped.
@@ -125,7 +135,7 @@ impl<'b, 'r> Ingest<'b, 'r> {
                     InvalidKind::Json,
                     format!("the array is not valid JSON: {e}"),
                 );
-                self.report.refuse(self.batch, 1, e);
+                self.refuse(1, e);
             }
         }
     }
@@ -184,6 +194,47 @@ mod tests {
         let r = run(|i| i.ndjson(big.as_bytes()));
         assert_eq!(r.invalid, 1);
         assert!(r.errors[0].error.starts_with("too_large:"));
+    }
+
+    /// Refused by the parser, by the size check, and by a transport (the tailer's line limit):
+    /// each once in the report and once in `skew_events_invalid_total`, and the accepted one
+    /// once in `skew_events_received_total`.
+    #[test]
+    fn every_refusal_is_counted_once_in_the_report_and_the_metric() {
+        let r = Recorder::new(
+            Arc::new(Metrics::new().unwrap()),
+            &RecorderSettings::default(),
+        );
+        let report = {
+            let mut batch = r.batch(Transport::File);
+            let mut ingest = Ingest::new(&mut batch, 64, 1000.0);
+            let big = format!(
+                "{{\"outcome\":\"accepted\",\"pad\":\"{}\"}}",
+                "x".repeat(64)
+            );
+            ingest.ndjson(format!("x\n{{\"outcome\":\"accepted\"}}\n{big}\n").as_bytes());
+            ingest.refuse(
+                0,
+                InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
+            );
+            assert_eq!(ingest.invalid(), 3);
+            ingest.finish()
+        };
+        assert_eq!((report.accepted, report.invalid), (1, 3));
+        let text = r.metrics().render().unwrap();
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{series} not in\n{text}"))
+        };
+        let invalid = |error: &str| {
+            value(&format!(
+                "skew_events_invalid_total{{error=\"{error}\",transport=\"file\"}}"
+            ))
+        };
+        assert_eq!((invalid("json"), invalid("too_large")), (1.0, 2.0));
+        assert_eq!(invalid("missing_field") + invalid("bad_value"), 0.0);
+        assert_eq!(value("skew_events_received_total{transport=\"file\"}"), 1.0);
     }
 
     #[test]

@@ -240,19 +240,6 @@ struct PatternMetrics {
     files: IntGauge,
 }
 
-/// Removes the series of a pattern no longer followed (after a reload).
-pub fn forget_pattern(t: &crate::metrics::TailMetrics, pattern: &str) {
-    let l = &[pattern];
-    let _ = t.lines.remove_label_values(l);
-    let _ = t.bytes.remove_label_values(l);
-    let _ = t.rotations.remove_label_values(l);
-    let _ = t.truncations.remove_label_values(l);
-    let _ = t.refused.remove_label_values(l);
-    let _ = t.read_errors.remove_label_values(l);
-    let _ = t.lag.remove_label_values(l);
-    let _ = t.files.remove_label_values(l);
-}
-
 impl PatternMetrics {
     fn new(m: &Metrics, pattern: &str) -> Self {
         let t = &m.tail;
@@ -351,6 +338,9 @@ struct Tailer {
     restored_paths: HashSet<PathBuf>,
     /// Paths whose last open/stat failed, with the error, to log once per state change.
     failing: HashMap<PathBuf, String>,
+    /// The checkpoint's last write error, to log once per state change (a failing write is
+    /// retried every second while anything changes).
+    checkpoint_error: LastError,
     first_scan: bool,
     dirty: bool,
     recorded: u64,
@@ -377,6 +367,7 @@ impl Tailer {
             known: HashMap::new(),
             restored_paths: HashSet::new(),
             failing: HashMap::new(),
+            checkpoint_error: LastError::default(),
             first_scan: true,
             dirty: false,
             recorded: 0,
@@ -620,22 +611,20 @@ impl Tailer {
             };
             f.offset += n as u64;
             m.bytes.inc_by(n as u64);
-            let invalid_before = ingest.report.invalid;
+            let invalid_before = ingest.invalid();
             let mut lines = 0u64;
             f.buffer.feed(&chunk[..n], |piece| {
                 lines += 1;
                 match piece {
                     Piece::Line(line) => ingest.line(line, 0),
-                    Piece::Overlong => {
-                        let e =
-                            InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line");
-                        ingest.batch.invalid(&e);
-                        ingest.report.invalid += 1;
-                    }
+                    Piece::Overlong => ingest.refuse(
+                        0,
+                        InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
+                    ),
                 }
             });
             m.lines.inc_by(lines);
-            m.refused.inc_by(ingest.report.invalid - invalid_before);
+            m.refused.inc_by(ingest.invalid() - invalid_before);
         }
         if f.fingerprint
             .as_ref()
@@ -746,11 +735,39 @@ impl Tailer {
             })
             .collect();
         match (Checkpoint { version: 1, files }).store(path) {
-            Ok(()) => self.dirty = false,
+            Ok(()) => {
+                self.dirty = false;
+                if self.checkpoint_error.ok() {
+                    tracing::info!(checkpoint = %path.display(), "checkpoint written again");
+                }
+            }
             Err(e) => {
-                tracing::warn!(checkpoint = %path.display(), error = %e, "cannot write checkpoint")
+                let e = e.to_string();
+                if self.checkpoint_error.fail(&e) {
+                    tracing::warn!(checkpoint = %path.display(), error = %e, "cannot write checkpoint; will retry");
+                }
             }
         }
+    }
+}
+
+/// The last error of something retried, so that it is logged once per change of state.
+#[derive(Debug, Default)]
+struct LastError(Option<String>);
+
+impl LastError {
+    /// Records a failure; true when it is news (the first, or a different error).
+    fn fail(&mut self, error: &str) -> bool {
+        if self.0.as_deref() == Some(error) {
+            return false;
+        }
+        self.0 = Some(error.to_owned());
+        true
+    }
+
+    /// Records a success; true when it ends a failure.
+    fn ok(&mut self) -> bool {
+        self.0.take().is_some()
     }
 }
 
@@ -813,6 +830,18 @@ pub fn watch_dir(pattern: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retried_error_is_news_once_per_change() {
+        let mut e = LastError::default();
+        assert!(!e.ok(), "nothing to recover from");
+        assert!(e.fail("disk full"));
+        assert!(!e.fail("disk full"), "the same error again: not news");
+        assert!(e.fail("permission denied"), "another error");
+        assert!(e.ok(), "recovery");
+        assert!(!e.ok());
+        assert!(e.fail("disk full"), "a new failure after recovery");
+    }
 
     fn feed(buf: &mut LineBuffer, chunk: &[u8]) -> (Vec<String>, usize) {
         let mut lines = Vec::new();

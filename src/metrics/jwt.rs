@@ -37,12 +37,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 
+use super::lead::{LeadWindow, LEAD_SLOT};
 use crate::event::{Outcome, Reason};
+use crate::verdict::Cause;
 
 /// One of the six families, in the order `/metrics` lists them (sorted by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +54,19 @@ pub enum Family {
     IssuerLead,
     PrematureBy,
     Rejections,
+    TimeRejections,
     Verifications,
 }
 
 impl Family {
     /// Every family, sorted by name.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Age,
         Family::ExpiredBy,
         Family::IssuerLead,
         Family::PrematureBy,
         Family::Rejections,
+        Family::TimeRejections,
         Family::Verifications,
     ];
 
@@ -115,6 +119,12 @@ impl Family {
                 "skew_jwt_rejections_total",
                 "Rejected JWTs (the 401s) by reason.",
                 &["source", "issuer", "reason"],
+                MetricType::COUNTER,
+            ),
+            Family::TimeRejections => (
+                "skew_jwt_time_rejections_total",
+                "Time rejections (expired, not_yet_valid, issued_in_future) by cause: in_transit, clock_skew, expiry_edge, stale_token, unexplained.",
+                &["source", "issuer", "reason", "cause"],
                 MetricType::COUNTER,
             ),
             Family::Verifications => (
@@ -260,8 +270,28 @@ fn outcome_index(o: Outcome) -> usize {
 
 const OUTCOMES: [Outcome; 2] = [Outcome::Accepted, Outcome::Rejected];
 
-/// Every series of one (source, issuer) pair. Handed out once per pair by
-/// [`JwtMetrics::pair`]; recording is atomics only.
+/// The reasons of `skew_jwt_time_rejections_total`, sorted by label value.
+const TIME_REASONS: [Reason; 3] = [Reason::Expired, Reason::IssuedInFuture, Reason::NotYetValid];
+
+/// The causes sorted by label value: the outer order of `skew_jwt_time_rejections_total`
+/// (`cause` is its first label name).
+const CAUSES_BY_NAME: [Cause; 5] = [
+    Cause::ClockSkew,
+    Cause::ExpiryEdge,
+    Cause::InTransit,
+    Cause::StaleToken,
+    Cause::Unexplained,
+];
+
+/// Where a (time reason, cause) counts in [`PairSeries`]'s `time_rejections`.
+fn time_index(reason: Reason, cause: Cause) -> Option<usize> {
+    let r = TIME_REASONS.iter().position(|&t| t == reason)?;
+    Some(r * Cause::ALL.len() + cause.index())
+}
+
+/// Every series of one (source, issuer) pair, and the issuer-lead window behind its lead
+/// gauge. Handed out once per pair by [`JwtMetrics::pair`]; recording is atomics only, apart
+/// from the lead window's lock.
 #[derive(Debug)]
 pub struct PairSeries {
     source: Arc<str>,
@@ -277,6 +307,8 @@ pub struct PairSeries {
     verifications: [AtomicU64; 2],
     /// Created on first use, so a pair only exports the reasons it has seen.
     rejections: [OnceLock<AtomicU64>; Reason::ALL.len()],
+    /// `skew_jwt_time_rejections_total`, at [`time_index`]; created on first use.
+    time_rejections: [OnceLock<AtomicU64>; TIME_REASONS.len() * Cause::ALL.len()],
     /// Created on first use too: a pair that never saw an expired token exports no expired-by
     /// series (a full 32 × 32 label space is large enough).
     age: [OnceLock<AtomicHistogram>; 2],
@@ -284,6 +316,8 @@ pub struct PairSeries {
     premature_by: OnceLock<AtomicHistogram>,
     /// `f64` bits; absent until the first lead is known.
     lead: OnceLock<AtomicU64>,
+    /// The lowest token ages behind `lead`, created by the first [`PairSeries::observe_lead`].
+    window: OnceLock<Mutex<LeadWindow>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,
 }
@@ -308,23 +342,15 @@ impl PairSeries {
             issuer,
             verifications: Default::default(),
             rejections: Default::default(),
+            time_rejections: Default::default(),
             age: Default::default(),
             expired_by: OnceLock::new(),
             premature_by: OnceLock::new(),
             lead: OnceLock::new(),
+            window: OnceLock::new(),
             age_buckets,
             edge_buckets,
         }
-    }
-
-    /// The bounded `source` label value.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// The bounded `issuer` label value.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
     }
 
     /// `skew_jwt_verifications_total{outcome}` += 1.
@@ -337,6 +363,22 @@ impl PairSeries {
         self.rejections[reason.index()]
             .get_or_init(|| AtomicU64::new(0))
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `skew_jwt_time_rejections_total{reason,cause}` += 1; other reasons are not counted.
+    pub fn time_reject(&self, reason: Reason, cause: Cause) {
+        if let Some(i) = time_index(reason, cause) {
+            self.time_rejections[i]
+                .get_or_init(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The issuer lead exported now, if any.
+    pub fn lead(&self) -> Option<f64> {
+        self.lead
+            .get()
+            .map(|v| f64::from_bits(v.load(Ordering::Relaxed)))
     }
 
     /// One `skew_jwt_age_seconds{outcome}` observation.
@@ -370,6 +412,22 @@ impl PairSeries {
             .get_or_init(|| AtomicU64::new(lead.to_bits()))
             .store(lead.to_bits(), Ordering::Relaxed);
     }
+
+    /// One token age seen at `ts` that may move the lead (the recorder decides which may): into
+    /// the pair's lead window, and `skew_jwt_issuer_lead_seconds` set from it unless `ts` is
+    /// older than the window. The window has `slots` slots of [`LEAD_SLOT`], fixed by the first
+    /// call. The gauge is set under the window's lock, so it always shows the window's latest
+    /// state.
+    pub fn observe_lead(&self, ts: f64, age: f64, slots: usize) {
+        let window = self
+            .window
+            .get_or_init(|| Mutex::new(LeadWindow::new(slots, LEAD_SLOT.as_secs_f64())));
+        if let Ok(mut w) = window.lock() {
+            if let Some(lead) = w.observe(ts, age) {
+                self.set_issuer_lead(lead);
+            }
+        }
+    }
 }
 
 /// (issuer, source), the order in which the crate sorts the pair families' series.
@@ -379,10 +437,11 @@ type IssuerSource = (Arc<str>, Arc<str>);
 /// does not change. Shared by every recorder and by `/metrics`.
 pub struct JwtMetrics {
     /// Keyed by (issuer, source): iteration order is the series order of the pair families.
+    /// The one map of pairs: the recorder finds a pair's series (and lead window) here too.
     pairs: RwLock<BTreeMap<IssuerSource, Arc<PairSeries>>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,
-    text: [FamilyText; 6],
+    text: [FamilyText; Family::ALL.len()],
     descs: Vec<Desc>,
     /// Reasons sorted by their label value: the series order of `skew_jwt_rejections_total`.
     reasons_by_name: [Reason; Reason::ALL.len()],
@@ -552,6 +611,35 @@ impl JwtMetrics {
                     }
                 }
             }
+            Family::TimeRejections => {
+                for c in CAUSES_BY_NAME {
+                    for group in &snap.issuers {
+                        for r in TIME_REASONS {
+                            for p in &snap.pairs[group.clone()] {
+                                let Some(i) = time_index(r, c) else { continue };
+                                if let Some(n) = p.time_rejections[i].get() {
+                                    write_line(
+                                        out,
+                                        &text.open,
+                                        &[
+                                            "cause=\"",
+                                            c.as_str(),
+                                            "\",",
+                                            &p.issuer_label,
+                                            ",reason=\"",
+                                            r.as_str(),
+                                            "\",",
+                                            &p.source_label,
+                                        ],
+                                    );
+                                    push_u64(out, n.load(Ordering::Relaxed));
+                                    out.push('\n');
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             Family::Verifications => {
                 for group in &snap.issuers {
                     for o in 0..OUTCOMES.len() {
@@ -643,6 +731,24 @@ impl JwtMetrics {
                                 ));
                                 m.set_counter(counter_proto(c.load(Ordering::Relaxed)));
                                 metrics.push(m);
+                            }
+                        }
+                    }
+                }
+            }
+            Family::TimeRejections => {
+                for c in CAUSES_BY_NAME {
+                    for group in &snap.issuers {
+                        for r in TIME_REASONS {
+                            for p in &snap.pairs[group.clone()] {
+                                let Some(i) = time_index(r, c) else { continue };
+                                if let Some(n) = p.time_rejections[i].get() {
+                                    let mut l = vec![label_pair("cause", c.as_str())];
+                                    l.extend(labels(p, Some(("reason", r.as_str()))));
+                                    let mut m = proto::Metric::from_label(l);
+                                    m.set_counter(counter_proto(n.load(Ordering::Relaxed)));
+                                    metrics.push(m);
+                                }
                             }
                         }
                     }
@@ -827,6 +933,7 @@ pub(crate) mod reference {
         pub registry: Registry,
         pub verifications: IntCounterVec,
         pub rejections: IntCounterVec,
+        pub time_rejections: IntCounterVec,
         pub age: HistogramVec,
         pub expired_by: HistogramVec,
         pub premature_by: HistogramVec,
@@ -860,6 +967,10 @@ pub(crate) mod reference {
             Reference {
                 verifications: counter(Family::Verifications, &["source", "issuer", "outcome"]),
                 rejections: counter(Family::Rejections, &["source", "issuer", "reason"]),
+                time_rejections: counter(
+                    Family::TimeRejections,
+                    &["source", "issuer", "reason", "cause"],
+                ),
                 age: histogram(Family::Age, &["source", "issuer", "outcome"], age_buckets),
                 expired_by: histogram(Family::ExpiredBy, pair, edge_buckets),
                 premature_by: histogram(Family::PrematureBy, pair, edge_buckets),
@@ -898,6 +1009,7 @@ mod tests {
         Touch,
         Count(Outcome),
         Reject(Reason),
+        TimeReject(Reason, Cause),
         Age(Outcome, f64),
         ExpiredBy(f64),
         PrematureBy(f64),
@@ -920,6 +1032,12 @@ mod tests {
                 p.reject(reason);
                 r.rejections
                     .with_label_values(&[source, issuer, reason.as_str()])
+                    .inc();
+            }
+            Op::TimeReject(reason, cause) => {
+                p.time_reject(reason, cause);
+                r.time_rejections
+                    .with_label_values(&[source, issuer, reason.as_str(), cause.as_str()])
                     .inc();
             }
             Op::Age(o, v) => {
@@ -984,6 +1102,26 @@ mod tests {
             ("web", "a\"b\\c\nd", Op::Reject(Reason::NotYetValid)),
             ("web", "a\"b\\c\nd", Op::PrematureBy(0.1)),
             ("web", "a\"b\\c\nd", Op::Reject(Reason::InvalidSignature)),
+            (
+                "web",
+                "https://idp",
+                Op::TimeReject(Reason::Expired, Cause::StaleToken),
+            ),
+            (
+                "web",
+                "https://idp",
+                Op::TimeReject(Reason::Expired, Cause::ExpiryEdge),
+            ),
+            (
+                "api",
+                "https://idp",
+                Op::TimeReject(Reason::NotYetValid, Cause::ClockSkew),
+            ),
+            (
+                "web",
+                "a\"b\\c\nd",
+                Op::TimeReject(Reason::NotYetValid, Cause::ClockSkew),
+            ),
             ("api", "https://idp", Op::Lead(-1.25)),
             ("web", "https://idp", Op::Lead(0.0)),
             ("ünï", "https://idp", Op::Touch),
@@ -1218,6 +1356,11 @@ mod tests {
             Just(Op::Touch),
             outcome.clone().prop_map(Op::Count),
             prop::sample::select(Reason::ALL.to_vec()).prop_map(Op::Reject),
+            (
+                prop::sample::select(TIME_REASONS.to_vec()),
+                prop::sample::select(Cause::ALL.to_vec())
+            )
+                .prop_map(|(r, c)| Op::TimeReject(r, c)),
             (outcome, value()).prop_map(|(o, v)| Op::Age(o, v)),
             value().prop_map(Op::ExpiredBy),
             value().prop_map(Op::PrematureBy),

@@ -5,7 +5,27 @@
 //! Nothing here does I/O; the sampler hands in what `sntpc` returned plus the first bytes of
 //! the datagram it received, if any.
 
+use std::time::Duration;
+
 use sntpc::{Error as SntpError, KissOfDeathCode, NtpResult};
+
+/// The largest rate (s/s) at which the true offset is assumed to change after a sample was
+/// taken: 15 ppm, NTP's PHI (RFC 5905 §7.3, the "frequency tolerance") and AWS ClockBound's
+/// default. It covers both clocks: the local clock's frequency error against true time since the
+/// sample (the offset drifts as the local oscillator does: this is what grows the bound of a
+/// stale sample), and the server's between its own updates. A typical quartz oscillator
+/// disciplined by an NTP daemon stays well within it; an undisciplined one can drift faster
+/// (tens of ppm), which a 64 s round re-measures within a few ms at worst. A step or a fast slew
+/// of the local clock between two rounds is not drift: `ClockStepped` reports steps, and the
+/// next round measures the new offset.
+pub const MAX_DRIFT: f64 = 15e-6;
+
+/// What the arithmetic can lose (seconds): sntpc reads the local clock at µs resolution
+/// (`subsec_micros`, truncated) for the request and reply timestamps, which moves the offset by
+/// up to 1 µs, and returns offset and delay truncated to whole µs, up to 1 µs more. 3 µs covers
+/// both with a margin. (That sntpc timestamps in user space only lengthens the measured delay:
+/// the extra time is inside the round trip, so delay/2 already covers it.)
+pub const RESOLUTION: f64 = 3e-6;
 
 /// The class of one exchange, the `result` label of `skew_ntp_queries_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +108,24 @@ impl Sample {
     pub fn half_width(&self, floor: f64) -> f64 {
         (self.delay / 2.0 + self.root_distance()).max(floor)
     }
+
+    /// The error bound of this sample when it is taken: the true offset (server's reference −
+    /// local clock) lies within `offset ± bound`. Half the round trip (however asymmetric the
+    /// path, the offset is wrong by at most that), plus the server's own root distance (how far
+    /// its clock may be from its reference), plus [`RESOLUTION`]. A sample whose figures are
+    /// not finite and non-negative gets an infinite bound: the widest honest one.
+    pub fn bound(&self) -> f64 {
+        let parts = [self.delay, self.root_delay, self.root_dispersion];
+        if parts.iter().any(|p| !p.is_finite() || *p < 0.0) {
+            return f64::INFINITY;
+        }
+        self.delay / 2.0 + self.root_distance() + RESOLUTION
+    }
+}
+
+/// A bound `age` after it was computed: it grows at [`MAX_DRIFT`].
+pub fn grown(bound: f64, age: Duration) -> f64 {
+    bound + MAX_DRIFT * age.as_secs_f64()
 }
 
 /// A failed exchange: its class, and what the reply (if there was one) told us.
@@ -224,6 +262,53 @@ mod tests {
             root_dispersion: 0.0,
         };
         assert_eq!(s.half_width(0.001), 0.001);
+    }
+
+    #[test]
+    fn bound_is_half_the_delay_plus_root_distance_and_grows() {
+        let s = classify(Ok(result(-1_500_250, 2_000, 2, 0)), Some(0x24)).unwrap();
+        // 2 ms / 2 + 0.5 s / 2 + 1 s + 3 µs.
+        assert!((s.bound() - 1.251003).abs() < 1e-12, "{}", s.bound());
+        let b = grown(s.bound(), Duration::from_secs(1000));
+        assert!((b - 1.266003).abs() < 1e-12, "{b}");
+        // The smallest possible: a zero-delay loopback reply still carries the resolution.
+        let exact = Sample {
+            offset: 0.0,
+            delay: 0.0,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        assert_eq!(exact.bound(), RESOLUTION);
+    }
+
+    #[test]
+    fn unknown_figures_get_the_widest_bound() {
+        let base = Sample {
+            offset: 0.0,
+            delay: 0.001,
+            stratum: 2,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        for s in [
+            Sample {
+                root_dispersion: f64::NAN,
+                ..base
+            },
+            Sample {
+                root_delay: f64::INFINITY,
+                ..base
+            },
+            Sample {
+                delay: -0.001,
+                ..base
+            },
+        ] {
+            assert_eq!(s.bound(), f64::INFINITY, "{s:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //! (bursts, Kiss-o'-Death back-off, a fresh resolution every round, timeouts) with a scripted
 //! fake under tokio's paused clock. What the agreement gauges show is decided by the pure
 //! [`select::agreement`].
+//!
+//! The two bound gauges are set here to the bound of the sample (or of the combined offset) and
+//! the instant the sample was taken, and grow at [`sample::MAX_DRIFT`] from then on, computed at
+//! scrape time ([`crate::metrics::GrowingGaugeVec`]). A sample is dated at the start of its
+//! burst: a little older than it is, so its bound is never under-stated.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,7 +33,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample};
+use super::health::{self, Outage, Outcome, ServerHealth};
+use super::sample::{self, best_of_burst, Failure, KissAction, QueryResult, Sample, MAX_DRIFT};
 use super::select::{self, Candidate, Latest};
 use crate::config::{NtpSettings, ServerSpec};
 use crate::metrics::{Metrics, NtpMetrics};
@@ -86,6 +92,10 @@ pub fn spawn_with<N: Network>(
     network: Arc<N>,
 ) {
     let agreement = Arc::new(Agreement::new(settings));
+    let silence = Arc::new(Silence {
+        outage: Mutex::new(Outage::new(settings.interval, Instant::now())),
+        servers: settings.servers.iter().map(|s| s.label.clone()).collect(),
+    });
     for (index, spec) in settings.servers.iter().enumerate() {
         init_series(&metrics.ntp, &spec.label);
         let task = ServerTask {
@@ -94,27 +104,11 @@ pub fn spawn_with<N: Network>(
             settings: settings.clone(),
             metrics: metrics.clone(),
             agreement: agreement.clone(),
+            silence: silence.clone(),
             cancel: cancel.clone(),
             network: network.clone(),
         };
         tracker.spawn(task.run());
-    }
-}
-
-/// Removes every series of a server no longer configured (after a reload), so that no alert
-/// keeps judging a server nobody samples any more.
-pub fn forget_server(m: &NtpMetrics, server: &str) {
-    let l = &[server];
-    let _ = m.offset.remove_label_values(l);
-    let _ = m.delay.remove_label_values(l);
-    let _ = m.stratum.remove_label_values(l);
-    let _ = m.leap_indicator.remove_label_values(l);
-    let _ = m.root_distance.remove_label_values(l);
-    let _ = m.sample_offset.remove_label_values(l);
-    let _ = m.last_success.remove_label_values(l);
-    let _ = m.falseticker.remove_label_values(l);
-    for r in QueryResult::ALL {
-        let _ = m.queries.remove_label_values(&[server, r.as_str()]);
     }
 }
 
@@ -133,31 +127,41 @@ struct ServerTask<N> {
     settings: NtpSettings,
     metrics: Arc<Metrics>,
     agreement: Arc<Agreement>,
+    silence: Arc<Silence>,
     cancel: CancellationToken,
     network: Arc<N>,
+}
+
+/// Whether any server has answered lately, for the log (see [`health::Outage`]).
+struct Silence {
+    outage: Mutex<Outage>,
+    servers: Vec<String>,
 }
 
 /// What one round of a server's burst produced.
 struct Round {
     best: Option<Sample>,
     kiss: Option<KissAction>,
+    /// The last failure's class, and the resolver's message or the address queried.
+    failure: Option<(QueryResult, Option<String>)>,
+    /// When the burst began: no sample of it is older.
+    started: Instant,
 }
 
 impl<N: Network> ServerTask<N> {
     async fn run(self) {
         let mut backoff: u32 = 1;
+        let mut health = ServerHealth::default();
         loop {
             let round = self.round().await;
             backoff = next_backoff(backoff, &round, self.settings.max_backoff);
             if let Some(best) = round.best {
-                self.publish(&best);
+                self.publish(&best, round.started);
             }
             self.agreement
-                .update(self.index, round.best, &self.metrics.ntp);
-            if round.kiss == Some(KissAction::Stop) {
-                tracing::warn!(server = %self.spec.label, "server denies service (Kiss-o'-Death DENY/RSTR); polling at the slowest rate");
-            }
+                .update_taken(self.index, round.best, round.started, &self.metrics.ntp);
             let wait = self.settings.interval.saturating_mul(backoff);
+            self.report(&mut health, &round, wait);
             tokio::select! {
                 _ = self.cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
@@ -170,12 +174,15 @@ impl<N: Network> ServerTask<N> {
         let mut round = Round {
             best: None,
             kiss: None,
+            failure: None,
+            started: Instant::now(),
         };
         let addr = match self.resolve().await {
             Ok(addr) => addr,
             Err(e) => {
                 tracing::debug!(server = %self.spec.label, error = %e, "cannot resolve NTP server");
                 self.count(QueryResult::DnsError);
+                round.failure = Some((QueryResult::DnsError, Some(e.to_string())));
                 return round;
             }
         };
@@ -203,6 +210,7 @@ impl<N: Network> ServerTask<N> {
                 }
                 Err(f) => {
                     self.count(f.result);
+                    round.failure = Some((f.result, Some(addr.to_string())));
                     if let Some(li) = f.leap_indicator {
                         self.metrics
                             .ntp
@@ -222,6 +230,49 @@ impl<N: Network> ServerTask<N> {
         }
         round.best = best_of_burst(&samples);
         round
+    }
+
+    /// Hands the round to the log's state machines ([`health`]) and logs what they return:
+    /// a line when this server's state changes, and one when no server has answered for long.
+    /// `wait` is the time until the next round.
+    fn report(&self, health: &mut ServerHealth, round: &Round, wait: Duration) {
+        if self.cancel.is_cancelled() {
+            return; // a round cut short by shutdown says nothing about the server
+        }
+        let describe = |result, kiss, detail: Option<&str>| Outcome::Failed {
+            result,
+            error: health::describe(
+                result,
+                kiss,
+                &self.spec.host,
+                detail,
+                self.settings.timeout,
+                wait,
+            ),
+        };
+        let outcome = match (&round.best, round.kiss, &round.failure) {
+            // A server that asks us to back off or go away is failing, samples or not.
+            (_, Some(k @ (KissAction::BackOff | KissAction::Stop)), _) => {
+                describe(QueryResult::KissOfDeath, Some(k), None)
+            }
+            (Some(s), _, _) => Outcome::Answered {
+                offset: s.offset,
+                delay: s.delay,
+            },
+            (None, kiss, Some((result, detail))) => describe(*result, kiss, detail.as_deref()),
+            (None, _, None) => return,
+        };
+        let now = Instant::now();
+        if let Some(line) = health.observe(&outcome, now) {
+            line.log(&self.spec.label);
+        }
+        let line = match self.silence.outage.lock() {
+            Ok(mut o) => o.observe(round.best.is_some(), now),
+            Err(_) => None,
+        };
+        if let Some(line) = line {
+            line.log(&self.silence.servers);
+        }
     }
 
     async fn resolve(&self) -> std::io::Result<SocketAddr> {
@@ -245,8 +296,9 @@ impl<N: Network> ServerTask<N> {
             .inc();
     }
 
-    /// Writes the best sample of a round into the per-server gauges.
-    fn publish(&self, s: &Sample) {
+    /// Writes the best sample of a round, taken no earlier than `taken`, into the per-server
+    /// gauges.
+    fn publish(&self, s: &Sample, taken: Instant) {
         let m = &self.metrics.ntp;
         let l = &[self.spec.label.as_str()];
         m.offset.with_label_values(l).set(s.offset);
@@ -256,6 +308,7 @@ impl<N: Network> ServerTask<N> {
             .with_label_values(l)
             .set(s.leap_indicator.into());
         m.root_distance.with_label_values(l).set(s.root_distance());
+        m.offset_bound.set(l, s.bound(), MAX_DRIFT, taken);
         m.last_success.with_label_values(l).set(crate::unix_now());
     }
 }
@@ -337,7 +390,16 @@ struct Agreement {
     /// A sample older than this no longer takes part in the selection.
     stale_after: Duration,
     labels: Vec<String>,
-    latest: Mutex<Vec<Option<(Instant, Sample)>>>,
+    /// Per server: when the sample was recorded (for staleness), when it was taken (for its
+    /// bound's growth), and the sample.
+    latest: Mutex<Vec<Option<Slot>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    recorded: Instant,
+    taken: Instant,
+    sample: Sample,
 }
 
 impl Agreement {
@@ -356,35 +418,60 @@ impl Agreement {
     /// its old value to its new one (a scrape in between never sees a falseticker blink to 0).
     /// The lock is held only for in-memory work (no `.await`), and across the writes so that
     /// two servers' rounds cannot interleave them: a std mutex is the right tool.
+    #[cfg(test)]
     fn update(&self, index: usize, best: Option<Sample>, m: &NtpMetrics) {
+        self.update_taken(index, best, Instant::now(), m);
+    }
+
+    /// [`Agreement::update`] for a sample taken no earlier than `taken`.
+    fn update_taken(&self, index: usize, best: Option<Sample>, taken: Instant, m: &NtpMetrics) {
         let Ok(mut latest) = self.latest.lock() else {
             return;
         };
         let now = Instant::now();
-        if let Some(s) = best {
-            latest[index] = Some((now, s));
+        if let Some(sample) = best {
+            latest[index] = Some(Slot {
+                recorded: now,
+                taken,
+                sample,
+            });
         }
         let view: Vec<Option<Latest>> = latest
             .iter()
             .map(|slot| {
-                slot.as_ref().map(|(at, s)| Latest {
-                    age: now.duration_since(*at),
+                slot.as_ref().map(|s| Latest {
+                    age: now.duration_since(s.recorded),
                     candidate: Candidate {
-                        offset: s.offset,
-                        half_width: s.half_width(self.floor),
+                        offset: s.sample.offset,
+                        half_width: s.sample.half_width(self.floor),
                     },
                 })
             })
             .collect();
         let a = select::agreement(&view, self.stale_after);
+        // The bound's ages count from when each sample was taken, not recorded (the staleness
+        // rule keeps counting from the recording, as before): the oldest one decides.
+        let taken_oldest = latest
+            .iter()
+            .flatten()
+            .map(|s| s.recorded.duration_since(s.taken))
+            .max()
+            .unwrap_or_default();
         for (label, &falseticker) in self.labels.iter().zip(&a.falseticker) {
             m.falseticker
                 .with_label_values(&[label])
                 .set(i64::from(falseticker));
         }
-        match a.system_offset {
-            Some(offset) => m.system_offset.with_label_values::<&str>(&[]).set(offset),
-            None => m.system_offset.reset(),
+        match (a.system_offset, a.system_bound) {
+            (Some(offset), Some(bound)) => {
+                m.system_offset.with_label_values::<&str>(&[]).set(offset);
+                let bound = sample::grown(bound, taken_oldest);
+                m.system_offset_bound.set(&[], bound, MAX_DRIFT, now);
+            }
+            _ => {
+                m.system_offset.reset();
+                m.system_offset_bound.remove(&[]);
+            }
         }
         m.servers_agreeing
             .with_label_values::<&str>(&[])
@@ -412,6 +499,8 @@ mod tests {
         Round {
             best: best.then_some(s),
             kiss,
+            failure: None,
+            started: Instant::now(),
         }
     }
 
@@ -632,6 +721,81 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn bounds_follow_the_published_sample_and_grow_with_its_age() {
+        let fake = Fake::new(
+            &[
+                Reply::Good(30),
+                Reply::Good(12),
+                Reply::Good(20),
+                Reply::Good(40),
+            ],
+            &[],
+        );
+        let m = run_for(&fake, 10).await;
+        // The 12 ms sample: 6 ms + 3 µs, dated at the burst's start (0 s), read at 10 s.
+        let want = 0.006 + sample::RESOLUTION + MAX_DRIFT * 10.0;
+        let b = m.ntp.offset_bound.get(&[SERVER]).expect("a bound");
+        assert!((b - want).abs() < 1e-12, "{b} != {want}");
+        // One server: the system offset is its offset, and so is the bound.
+        let sys = m.ntp.system_offset_bound.get(&[]).expect("a system bound");
+        assert!((sys - want).abs() < 1e-12, "{sys} != {want}");
+        // Nobody samples any more: both grow at 15 ppm, also in the rendered text.
+        tokio::time::advance(Duration::from_secs(1000)).await;
+        let later = m.ntp.offset_bound.get(&[SERVER]).expect("a bound");
+        assert!((later - (want + 0.015)).abs() < 1e-12, "{later}");
+        let text = m.render().unwrap();
+        assert!(
+            text.contains(&format!(
+                "skew_ntp_offset_bound_seconds{{server=\"{SERVER}\"}} {later}\n"
+            )),
+            "{text}"
+        );
+        m.ntp.forget(SERVER);
+        assert_eq!(m.ntp.offset_bound.get(&[SERVER]), None);
+    }
+
+    #[test]
+    fn the_system_bound_is_absent_exactly_when_the_system_offset_is() {
+        let mut settings = settings();
+        settings.servers = ["a", "b"]
+            .iter()
+            .map(|h| ServerSpec {
+                label: h.to_string(),
+                host: h.to_string(),
+                port: 123,
+            })
+            .collect();
+        let m = Metrics::new().unwrap();
+        let agreement = Agreement::new(&settings);
+        let s = |offset: f64| Sample {
+            offset,
+            delay: 0.001,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        };
+        let present = |m: &Metrics| {
+            let text = m.render().unwrap();
+            (
+                text.contains("\nskew_ntp_system_offset_seconds "),
+                text.contains("\nskew_ntp_system_offset_bound_seconds "),
+            )
+        };
+        agreement.update(0, Some(s(0.0)), &m.ntp);
+        assert_eq!(present(&m), (true, true));
+        let b = m.ntp.system_offset_bound.get(&[]).unwrap();
+        assert!(
+            b >= 0.001 + sample::RESOLUTION,
+            "never below the floor: {b}"
+        );
+        agreement.update(1, Some(s(5.0)), &m.ntp);
+        assert_eq!(present(&m), (false, false));
+        agreement.update(1, Some(s(0.0005)), &m.ntp);
+        assert_eq!(present(&m), (true, true));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn kiss_of_death_ends_the_burst_and_backs_off() {
         let fake = Fake::new(
             &[
@@ -695,6 +859,111 @@ mod tests {
         assert_eq!(queries(&m, QueryResult::Timeout), 1);
         assert_eq!(queries(&m, QueryResult::DnsError), 2);
         assert_eq!(queries(&m, QueryResult::Ok), 7);
+    }
+
+    /// Every log line written while `f` runs on this thread (the paused-time tests run on a
+    /// current-thread runtime, so the sampler's tasks log here too), without ANSI colours.
+    async fn captured<F: Future>(f: F) -> (F::Output, Vec<String>) {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        let out = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            f.await
+        };
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        (out, text.lines().map(str::to_owned).collect())
+    }
+
+    /// The lines at `level` (`WARN`, `INFO`) about the NTP servers' state.
+    fn state_lines(lines: &[String], level: &str) -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.trim_start().starts_with(level)
+                    && (l.contains("NTP server answers") || l.contains("NTP server fails"))
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_line_per_state_change_over_many_rounds() {
+        // Rounds (64 s apart plus the burst): 3 failed lookups, 2 answering rounds, 3 silent
+        // rounds (every exchange times out), then answers again.
+        let mut replies = vec![Reply::Good(10); 8];
+        replies.extend([Reply::Silent; 12]);
+        let fake = Fake::new(&replies, &[Lookup::Fails, Lookup::Fails, Lookup::Fails]);
+        let (m, lines) = captured(run_for(&fake, 700)).await;
+        assert_eq!(queries(&m, QueryResult::DnsError), 3);
+        assert_eq!(queries(&m, QueryResult::Timeout), 12);
+        let warn = state_lines(&lines, "WARN");
+        let info = state_lines(&lines, "INFO");
+        assert_eq!(warn.len(), 2, "{lines:#?}");
+        assert!(
+            warn[0].contains("result=\"dns_error\"")
+                && warn[0].contains("cannot resolve ntp.test: NXDOMAIN"),
+            "{}",
+            warn[0]
+        );
+        assert!(
+            warn[1].contains("result=\"timeout\"") && warn[1].contains("no answer within 1s"),
+            "{}",
+            warn[1]
+        );
+        assert_eq!(info.len(), 2, "{lines:#?}");
+        assert!(
+            info[0].contains("NTP server answers server=\"ntp.test\" offset=0.01 delay=0.01"),
+            "{}",
+            info[0]
+        );
+        assert!(info[1].contains("NTP server answers again"), "{}", info[1]);
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("no NTP server has answered")),
+            "never 5 intervals without an answer: {lines:#?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_outage_is_reported_once_and_its_end_too() {
+        // 8 rounds without resolution (64 s apart), then answers.
+        let fake = Fake::new(&[], &[Lookup::Fails; 8]);
+        let (_, lines) = captured(run_for(&fake, 600)).await;
+        let outage: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("no NTP server has answered for 5 intervals"))
+            .collect();
+        assert_eq!(outage.len(), 1, "{lines:#?}");
+        assert!(outage[0].trim_start().starts_with("WARN"), "{}", outage[0]);
+        assert!(
+            outage[0].contains("UDP port 123") && outage[0].contains("--ntp.server"),
+            "{}",
+            outage[0]
+        );
+        let known: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("the clock offset is known"))
+            .collect();
+        assert_eq!(known.len(), 1, "{lines:#?}");
+        assert_eq!(state_lines(&lines, "WARN").len(), 1, "{lines:#?}");
     }
 
     #[test]

@@ -19,6 +19,8 @@
 
 use std::time::Duration;
 
+use super::sample::{grown, RESOLUTION};
+
 /// One server's claim: its offset and the half-width of the interval it vouches for (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
@@ -116,6 +118,9 @@ pub struct Agreement {
     pub system_offset: Option<f64>,
     /// `skew_ntp_servers_agreeing`.
     pub servers_agreeing: usize,
+    /// `skew_ntp_system_offset_bound_seconds` at the moment of the decision (it then grows at
+    /// the drift rate); `Some` exactly when `system_offset` is.
+    pub system_bound: Option<f64>,
 }
 
 /// Decides the agreement over the servers' latest samples. A sample older than `stale_after`
@@ -133,15 +138,63 @@ pub fn agreement(latest: &[Option<Latest>], stale_after: Duration) -> Agreement 
     let candidates: Vec<Candidate> = fresh.iter().map(|(_, c)| *c).collect();
     let selection = select(&candidates);
     let mut falseticker = vec![false; latest.len()];
+    let mut members = Vec::new();
     if selection.system_offset.is_some() {
-        for ((i, _), agrees) in fresh.iter().zip(&selection.agreeing) {
+        for ((i, c), agrees) in fresh.iter().zip(&selection.agreeing) {
             falseticker[*i] = !agrees;
+            if *agrees {
+                let age = latest[*i].map_or(Duration::ZERO, |l| l.age);
+                members.push(Candidate {
+                    offset: c.offset,
+                    half_width: grown(c.half_width + RESOLUTION, age),
+                });
+            }
         }
     }
     Agreement {
         falseticker,
         system_offset: selection.system_offset,
         servers_agreeing: selection.count,
+        system_bound: selection
+            .system_offset
+            .map(|offset| system_bound(offset, &members)),
+    }
+}
+
+/// The bound of the combined `offset` of the agreeing `members`, each with its interval as it
+/// stands now (half-width grown with its age). The truth lies in every truechimer's interval, so
+/// in their intersection `[L, U]`: the bound is the distance from `offset` to its far end. When
+/// the members' intervals share no point (a tie spanned by [`select`]), it is the widest
+/// `|offset − o_i| + h_i`, which holds as long as any one member tells the truth. Either way it
+/// is never smaller than the tightest member's own half-width: combining servers does not buy a
+/// claim tighter than the best single measurement supports. Infinite (the widest honest bound)
+/// when there is nothing to go on.
+pub fn system_bound(offset: f64, members: &[Candidate]) -> f64 {
+    let tightest = members
+        .iter()
+        .map(|c| c.half_width)
+        .fold(f64::INFINITY, f64::min);
+    let low = members
+        .iter()
+        .map(|c| c.offset - c.half_width)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let high = members
+        .iter()
+        .map(|c| c.offset + c.half_width)
+        .fold(f64::INFINITY, f64::min);
+    let spread = if low <= high {
+        (offset - low).max(high - offset)
+    } else {
+        members
+            .iter()
+            .map(|c| (offset - c.offset).abs() + c.half_width)
+            .fold(0.0, f64::max)
+    };
+    let b = spread.max(tightest);
+    if b.is_nan() {
+        f64::INFINITY
+    } else {
+        b.max(0.0)
     }
 }
 
@@ -249,6 +302,72 @@ mod tests {
         assert_eq!(s.agreeing, [true, true, false]);
         let off = s.system_offset.unwrap();
         assert!((off + 2.0005).abs() < 1e-9, "{off}");
+    }
+
+    #[test]
+    fn system_bound_table() {
+        let cases: [(&str, f64, Vec<Candidate>, f64); 6] = [
+            ("nothing to go on", 0.0, vec![], f64::INFINITY),
+            (
+                "one server: its own interval",
+                0.25,
+                vec![c(0.25, 0.01)],
+                0.01,
+            ),
+            (
+                "two identical: no tighter than one",
+                0.0,
+                vec![c(0.0, 0.001), c(0.0, 0.001)],
+                0.001,
+            ),
+            // [4, 6] is the intersection; 4.545 ms is the weighted mean, 1.455 ms from 6.
+            (
+                "far end of the intersection",
+                0.004545,
+                vec![c(0.0, 0.010), c(0.005, 0.001)],
+                0.001455,
+            ),
+            // Intersection [1, 2], offset 1.5: 0.5 from either end, but each server alone
+            // only supports 1.
+            (
+                "never tighter than the tightest member",
+                1.5,
+                vec![c(0.0, 2.0), c(3.0, 2.0)],
+                2.0,
+            ),
+            // Tied groups spanned by select: a overlaps b and c, b and c are disjoint.
+            (
+                "no common point: widest member distance",
+                3.0,
+                vec![c(5.0, 5.0), c(0.5, 0.5), c(5.5, 0.5)],
+                7.0,
+            ),
+        ];
+        for (name, offset, members, want) in cases {
+            let got = system_bound(offset, &members);
+            assert!(
+                got == want || (got - want).abs() < 1e-9,
+                "{name}: {got} != {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn agreement_bounds_the_system_offset_with_grown_intervals() {
+        let stale = Duration::from_secs(300);
+        let latest = [at(0, 0.0), at(100, 0.0002), at(1, 2.0), None];
+        let a = agreement(&latest, stale);
+        // Both agreeing intervals are 1 ms (+3 µs); the older one grew by 1.5 ms in 100 s.
+        // Intersection [−0.001003 + 0.0002 − 0.0015 ... ]: the far end from the mean decides,
+        // and the result is never below the tightest member (1.003 ms).
+        let b = a.system_bound.expect("a bound with the offset");
+        let off = a.system_offset.expect("offset");
+        let members = [c(0.0, 0.001003), c(0.0002, 0.001003 + 0.0015)];
+        assert!((b - system_bound(off, &members)).abs() < 1e-12, "{b}");
+        assert!((0.001003..=0.001003 + 0.0002).contains(&b), "{b}");
+        // No majority: no offset, no bound.
+        let a = agreement(&[at(1, 0.0), at(1, 1.0)], stale);
+        assert_eq!((a.system_offset, a.system_bound), (None, None));
     }
 
     fn at(age_secs: u64, offset: f64) -> Option<Latest> {

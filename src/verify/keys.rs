@@ -25,10 +25,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
-
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 use prometheus::{IntCounter, IntGauge};
@@ -603,7 +603,7 @@ pub struct StoreMetrics {
 
 /// The current [`KeySet`], swapped whole when a source changes.
 pub struct KeyStore {
-    current: RwLock<Arc<KeySet>>,
+    current: ArcSwap<KeySet>,
     /// Each source's last good keys, in source order.
     sources: Mutex<Vec<Vec<Arc<Key>>>>,
     metrics: Option<StoreMetrics>,
@@ -619,7 +619,7 @@ impl KeyStore {
             m.keys.set(set.len() as i64);
         }
         KeyStore {
-            current: RwLock::new(Arc::new(set)),
+            current: ArcSwap::from_pointee(set),
             sources: Mutex::new(sources),
             metrics,
             refetch: tokio::sync::Notify::new(),
@@ -628,11 +628,7 @@ impl KeyStore {
 
     /// The keys to verify with now.
     pub fn current(&self) -> Arc<KeySet> {
-        match self.current.read() {
-            Ok(k) => k.clone(),
-            // Poisoned by a panic elsewhere: the value is still a whole set.
-            Err(p) => p.into_inner().clone(),
-        }
+        self.current.load_full()
     }
 
     /// Replaces one source's keys and swaps in the new combined set.
@@ -645,10 +641,7 @@ impl KeyStore {
         if let Some(m) = &self.metrics {
             m.keys.set(set.len() as i64);
         }
-        match self.current.write() {
-            Ok(mut c) => *c = set,
-            Err(p) => *p.into_inner() = set,
-        }
+        self.current.store(set);
     }
 
     /// Counts one load of a source after start-up.

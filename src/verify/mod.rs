@@ -159,6 +159,8 @@ impl Verdict {
                 Outcome::Rejected
             },
             reason: self.reason,
+            // /v1/verify reads its tokens itself: a garbage one is its `malformed` verdict.
+            token_unreadable: false,
         }
     }
 }

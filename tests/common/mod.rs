@@ -6,6 +6,8 @@
 //! Every test crate includes this file with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod http_date;
+pub mod nginx;
 pub mod prometheus;
 pub mod scripted;
 

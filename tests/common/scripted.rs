@@ -1,7 +1,8 @@
 //! Scripted NTP servers for the integration tests: a UDP socket on loopback, on its own
 //! thread, that answers every request as a [`Behaviour`] says: an honest server whose clock runs
 //! exactly a given amount ahead (a correct mode-4 reply), or one of the misbehaviours the
-//! sampler must classify (Kiss-o'-Death, wrong origin, silence, leap indicator 3, garbage).
+//! sampler must classify (Kiss-o'-Death, wrong origin, silence, leap indicator 3, garbage), or
+//! an honest clock behind a lying path (one direction slower than the other).
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +28,25 @@ pub enum Behaviour {
     Garbage,
     /// An honest server whose clock runs exactly this many nanoseconds ahead.
     Shifted(i64),
+    /// As `Shifted`, but every reply is held for this many milliseconds after its transmit
+    /// timestamp was written: the return path is that much slower than the outbound one, so a
+    /// naive offset reads half of it too low.
+    DelayedReply(i64, u64),
+    /// As `Shifted`, but the request waits this many milliseconds before its receive timestamp
+    /// is taken: the outbound path is slower, and a naive offset reads half of it too high.
+    DelayedRequest(i64, u64),
+}
+
+impl Behaviour {
+    /// The server clock − the local clock this behaviour serves (0 for the misbehaviours).
+    pub fn shift_ns(self) -> i64 {
+        match self {
+            Behaviour::Shifted(ns)
+            | Behaviour::DelayedReply(ns, _)
+            | Behaviour::DelayedRequest(ns, _) => ns,
+            _ => 0,
+        }
+    }
 }
 
 /// The local clock plus `shift_ns`, as an NTP 64-bit timestamp.
@@ -69,10 +89,10 @@ fn reply_packet(
 
 /// What `behaviour` answers to `request` (None: no answer).
 fn respond(behaviour: Behaviour, request: &[u8]) -> Option<Vec<u8>> {
-    let rx = ntp_now(match behaviour {
-        Behaviour::Shifted(ns) => ns,
-        _ => 0,
-    });
+    if let Behaviour::DelayedRequest(_, ms) = behaviour {
+        thread::sleep(Duration::from_millis(ms));
+    }
+    let rx = ntp_now(behaviour.shift_ns());
     let req_tx = u64::from_be_bytes(request[40..48].try_into().expect("8 bytes"));
     let refid = *b"LOCL";
     match behaviour {
@@ -89,7 +109,14 @@ fn respond(behaviour: Behaviour, request: &[u8]) -> Option<Vec<u8>> {
             rx,
         )),
         Behaviour::Unsynchronized => Some(reply_packet(request, 3, 2, refid, req_tx, rx, rx)),
-        Behaviour::Shifted(ns) => Some(reply_packet(request, 0, 2, refid, req_tx, rx, ntp_now(ns))),
+        Behaviour::Shifted(ns) | Behaviour::DelayedRequest(ns, _) => {
+            Some(reply_packet(request, 0, 2, refid, req_tx, rx, ntp_now(ns)))
+        }
+        Behaviour::DelayedReply(ns, ms) => {
+            let reply = reply_packet(request, 0, 2, refid, req_tx, rx, ntp_now(ns));
+            thread::sleep(Duration::from_millis(ms));
+            Some(reply)
+        }
     }
 }
 

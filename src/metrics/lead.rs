@@ -1,0 +1,97 @@
+//! The issuer-lead window: the state behind `skew_jwt_issuer_lead_seconds`. Each pair's
+//! series ([`super::PairSeries`]) holds one, so the pair's series and its window are found by
+//! one lookup in one map. Pure: it never reads a clock, only the events' own `ts`.
+
+use std::time::Duration;
+
+/// Width of one slot of the issuer-lead window.
+pub const LEAD_SLOT: Duration = Duration::from_secs(10);
+
+/// The lowest token age per slot of event time, over a sliding window that ends at the newest
+/// `ts` seen. Fixed size: a ring of `slots` minima, no allocation per event.
+#[derive(Debug, Clone)]
+pub struct LeadWindow {
+    minima: Box<[f64]>,
+    slot_secs: f64,
+    /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
+    newest: Option<i64>,
+    /// The minimum over the whole window.
+    min: f64,
+}
+
+impl LeadWindow {
+    pub fn new(slots: usize, slot_secs: f64) -> Self {
+        LeadWindow {
+            minima: vec![f64::INFINITY; slots.max(1)].into_boxed_slice(),
+            slot_secs,
+            newest: None,
+            min: f64::INFINITY,
+        }
+    }
+
+    /// Adds one token age seen at `ts`. Returns the lead (−lowest age in the window) when the
+    /// event falls in the window, `None` when it is older than the window.
+    pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
+        let n = self.minima.len() as i64;
+        let slot = (ts / self.slot_secs).floor() as i64;
+        let mut recompute = false;
+        match self.newest {
+            None => self.newest = Some(slot),
+            Some(newest) if slot > newest => {
+                if slot - newest >= n {
+                    self.minima.fill(f64::INFINITY);
+                } else {
+                    for s in newest + 1..=slot {
+                        self.minima[s.rem_euclid(n) as usize] = f64::INFINITY;
+                    }
+                }
+                self.newest = Some(slot);
+                recompute = true;
+            }
+            Some(newest) if slot <= newest - n => return None,
+            Some(_) => {}
+        }
+        let i = slot.rem_euclid(n) as usize;
+        if age < self.minima[i] {
+            self.minima[i] = age;
+        }
+        self.min = if recompute {
+            self.minima.iter().copied().fold(f64::INFINITY, f64::min)
+        } else {
+            self.min.min(age)
+        };
+        Some(-self.min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_window_slides_with_event_time() {
+        let mut w = LeadWindow::new(30, 10.0);
+        assert_eq!(w.observe(1000.0, -3.2), Some(3.2));
+        assert_eq!(w.observe(1001.0, 0.5), Some(3.2));
+        assert_eq!(w.observe(1290.0, 0.5), Some(3.2), "still inside 5 minutes");
+        assert_eq!(
+            w.observe(1300.0, 0.7),
+            Some(-0.5),
+            "slot of ts=1000 dropped"
+        );
+        assert_eq!(w.observe(900.0, -50.0), None, "older than the window");
+        assert_eq!(
+            w.observe(5000.0, 1.0),
+            Some(-1.0),
+            "a jump clears everything"
+        );
+    }
+
+    #[test]
+    fn lead_window_handles_out_of_order_events_inside_the_window() {
+        let mut w = LeadWindow::new(30, 10.0);
+        w.observe(1100.0, 1.0);
+        assert_eq!(w.observe(1050.0, -2.0), Some(2.0));
+        assert_eq!(w.observe(1110.0, 0.0), Some(2.0));
+    }
+}

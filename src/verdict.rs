@@ -1,0 +1,259 @@
+//! Why a time rejection happened: the `cause` label of `skew_jwt_time_rejections_total`.
+//!
+//! Pure: [`cause`] takes the event's times, the lead measured for its (source, issuer) pair and
+//! the two thresholds of `[events]`, and returns one [`Cause`] from the closed set. The recorder
+//! calls it once per `expired`, `not_yet_valid` or `issued_in_future` rejection; nothing here
+//! allocates or locks. The causes, first match wins (the order of issue 13):
+//!
+//! 1. `in_transit`: the event has `received` and the token was still valid then (for the
+//!    claim that failed). The request waited between arrival and verification: an event loop
+//!    blocked by synchronous validation under load, a queue. *Do*: look at
+//!    `skew_jwt_verification_delay_seconds`; move validation off the event loop, add capacity.
+//! 2. `clock_skew`: the margin (how far past `exp`, or before `nbf`/`iat`) is within the
+//!    issuer–verifier lead measured for the pair, plus 1 s for whole-second NumericDates. For
+//!    `not_yet_valid`/`issued_in_future` that is an issuer ahead (lead > 0); for `expired`, an
+//!    issuer behind (lead < 0). *Do*: fix the clock that is off (`skew_jwt_issuer_clock_error_seconds`
+//!    says which, where the verifier is local), or give the verifier that much leeway.
+//! 3. `expiry_edge`: expired by at most `events.expiry-edge` (default 5 s) and not explained by
+//!    the above: a verifier with zero leeway at the boundary, a token used in its last second.
+//!    *Do*: give the verifier a few seconds of leeway (`skew_jwt_verifier_leeway_seconds`), or
+//!    have the client refresh a little before `exp`.
+//! 4. `stale_token`: expired by more than `events.stale-after` (default 60 s): a client that
+//!    does not refresh, or loses a refresh race. *Do*: look at the client's refresh logic; no
+//!    clock is at fault.
+//! 5. `unexplained`: anything else. *Do*: look at `skew_jwt_rejection_lifetime_fraction` and the
+//!    verifier's own logs.
+
+use crate::event::Reason;
+
+/// The cause of a time rejection (closed set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    InTransit,
+    ClockSkew,
+    ExpiryEdge,
+    StaleToken,
+    Unexplained,
+}
+
+impl Cause {
+    /// Every cause, in the order they are decided.
+    pub const ALL: [Cause; 5] = [
+        Cause::InTransit,
+        Cause::ClockSkew,
+        Cause::ExpiryEdge,
+        Cause::StaleToken,
+        Cause::Unexplained,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::InTransit => "in_transit",
+            Cause::ClockSkew => "clock_skew",
+            Cause::ExpiryEdge => "expiry_edge",
+            Cause::StaleToken => "stale_token",
+            Cause::Unexplained => "unexplained",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Slack for whole-second NumericDates: an issuer that truncates `iat` to the second makes a
+/// token look up to 1 s older or younger than it is.
+pub const NUMERIC_DATE_SLACK: f64 = 1.0;
+
+/// The thresholds of the decision (`events.expiry-edge`, `events.stale-after`), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CauseSettings {
+    pub expiry_edge: f64,
+    pub stale_after: f64,
+}
+
+impl Default for CauseSettings {
+    fn default() -> Self {
+        CauseSettings {
+            expiry_edge: 5.0,
+            stale_after: 60.0,
+        }
+    }
+}
+
+/// The times of one rejected event that the decision reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Times {
+    /// The verifier's clock at verification.
+    pub ts: f64,
+    /// The verifier's clock when the request arrived.
+    pub received: Option<f64>,
+    pub iat: Option<f64>,
+    pub nbf: Option<f64>,
+    pub exp: Option<f64>,
+}
+
+/// The claim that failed and how far the token was outside it at `ts` (≥ 0 when the rejection
+/// is consistent with its times), or `None` when the event lacks that claim.
+fn margin(reason: Reason, t: &Times) -> Option<(f64, f64)> {
+    // (the claim's time, the margin at ts)
+    match reason {
+        Reason::Expired => t.exp.map(|exp| (exp, t.ts - exp)),
+        Reason::NotYetValid => t.nbf.or(t.iat).map(|nbf| (nbf, nbf - t.ts)),
+        Reason::IssuedInFuture => t.iat.or(t.nbf).map(|iat| (iat, iat - t.ts)),
+        _ => None,
+    }
+}
+
+/// Decides the cause of a time rejection; `None` for other reasons. `lead` is the issuer lead
+/// measured for the pair (issuer clock − verifier clock, a lower bound), `None` when too few
+/// tokens back it.
+pub fn cause(reason: Reason, t: &Times, lead: Option<f64>, s: &CauseSettings) -> Option<Cause> {
+    if !reason.is_time_related() {
+        return None;
+    }
+    let Some((claim, margin)) = margin(reason, t) else {
+        return Some(Cause::Unexplained);
+    };
+    // 1. Still valid when the request arrived: exp was after `received`; nbf/iat before it.
+    if let Some(received) = t.received {
+        let valid_then = match reason {
+            Reason::Expired => received < claim,
+            _ => received >= claim,
+        };
+        if valid_then {
+            return Some(Cause::InTransit);
+        }
+    }
+    // 2. Within the measured skew, in the direction that explains this rejection: an issuer
+    // ahead makes tokens not yet valid, an issuer behind makes them expire early.
+    if let Some(lead) = lead {
+        let skew = match reason {
+            Reason::Expired => -lead,
+            _ => lead,
+        };
+        if skew > 0.0 && margin <= skew + NUMERIC_DATE_SLACK {
+            return Some(Cause::ClockSkew);
+        }
+    }
+    if reason == Reason::Expired {
+        // 3. and 4.
+        if margin <= s.expiry_edge {
+            return Some(Cause::ExpiryEdge);
+        }
+        if margin > s.stale_after {
+            return Some(Cause::StaleToken);
+        }
+    }
+    Some(Cause::Unexplained)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: f64 = 1_790_000_000.0;
+
+    fn times(ts: f64) -> Times {
+        Times {
+            ts,
+            ..Times::default()
+        }
+    }
+
+    /// (name, reason, times, the pair's lead, the cause expected).
+    type Case = (&'static str, Reason, Times, Option<f64>, Option<Cause>);
+
+    /// The decision, case by case, in the order of issue 13.
+    #[test]
+    fn causes_are_decided_in_order() {
+        use Cause::*;
+        use Reason::*;
+        let s = CauseSettings::default();
+        let exp = |ts: f64, exp: f64| Times {
+            exp: Some(exp),
+            iat: Some(exp - 60.0),
+            ..times(ts)
+        };
+        let with_received = |mut t: Times, r: f64| {
+            t.received = Some(r);
+            t
+        };
+        let nbf = |ts: f64, nbf: f64| Times {
+            nbf: Some(nbf),
+            iat: Some(nbf),
+            ..times(ts)
+        };
+        let iat = |ts: f64, iat: f64| Times {
+            iat: Some(iat),
+            ..times(ts)
+        };
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            // Not a time rejection: no cause.
+            ("signature", InvalidSignature, exp(T, T - 1.0), Some(-10.0), None),
+            // in_transit: valid when it arrived, expired when verified, whatever else holds.
+            ("waited past exp", Expired, with_received(exp(T + 0.5, T), T - 0.2), None, Some(InTransit)),
+            ("waited, also skewed", Expired, with_received(exp(T + 0.5, T), T - 0.2), Some(-3.0), Some(InTransit)),
+            ("waited, long", Expired, with_received(exp(T + 120.0, T), T - 1.0), None, Some(InTransit)),
+            ("arrived at exp exactly", Expired, with_received(exp(T + 0.5, T), T), None, Some(ExpiryEdge)),
+            ("arrived already expired", Expired, with_received(exp(T + 0.5, T), T + 0.1), None, Some(ExpiryEdge)),
+            ("nbf passed while waiting", NotYetValid, with_received(nbf(T, T - 1.0), T - 0.5), None, Some(InTransit)),
+            ("nbf ahead at arrival too", NotYetValid, with_received(nbf(T, T + 2.0), T - 0.5), Some(2.5), Some(ClockSkew)),
+            // clock_skew: within the lead (+1 s), in the direction that explains the rejection.
+            ("issuer 3 s ahead, nbf", NotYetValid, nbf(T, T + 2.9), Some(3.0), Some(ClockSkew)),
+            ("issuer 3 s ahead, +1 s slack", NotYetValid, nbf(T, T + 3.9), Some(3.0), Some(ClockSkew)),
+            ("beyond the lead + 1 s", NotYetValid, nbf(T, T + 4.5), Some(3.0), Some(Unexplained)),
+            ("issuer ahead, iat", IssuedInFuture, iat(T, T + 1.5), Some(1.5), Some(ClockSkew)),
+            ("issuer behind: no nbf skew", NotYetValid, nbf(T, T + 0.5), Some(-2.0), Some(Unexplained)),
+            ("no lead measured", NotYetValid, nbf(T, T + 0.5), None, Some(Unexplained)),
+            ("lead exactly 0", NotYetValid, nbf(T, T + 0.5), Some(0.0), Some(Unexplained)),
+            ("issuer 3 s behind, expired early", Expired, exp(T + 2.0, T), Some(-3.0), Some(ClockSkew)),
+            ("issuer behind, expired beyond", Expired, exp(T + 30.0, T), Some(-3.0), Some(Unexplained)),
+            ("issuer ahead: no exp skew", Expired, exp(T + 2.0, T), Some(3.0), Some(ExpiryEdge)),
+            // expiry_edge: within 5 s of exp, unexplained otherwise.
+            ("0.3 s past exp", Expired, exp(T + 0.3, T), None, Some(ExpiryEdge)),
+            ("5 s past exp", Expired, exp(T + 5.0, T), Some(0.0), Some(ExpiryEdge)),
+            ("6 s past exp", Expired, exp(T + 6.0, T), None, Some(Unexplained)),
+            ("60 s past exp", Expired, exp(T + 60.0, T), None, Some(Unexplained)),
+            // stale_token: more than 60 s past exp.
+            ("61 s past exp", Expired, exp(T + 61.0, T), None, Some(StaleToken)),
+            ("a day past exp", Expired, exp(T + 86_400.0, T), Some(-3.0), Some(StaleToken)),
+            // Times missing for the claim that failed.
+            ("expired without exp", Expired, iat(T, T - 10.0), Some(-3.0), Some(Unexplained)),
+            ("nbf rejection without nbf or iat", NotYetValid, times(T), Some(3.0), Some(Unexplained)),
+        ];
+        for (name, reason, t, lead, want) in cases {
+            assert_eq!(cause(*reason, t, *lead, &s), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn thresholds_come_from_the_settings() {
+        let t = Times {
+            exp: Some(T),
+            ..times(T + 8.0)
+        };
+        let at = |expiry_edge, stale_after| {
+            cause(
+                Reason::Expired,
+                &t,
+                None,
+                &CauseSettings {
+                    expiry_edge,
+                    stale_after,
+                },
+            )
+        };
+        assert_eq!(at(10.0, 60.0), Some(Cause::ExpiryEdge));
+        assert_eq!(at(5.0, 60.0), Some(Cause::Unexplained));
+        assert_eq!(at(5.0, 7.0), Some(Cause::StaleToken));
+    }
+
+    #[test]
+    fn cause_indices_match_all() {
+        for (i, c) in Cause::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i, "{}", c.as_str());
+        }
+    }
+}
