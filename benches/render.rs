@@ -226,11 +226,19 @@ impl OldPath {
     }
 }
 
-/// An exposition without the process collector's lines, which change between two reads.
+/// Families the old path never had: added to the exporter's own encoder later, and checked
+/// byte for byte against the prometheus crate by `metrics::jwt`'s unit tests instead.
+const NEWER_FAMILIES: [&str; 1] = ["skew_jwt_time_rejections_total"];
+
+/// An exposition without the process collector's lines, which change between two reads, and
+/// without [`NEWER_FAMILIES`].
 fn without_process(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for l in text.lines() {
-        if !l.starts_with("process_") && !l.contains(" process_") {
+        let newer = NEWER_FAMILIES
+            .iter()
+            .any(|f| l.starts_with(f) || l.contains(&format!(" {f} ")));
+        if !l.starts_with("process_") && !l.contains(" process_") && !newer {
             out.push_str(l);
             out.push('\n');
         }
