@@ -632,6 +632,32 @@ mod tests {
         }
     }
 
+    /// [`settings`] with these hosts as its servers (port 123, label = host).
+    fn settings_for(hosts: &[&str]) -> NtpSettings {
+        let mut settings = settings();
+        settings.servers = hosts
+            .iter()
+            .map(|h| ServerSpec {
+                label: h.to_string(),
+                host: h.to_string(),
+                port: 123,
+            })
+            .collect();
+        settings
+    }
+
+    /// A stratum-1 sample with this offset, 1 ms delay and no root delay or dispersion.
+    fn sample_at(offset: f64) -> Sample {
+        Sample {
+            offset,
+            delay: 0.001,
+            stratum: 1,
+            leap_indicator: 0,
+            root_delay: 0.0,
+            root_dispersion: 0.0,
+        }
+    }
+
     /// Runs the sampler over `fake` for `secs` of virtual time, then stops it.
     async fn run_for(fake: &Arc<Fake>, secs: u64) -> Arc<Metrics> {
         let metrics = Arc::new(Metrics::new().unwrap());
@@ -756,25 +782,10 @@ mod tests {
 
     #[test]
     fn the_system_bound_is_absent_exactly_when_the_system_offset_is() {
-        let mut settings = settings();
-        settings.servers = ["a", "b"]
-            .iter()
-            .map(|h| ServerSpec {
-                label: h.to_string(),
-                host: h.to_string(),
-                port: 123,
-            })
-            .collect();
+        let settings = settings_for(&["a", "b"]);
         let m = Metrics::new().unwrap();
         let agreement = Agreement::new(&settings);
-        let s = |offset: f64| Sample {
-            offset,
-            delay: 0.001,
-            stratum: 1,
-            leap_indicator: 0,
-            root_delay: 0.0,
-            root_dispersion: 0.0,
-        };
+        let s = sample_at;
         let present = |m: &Metrics| {
             let text = m.render().unwrap();
             (
@@ -968,25 +979,10 @@ mod tests {
 
     #[test]
     fn the_agreement_writes_final_values_and_drops_the_offset_without_majority() {
-        let mut settings = settings();
-        settings.servers = ["a", "b", "c"]
-            .iter()
-            .map(|h| ServerSpec {
-                label: h.to_string(),
-                host: h.to_string(),
-                port: 123,
-            })
-            .collect();
+        let settings = settings_for(&["a", "b", "c"]);
         let m = Metrics::new().unwrap();
         let agreement = Agreement::new(&settings);
-        let s = |offset: f64| Sample {
-            offset,
-            delay: 0.001,
-            stratum: 1,
-            leap_indicator: 0,
-            root_delay: 0.0,
-            root_dispersion: 0.0,
-        };
+        let s = sample_at;
         let falsetickers =
             |m: &Metrics| ["a", "b", "c"].map(|l| m.ntp.falseticker.with_label_values(&[l]).get());
         agreement.update(0, Some(s(0.0)), &m.ntp);
