@@ -2,7 +2,8 @@
 //! test steps by rewriting a timestamp file (re-read on every call, monotonic clocks left
 //! real, as PITFALLS.md describes). The machine's own clock is never touched.
 //!
-//! - a +2 s step and a −0.5 s step are each counted once, in the right direction and size;
+//! - a +2 s step and a −0.4 s step are each counted once, in the right direction and size
+//!   (sizes away from bucket bounds: a measured size carries up to ~1 ms of reading jitter);
 //! - a change of the fake offset too small to be anything but a slew is not counted;
 //! - the kernel's clock state is exported (Linux).
 
@@ -54,11 +55,11 @@ fn steps_under_libfaketime_are_counted_once_with_size_and_direction() {
 
     set_offset(&stamp, "+2");
     exporter.wait_for("a forward step", wait, |s| steps(s, "forward") >= 1.0);
-    set_offset(&stamp, "+1.5");
+    set_offset(&stamp, "+1.6");
     exporter.wait_for("a backward step", wait, |s| steps(s, "backward") >= 1.0);
     // A change the kernel could have slewed (0.1 ms in well over a second) is no step.
     std::thread::sleep(Duration::from_millis(1500));
-    set_offset(&stamp, "+1.5001");
+    set_offset(&stamp, "+1.6001");
     // Several more readings after each change: each step stays counted once.
     std::thread::sleep(Duration::from_millis(3500));
 
@@ -68,8 +69,8 @@ fn steps_under_libfaketime_are_counted_once_with_size_and_direction() {
     assert_eq!(s.value("skew_clock_step_seconds_count", &[]), 2.0);
     let sum = s.value("skew_clock_step_seconds_sum", &[]);
     assert!(
-        (sum - 2.5).abs() < 0.01,
-        "steps of 2 s and 0.5 s add up to {sum}"
+        (sum - 2.4).abs() < 0.01,
+        "steps of 2 s and 0.4 s add up to {sum}"
     );
     // One in (0.25, 0.5], one in (1, 2.5]: the sizes, not just the count.
     assert_eq!(
@@ -97,7 +98,7 @@ fn steps_under_libfaketime_are_counted_once_with_size_and_direction() {
         .collect();
     assert_eq!(logged.len(), 2, "{log}");
     assert!(logged[0].contains("+2.0"), "{}", logged[0]);
-    assert!(logged[1].contains("-0.5"), "{}", logged[1]);
+    assert!(logged[1].contains("-0.4"), "{}", logged[1]);
 }
 
 #[cfg(target_os = "linux")]
