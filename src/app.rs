@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -71,18 +72,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let main = bind(&settings.web.listen_address).await?;
-    let events = match &settings.events.listen_address {
-        Some(a) => Some(bind(a).await?),
-        None => None,
-    };
-    let verify = match &settings.verify.listen_address {
-        Some(a) => Some(bind(a).await?),
-        None => None,
-    };
-    let probe_listener = match &settings.jwt_probe.listen_address {
-        Some(a) => Some(bind(a).await?),
-        None => None,
-    };
+    let events = bind_side(settings.events.listen_address.as_deref()).await?;
+    let verify = bind_side(settings.verify.listen_address.as_deref()).await?;
+    let probe_listener = bind_side(settings.jwt_probe.listen_address.as_deref()).await?;
     // What this configuration does, before any task can log. No line of it says `listening`
     // (scripts read the first such line for the main listener's address).
     crate::summary::log(&settings);
@@ -141,43 +133,32 @@ pub async fn run(
     let hangup = crate::reload::hangup_signal();
     // The main listener is announced first: tests and scripts read the first address logged.
     log_listening("main", &main);
+    let sides = Sides {
+        server: &server,
+        metrics: &metrics,
+        tracker: &tracker,
+        cancel: &cancel,
+    };
     let events_routes = events_switch.routes(&["/v1/events"]);
-    match (events, &web_events) {
-        (Some(listener), Some(web)) => {
-            log_listening("events", &listener);
-            let server = server.for_listener("events", web.clone(), &metrics);
-            let cancel = cancel.clone();
-            tracker.spawn(async move { server.serve(listener, events_routes, cancel).await });
-        }
-        _ => app = app.merge(events_routes),
-    }
+    app = sides.place(app, "events", events, web_events.as_ref(), events_routes);
     // /v1/verify: on its own listener when one is set, else on the main one. A verify
-    // listener exists only with keys configured at start-up; on the main listener a reload
-    // can turn /v1/verify on or off.
+    // listener exists only with keys configured at start-up (configuration refuses one
+    // without); on the main listener a reload can turn /v1/verify on or off.
     let verify_routes = verify_switch.routes(&["/v1/verify", "/v1/verify/{*rest}"]);
-    match (verify, &web_verify) {
-        (Some(listener), Some(web)) if verify_enabled => {
-            log_listening("verify", &listener);
-            let server = server.for_listener("verify", web.clone(), &metrics);
-            let cancel = cancel.clone();
-            tracker.spawn(async move { server.serve(listener, verify_routes, cancel).await });
-        }
-        // Configuration refuses a verify listener without keys.
-        (Some(_), _) => {}
-        (None, _) => app = app.merge(verify_routes),
+    match verify {
+        Some(_) if !verify_enabled => {}
+        verify => app = sides.place(app, "verify", verify, web_verify.as_ref(), verify_routes),
     }
     // /probe: on its own listener when one is set (configuration requires modules for it),
     // else on the main one.
     let probe_routes = probe_switch.routes(&["/probe"]);
-    match (probe_listener, &web_probe) {
-        (Some(listener), Some(web)) => {
-            log_listening("probe", &listener);
-            let server = server.for_listener("probe", web.clone(), &metrics);
-            let cancel = cancel.clone();
-            tracker.spawn(async move { server.serve(listener, probe_routes, cancel).await });
-        }
-        _ => app = app.merge(probe_routes),
-    }
+    app = sides.place(
+        app,
+        "probe",
+        probe_listener,
+        web_probe.as_ref(),
+        probe_routes,
+    );
     // The main listener: a few connections beyond the cap for scrapes.
     let shutdown_timeout = settings.web.shutdown_timeout;
     let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];
@@ -211,14 +192,27 @@ pub async fn run(
             cancel.cancel();
         });
     }
+    serve_until_stopped(main_server, main, app, &cancel, &tracker, shutdown_timeout).await;
+    Ok(())
+}
+
+/// Serves the main listener until `cancel` fires, then waits for every tracked task, at most
+/// `shutdown_timeout`. Each listener drops its connections at the shutdown timeout itself;
+/// this bounds the rest (a task that does not stop) by the same deadline.
+async fn serve_until_stopped(
+    main_server: crate::server::Server,
+    main: TcpListener,
+    app: Router,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+    shutdown_timeout: std::time::Duration,
+) {
     let everything = async {
         main_server.serve(main, app, cancel.clone()).await;
         cancel.cancel();
         tracker.close();
         tracker.wait().await;
     };
-    // Each listener drops its connections at the shutdown timeout itself; this bounds the rest
-    // (a task that does not stop) by the same deadline.
     let deadline = async {
         cancel.cancelled().await;
         tokio::time::sleep(shutdown_timeout).await;
@@ -231,7 +225,46 @@ pub async fn run(
             "shutdown timeout reached: stopping with tasks still running"
         ),
     }
-    Ok(())
+}
+
+/// Binds a side listener (events, verify, probe) when its address is set.
+async fn bind_side(address: Option<&str>) -> Result<Option<TcpListener>, RunError> {
+    match address {
+        Some(a) => Ok(Some(bind(a).await?)),
+        None => Ok(None),
+    }
+}
+
+/// What a side's routes need to be served on a listener of their own.
+struct Sides<'a> {
+    server: &'a crate::server::Server,
+    metrics: &'a Arc<Metrics>,
+    tracker: &'a TaskTracker,
+    cancel: &'a CancellationToken,
+}
+
+impl Sides<'_> {
+    /// Serves `routes` on `listener` (with its web config) when the side has one, under the
+    /// tracker and the shared cancel token, and returns `main` as it was; without a listener
+    /// the routes join `main`.
+    fn place(
+        &self,
+        main: Router,
+        role: &'static str,
+        listener: Option<TcpListener>,
+        web: Option<&LiveWebConfig>,
+        routes: Router,
+    ) -> Router {
+        let (Some(listener), Some(web)) = (listener, web) else {
+            return main.merge(routes);
+        };
+        log_listening(role, &listener);
+        let server = self.server.for_listener(role, web.clone(), self.metrics);
+        let cancel = self.cancel.clone();
+        self.tracker
+            .spawn(async move { server.serve(listener, routes, cancel).await });
+        main
+    }
 }
 
 fn log_listening(role: &str, listener: &TcpListener) {
