@@ -61,7 +61,16 @@ const RUNBOOK: &str = "docs/runbook.md";
 /// lands: the name check then requires the series, and it fails as long as an entry names a
 /// metric the exporter already exposes. (`skew_tail_lag_bytes` was here until issue 4, file
 /// tailing, landed; the exporters under test now follow a file with `--events.file`.)
-const PLANNED: &[(&str, &str)] = &[];
+const PLANNED: &[(&str, &str)] = &[
+    (
+        "skew_jwt_verification_delay_seconds_bucket",
+        "issue 13: the `received` event field (branch h/verdicts)",
+    ),
+    (
+        "skew_jwt_verifier_leeway_seconds",
+        "issue 13: the `leeway` event field (branch h/verdicts)",
+    ),
+];
 
 /// The issuer allow-list of the exporters under test: events from any other issuer are folded
 /// into `other` and counted in `skew_label_overflow_total`, so that panel has data too.
