@@ -70,6 +70,18 @@ const PLANNED: &[(&str, &str)] = &[
         "skew_jwt_verifier_leeway_seconds",
         "issue 13: the `leeway` event field (branch h/verdicts)",
     ),
+    (
+        "skew_jwt_leeway_used_seconds_bucket",
+        "issue 13: accepted tokens outside the strict window (branch h/verdicts)",
+    ),
+    (
+        "skew_jwt_leeway_used_seconds_count",
+        "issue 13: accepted tokens outside the strict window (branch h/verdicts)",
+    ),
+    (
+        "skew_jwt_issuer_clock_error_seconds",
+        "issue 13: `events.local-sources` (branch h/verdicts)",
+    ),
 ];
 
 /// The issuer allow-list of the exporters under test: events from any other issuer are folded
@@ -1147,6 +1159,10 @@ fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond
     for (q, expr) in &checks {
         let Some(legend) = &q.legend else { continue };
         let result = prom.query(expr).expect("query");
+        // A PLANNED metric's panel has no series yet: nothing to check its legend against.
+        if result.is_empty() && may_be_empty(q).is_some() {
+            continue;
+        }
         for placeholder in legend.split("{{").skip(1) {
             let label = placeholder.split("}}").next().unwrap_or_default().trim();
             if !result.iter().any(|s| s["metric"].get(label).is_some()) {
