@@ -67,6 +67,9 @@ fn event<'a>(
         outcome,
         reason,
         token_unreadable: false,
+        received: None,
+        leeway: None,
+        kid: None,
     }
 }
 

@@ -49,6 +49,55 @@ pub const EDGE_BUCKETS: &[f64] = &[
     604800.0,
 ];
 
+/// Buckets of `skew_jwt_verification_delay_seconds` (`ts − received`): 1 s is the alert's
+/// threshold (`JwtVerificationDelayHigh`, p99 above it).
+pub const DELAY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The families of issue 13 ("token verdicts") that are labelled by `source` (or `issuer`)
+/// alone, not by the pair: kept in the registry, resolved once per pair by the recorder.
+pub struct VerdictMetrics {
+    /// `skew_jwt_verification_delay_seconds{source}`: `ts − received`.
+    pub delay: HistogramVec,
+    /// `skew_jwt_verifier_leeway_seconds{source}`: the `leeway` a source reports.
+    pub verifier_leeway: GaugeVec,
+    /// `skew_jwt_key_verifications_total{source,kid,outcome}`: `kid` bounded like `issuer`.
+    pub key_verifications: IntCounterVec,
+}
+
+/// (name, HELP) of the [`VerdictMetrics`] families, shared with the tests' reference recorder.
+pub mod verdict_names {
+    pub const DELAY: (&str, &str) = (
+        "skew_jwt_verification_delay_seconds",
+        "Verification delay reported by verifiers: ts - received (the request waited; a negative delay is counted at 0).",
+    );
+    pub const VERIFIER_LEEWAY: (&str, &str) = (
+        "skew_jwt_verifier_leeway_seconds",
+        "The leeway a verifier reports applying (the event's leeway field; /v1/verify's own).",
+    );
+    pub const KEY_VERIFICATIONS: (&str, &str) = (
+        "skew_jwt_key_verifications_total",
+        "JWT verifications by key id (kid; none when absent) and outcome.",
+    );
+}
+
+impl VerdictMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        use verdict_names::*;
+        Ok(VerdictMetrics {
+            delay: histogram(r, DELAY.0, DELAY.1, &["source"], DELAY_BUCKETS.to_vec())?,
+            verifier_leeway: gauge(r, VERIFIER_LEEWAY.0, VERIFIER_LEEWAY.1, &["source"])?,
+            key_verifications: counter(
+                r,
+                KEY_VERIFICATIONS.0,
+                KEY_VERIFICATIONS.1,
+                &["source", "kid", "outcome"],
+            )?,
+        })
+    }
+}
+
 /// The ingestion transports: the `transport` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -83,6 +132,7 @@ pub struct Metrics {
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
     pub http_date: HttpDateMetrics,
+    pub verdicts: VerdictMetrics,
 }
 
 /// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
@@ -556,6 +606,7 @@ impl Metrics {
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
         let http_date = HttpDateMetrics::register(&registry)?;
+        let verdicts = VerdictMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             last_render: AtomicUsize::new(0),
@@ -566,6 +617,7 @@ impl Metrics {
             verify,
             http,
             http_date,
+            verdicts,
         })
     }
 

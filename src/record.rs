@@ -15,8 +15,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::cell::OnceCell;
+
 use arc_swap::ArcSwap;
-use prometheus::IntCounter;
+use prometheus::{Histogram, IntCounter};
 
 use crate::event::{Event, InvalidEvent, Reason};
 use crate::labels::{Bounded, LabelGuard};
@@ -79,6 +81,9 @@ struct Cached {
 /// they map to.
 struct Resolved {
     series: Arc<PairSeries>,
+    /// The pair's source's `skew_jwt_verification_delay_seconds` (created on first use: a
+    /// source that never reports `received` has none).
+    delay: OnceCell<Histogram>,
     source_overflow: bool,
     issuer_overflow: bool,
 }
@@ -145,6 +150,7 @@ impl Recorder {
         Resolved {
             source_overflow: s == Bounded::Overflow,
             issuer_overflow: i == Bounded::Overflow,
+            delay: OnceCell::new(),
             // Both verification series exist from the pair's creation on, at 0; the rest on
             // first use.
             series: self.metrics.jwt.pair(arc(s), arc(i)),
@@ -211,6 +217,21 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
+        if let Some(received) = e.received {
+            // A negative delay (received after ts on the verifier's own clock: a clock stepped
+            // back in between, or a verifier that mixes clocks) is counted at 0, as a negative
+            // expired-by is: the event still happened, and it waited no time we can measure.
+            let delay = (e.ts - received).max(0.0);
+            r.delay
+                .get_or_init(|| {
+                    self.recorder
+                        .metrics
+                        .verdicts
+                        .delay
+                        .with_label_values(&[&r.series.source()])
+                })
+                .observe(delay);
+        }
         record_into(&r.series, e, self.recorder.lead_slots, &self.causes);
     }
 
@@ -262,7 +283,7 @@ fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize, causes: &CauseS
     if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
         let times = Times {
             ts: e.ts,
-            received: None,
+            received: e.received,
             iat: e.iat,
             nbf: e.nbf,
             exp: e.exp,
@@ -416,6 +437,49 @@ mod tests {
         // The same token accepted is refused (by the parser, before the recorder).
         let e = parse_event(br#"{"token":"abc.def","outcome":"accepted"}"#, 0.0).unwrap_err();
         assert_eq!(e.kind, crate::event::InvalidKind::BadToken);
+    }
+
+    /// Issue 13: `received` gives the verification delay (per source; a negative one counted
+    /// at 0) and the `in_transit` cause of a token that was still valid when it arrived.
+    #[test]
+    fn received_gives_the_delay_and_in_transit() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"ts":1000.5,"received":1000.25,"source":"api","iss":"idp","iat":900,"exp":1000.4,"outcome":"rejected","reason":"expired"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"received":1001,"source":"api","iss":"idp2","iat":999,"outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"source":"web","iss":"idp","iat":999,"outcome":"accepted"}"#,
+        );
+        let h = "skew_jwt_verification_delay_seconds";
+        assert_eq!(value(&r, &format!("{h}_count{{source=\"api\"}}")), 2.0);
+        assert_eq!(value(&r, &format!("{h}_sum{{source=\"api\"}}")), 0.25);
+        assert_eq!(
+            value(&r, &format!("{h}_bucket{{source=\"api\",le=\"0.001\"}}")),
+            1.0,
+            "the negative delay, at 0"
+        );
+        assert_eq!(
+            value(&r, &format!("{h}_bucket{{source=\"api\",le=\"0.25\"}}")),
+            2.0
+        );
+        let text = r.metrics().render().unwrap();
+        assert!(
+            !text.contains(&format!("{h}_count{{source=\"web\"}}")),
+            "{text}"
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_time_rejections_total{cause="in_transit",issuer="idp",reason="expired",source="api"}"#
+            ),
+            1.0
+        );
     }
 
     #[test]
@@ -581,7 +645,7 @@ mod tests {
                 let lead = self.leads.get(&(pair[0].to_owned(), pair[1].to_owned()));
                 let times = Times {
                     ts: e.ts,
-                    received: None,
+                    received: e.received,
                     iat: e.iat,
                     nbf: e.nbf,
                     exp: e.exp,
@@ -652,6 +716,9 @@ mod tests {
                 },
                 reason,
                 token_unreadable: false,
+                received: None,
+                leeway: None,
+                kid: None,
             })
     }
 

@@ -200,6 +200,11 @@ mod tests {
             ("arrived already expired", Expired, with_received(exp(T + 0.5, T), T + 0.1), None, Some(ExpiryEdge)),
             ("nbf passed while waiting", NotYetValid, with_received(nbf(T, T - 1.0), T - 0.5), None, Some(InTransit)),
             ("nbf ahead at arrival too", NotYetValid, with_received(nbf(T, T + 2.0), T - 0.5), Some(2.5), Some(ClockSkew)),
+            ("arrived at nbf exactly", NotYetValid, with_received(nbf(T - 0.5, T), T), None, Some(InTransit)),
+            ("iat passed while waiting", IssuedInFuture, with_received(iat(T, T - 0.2), T - 0.1), Some(3.0), Some(InTransit)),
+            ("iat ahead at arrival", IssuedInFuture, with_received(iat(T, T + 1.0), T - 0.1), Some(1.5), Some(ClockSkew)),
+            ("received, expired long before", Expired, with_received(exp(T + 90.0, T), T + 80.0), None, Some(StaleToken)),
+            ("received without the claim", Expired, with_received(iat(T, T - 10.0), T - 20.0), None, Some(Unexplained)),
             // clock_skew: within the lead (+1 s), in the direction that explains the rejection.
             ("issuer 3 s ahead, nbf", NotYetValid, nbf(T, T + 2.9), Some(3.0), Some(ClockSkew)),
             ("issuer 3 s ahead, +1 s slack", NotYetValid, nbf(T, T + 3.9), Some(3.0), Some(ClockSkew)),

@@ -353,6 +353,16 @@ impl PairSeries {
         }
     }
 
+    /// The pair's `source` label value (bounded).
+    pub fn source(&self) -> Arc<str> {
+        self.source.clone()
+    }
+
+    /// The pair's `issuer` label value (bounded).
+    pub fn issuer(&self) -> Arc<str> {
+        self.issuer.clone()
+    }
+
     /// `skew_jwt_verifications_total{outcome}` += 1.
     pub fn count(&self, outcome: Outcome) {
         self.verifications[outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);

@@ -161,6 +161,9 @@ impl Verdict {
             reason: self.reason,
             // /v1/verify reads its tokens itself: a garbage one is its `malformed` verdict.
             token_unreadable: false,
+            received: None,
+            leeway: None,
+            kid: None,
         }
     }
 }
