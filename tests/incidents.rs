@@ -617,7 +617,8 @@ fn sum_of(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
                 .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.value)
-        .sum()
+        .sum::<f64>()
+        + 0.0 // an empty sum is -0.0
 }
 
 // ---------------------------------------------------------------------------------------------
