@@ -63,10 +63,6 @@ const RUNBOOK: &str = "docs/runbook.md";
 /// tailing, landed; the exporters under test now follow a file with `--events.file`.)
 const PLANNED: &[(&str, &str)] = &[
     (
-        "skew_jwt_verification_delay_seconds_bucket",
-        "issue 13: the `received` event field (branch h/verdicts)",
-    ),
-    (
         "skew_jwt_verifier_leeway_seconds",
         "issue 13: the `leeway` event field (branch h/verdicts)",
     ),
@@ -571,22 +567,25 @@ fn unix_now() -> f64 {
 }
 
 /// Valid events in [`event_batch`].
-const BATCH_VALID: u64 = 6;
+const BATCH_VALID: u64 = 7;
 /// Invalid lines in [`event_batch`].
 const BATCH_INVALID: u64 = 2;
 
 /// An NDJSON batch stamped `now` (the exporter's receive time): accepted tokens 1 s and 0.3 s
 /// old; an `expired` rejection 2 s past `exp`; a `not_yet_valid` one 3 s before `nbf`; an
 /// `invalid_signature` one; an accepted token from an issuer outside the allow-list (label
-/// overflow); and two invalid lines (`missing_field`, `json`).
+/// overflow); and two invalid lines (`missing_field`, `json`). The `orders` events say when
+/// their request arrived (`received`, 50 ms earlier: the verification delay) and the leeway
+/// their verifier applies (0), and one of its accepted tokens needed 0.5 s of a 5 s leeway.
 fn event_batch(now: f64) -> String {
     let idp = "https://idp.example";
     [
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"accepted"}}"#, now - 1.0, now + 899.0),
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"accepted"}}"#, now - 0.3, now + 899.7),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"accepted"}}"#, now - 1.0, now + 899.0, now - 0.05),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"accepted"}}"#, now - 0.3, now + 899.7, now - 0.05),
         format!(r#"{{"source":"billing","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"rejected","reason":"ExpiredSignatureError"}}"#, now - 902.0, now - 2.0),
         format!(r#"{{"source":"billing","iss":"{idp}","aud":"api","iat":{},"nbf":{},"exp":{},"outcome":"rejected","reason":"not_yet_valid"}}"#, now + 3.0, now + 3.0, now + 903.0),
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"rejected","reason":"invalid_signature"}}"#, now - 5.0, now + 895.0),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"rejected","reason":"invalid_signature"}}"#, now - 5.0, now + 895.0, now - 0.05),
+        format!(r#"{{"source":"payments","iss":"{idp}","aud":"api","iat":{},"exp":{},"leeway":5,"outcome":"accepted"}}"#, now - 900.5, now - 0.5),
         format!(r#"{{"source":"orders","iss":"https://stranger.example","iat":{},"outcome":"accepted"}}"#, now - 1.0),
         r#"{"iat":1790000000}"#.to_owned(),
         "this is not json".to_owned(),
