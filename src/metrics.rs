@@ -49,6 +49,13 @@ pub const EDGE_BUCKETS: &[f64] = &[
     604800.0,
 ];
 
+/// Buckets of `skew_jwt_rejection_lifetime_fraction`: dense around 1 (the end of a token's
+/// life), where skew and delay at the edge show; a negative fraction (rejected before `iat`)
+/// lands in the first bucket.
+pub const LIFETIME_BUCKETS: &[f64] = &[
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.1, 1.5, 2.0, 10.0,
+];
+
 /// Buckets of `skew_jwt_verification_delay_seconds` (`ts − received`): 1 s is the alert's
 /// threshold (`JwtVerificationDelayHigh`, p99 above it).
 pub const DELAY_BUCKETS: &[f64] = &[
@@ -360,7 +367,7 @@ impl IngestMetrics {
             label_overflow: counter(
                 r,
                 "skew_label_overflow_total",
-                "Events whose source or issuer was folded into `other` by the cardinality guard.",
+                "Events whose source, issuer or kid was folded into `other` by the cardinality guard.",
                 &["label"],
             )?,
         };
@@ -371,7 +378,7 @@ impl IngestMetrics {
                 m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
             }
         }
-        for l in ["source", "issuer"] {
+        for l in ["source", "issuer", "kid"] {
             m.label_overflow.with_label_values(&[l]);
         }
         Ok(m)
@@ -793,6 +800,15 @@ mod tests {
     #[test]
     fn edge_buckets_keep_the_five_second_bound() {
         assert!(EDGE_BUCKETS.contains(&5.0));
+        // Issue 13: "rejections that N more seconds of leeway would have let through" is one
+        // query on expired_by / premature_by for these N.
+        for n in [1.0, 2.0, 5.0, 10.0, 30.0] {
+            assert!(EDGE_BUCKETS.contains(&n), "{n}");
+        }
+        assert!(DELAY_BUCKETS.contains(&1.0), "the delay alert's threshold");
+        assert!(LIFETIME_BUCKETS.contains(&1.0));
+        assert!(DELAY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(LIFETIME_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(EDGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(DEFAULT_AGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
     }

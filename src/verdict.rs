@@ -157,6 +157,57 @@ pub fn cause(reason: Reason, t: &Times, lead: Option<f64>, s: &CauseSettings) ->
     Some(Cause::Unexplained)
 }
 
+/// The edge of the strict validity window an accepted token was outside of: the `edge` label
+/// of `skew_jwt_leeway_used_seconds`. Declared in label-value order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Edge {
+    /// Verified after `exp`.
+    Exp,
+    /// Verified before `iat`.
+    Iat,
+    /// Verified before `nbf`.
+    Nbf,
+}
+
+impl Edge {
+    /// Every edge, sorted by label value.
+    pub const ALL: [Edge; 3] = [Edge::Exp, Edge::Iat, Edge::Nbf];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edge::Exp => "exp",
+            Edge::Iat => "iat",
+            Edge::Nbf => "nbf",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How far an **accepted** token was outside the strict window at `ts`, per edge (indexed by
+/// [`Edge::index`]): `ts − exp` past `exp`, `nbf − ts` before `nbf`, `iat − ts` before `iat`;
+/// `None` where it was inside (or the claim is absent). What the verifier's leeway saved.
+pub fn leeway_used(t: &Times) -> [Option<f64>; 3] {
+    let outside = |claim: Option<f64>, margin: fn(f64, f64) -> f64| {
+        claim.map(|c| margin(c, t.ts)).filter(|m| *m > 0.0)
+    };
+    [
+        outside(t.exp, |exp, ts| ts - exp),
+        outside(t.iat, |iat, ts| iat - ts),
+        outside(t.nbf, |nbf, ts| nbf - ts),
+    ]
+}
+
+/// Where in its lifetime a token was rejected: `(ts − iat) / (exp − iat)`, when both claims
+/// are there and `exp > iat`. Near 1: skew or delay at the edge; spread over 0..1: refresh or
+/// revocation logic; above 1: expired.
+pub fn lifetime_fraction(t: &Times) -> Option<f64> {
+    let (iat, exp) = (t.iat?, t.exp?);
+    (exp > iat).then(|| (t.ts - iat) / (exp - iat))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +316,61 @@ mod tests {
         assert_eq!(at(10.0, 60.0), Some(Cause::ExpiryEdge));
         assert_eq!(at(5.0, 60.0), Some(Cause::Unexplained));
         assert_eq!(at(5.0, 7.0), Some(Cause::StaleToken));
+    }
+
+    #[test]
+    fn leeway_used_per_edge() {
+        let t = |ts: f64, iat: Option<f64>, nbf: Option<f64>, exp: Option<f64>| Times {
+            ts,
+            iat,
+            nbf,
+            exp,
+            received: None,
+        };
+        #[rustfmt::skip]
+        let cases: &[(&str, Times, [Option<f64>; 3])] = &[
+            ("inside", t(T, Some(T - 1.0), Some(T - 1.0), Some(T + 60.0)), [None, None, None]),
+            ("no claims", t(T, None, None, None), [None, None, None]),
+            ("at exp exactly", t(T, None, None, Some(T)), [None, None, None]),
+            ("2 s past exp", t(T + 2.0, Some(T - 60.0), None, Some(T)), [Some(2.0), None, None]),
+            ("1.5 s before nbf and iat", t(T, Some(T + 1.5), Some(T + 1.5), Some(T + 60.0)), [None, Some(1.5), Some(1.5)]),
+            ("before nbf only", t(T, Some(T - 5.0), Some(T + 0.25), None), [None, None, Some(0.25)]),
+        ];
+        for (name, times, want) in cases {
+            assert_eq!(leeway_used(times), *want, "{name}");
+        }
+        for (i, e) in Edge::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
+        }
+        let mut sorted = Edge::ALL.map(Edge::as_str);
+        sorted.sort_unstable();
+        assert_eq!(sorted, Edge::ALL.map(Edge::as_str));
+    }
+
+    #[test]
+    fn lifetime_fraction_needs_both_claims_and_a_positive_lifetime() {
+        let t = |ts: f64, iat: Option<f64>, exp: Option<f64>| Times {
+            ts,
+            iat,
+            exp,
+            ..Times::default()
+        };
+        assert_eq!(
+            lifetime_fraction(&t(T + 30.0, Some(T), Some(T + 60.0))),
+            Some(0.5)
+        );
+        assert_eq!(
+            lifetime_fraction(&t(T + 66.0, Some(T), Some(T + 60.0))),
+            Some(1.1)
+        );
+        assert_eq!(
+            lifetime_fraction(&t(T - 6.0, Some(T), Some(T + 60.0))),
+            Some(-0.1)
+        );
+        assert_eq!(lifetime_fraction(&t(T, None, Some(T + 60.0))), None);
+        assert_eq!(lifetime_fraction(&t(T, Some(T), None)), None);
+        assert_eq!(lifetime_fraction(&t(T, Some(T), Some(T))), None);
+        assert_eq!(lifetime_fraction(&t(T, Some(T + 1.0), Some(T))), None);
     }
 
     #[test]

@@ -148,9 +148,10 @@ fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
     if verdict.unknown_kid && s.refetch {
         s.keys.request_refetch();
     }
-    s.recorder
-        .batch(Transport::Verify)
-        .record(&verdict.event(now, &s.source));
+    let mut event = verdict.event(now, &s.source);
+    // Its own leeway, as a verifier that reports one: skew_jwt_verifier_leeway_seconds{source}.
+    event.leeway = Some(s.verifier.leeway());
+    s.recorder.batch(Transport::Verify).record(&event);
     if let Some(r) = verdict.reason {
         tracing::debug!(reason = r.as_str(), "token refused");
     }
@@ -329,6 +330,8 @@ mod tests {
             "skew_jwt_expired_by_seconds_count{issuer=\"idp\",source=\"gw\"} 1",
             "skew_verify_keys 1",
             "skew_verify_key_reloads_total{result=\"error\"} 0",
+            // Issue 13: its own leeway, under its source.
+            "skew_jwt_verifier_leeway_seconds{source=\"gw\"} 5\n",
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
         }

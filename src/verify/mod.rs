@@ -208,6 +208,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// The leeway it applies to `exp`, `nbf` and `iat`, in seconds.
+    pub fn leeway(&self) -> f64 {
+        self.policy.leeway as f64
+    }
+
     pub fn new(policy: Policy) -> Self {
         let mut library_required: Vec<&str> = policy
             .required_claims
