@@ -331,8 +331,9 @@ impl Truth {
             } else {
                 (g.iat - g.ts, lead)
             };
-            // An expired token needs a skew beyond the 1 s NumericDate slack (verdict::cause).
-            let floor = if r == "expired" { 1.0 } else { 0.0 };
+            // An expired token needs −lead beyond twice the 1 s NumericDate slack
+            // (verdict::cause).
+            let floor = if r == "expired" { 2.0 } else { 0.0 };
             let cause = match skew {
                 Some(k) if k > floor && margin <= k + 1.0 => "clock_skew",
                 _ if r == "expired" && margin <= 5.0 => "expiry_edge",

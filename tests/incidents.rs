@@ -1029,8 +1029,9 @@ fn incident_3_zero_leeway_at_the_expiry_edge() {
     assert_eq!(
         edge,
         expired,
-        "every expired rejection is at the expiry edge\n{}",
-        scrape.dump("skew_jwt_time")
+        "every expired rejection is at the expiry edge\n{}{}",
+        scrape.dump("skew_jwt_time"),
+        scrape.dump("skew_jwt_issuer_lead")
     );
     let within_1s = sum_of(
         &scrape,
