@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use arc_swap::ArcSwap;
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{
@@ -83,6 +84,10 @@ pub mod verdict_names {
         "skew_jwt_verifier_leeway_seconds",
         "The leeway a verifier reports applying (the event's leeway field; /v1/verify's own).",
     );
+    pub const ISSUER_CLOCK_ERROR: (&str, &str) = (
+        "skew_jwt_issuer_clock_error_seconds",
+        "Issuer clock minus true time: the issuer lead seen by verifiers on this host (/v1/verify, events.local-sources) minus this host's NTP system offset. Absent without either.",
+    );
     pub const KEY_VERIFICATIONS: (&str, &str) = (
         "skew_jwt_key_verifications_total",
         "JWT verifications by key id (kid; none when absent) and outcome.",
@@ -140,6 +145,22 @@ pub struct Metrics {
     pub http: HttpMetrics,
     pub http_date: HttpDateMetrics,
     pub verdicts: VerdictMetrics,
+    /// The sources whose verifier runs on this host: `events.local-sources` and `/v1/verify`'s.
+    local_sources: ArcSwap<LocalSources>,
+}
+
+/// The sources whose clock is this host's, set by the recorder (`events.local-sources`) and by
+/// `/v1/verify` (its own source, while it runs).
+#[derive(Debug, Default, Clone)]
+struct LocalSources {
+    events: Vec<String>,
+    verify: Option<String>,
+}
+
+impl LocalSources {
+    fn contains(&self, source: &str) -> bool {
+        self.verify.as_deref() == Some(source) || self.events.iter().any(|s| s == source)
+    }
 }
 
 /// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
@@ -625,6 +646,7 @@ impl Metrics {
             http,
             http_date,
             verdicts,
+            local_sources: ArcSwap::from_pointee(LocalSources::default()),
         })
     }
 
@@ -641,16 +663,83 @@ impl Metrics {
     pub fn gather(&self) -> Vec<MetricFamily> {
         let mut all = self.registry.gather();
         all.extend(self.jwt.collect());
+        all.extend(self.issuer_clock_error());
         // Stable, and names are unique (the JWT names are reserved in the registry).
         all.sort_by(|a, b| a.name().cmp(b.name()));
         all
+    }
+
+    /// `events.local-sources`: sources whose verifier runs on this host.
+    pub fn set_local_sources(&self, sources: &[String]) {
+        self.local_sources.rcu(|l| LocalSources {
+            events: sources.to_vec(),
+            ..(**l).clone()
+        });
+    }
+
+    /// `/v1/verify`'s source while it runs (`None` when it does not).
+    pub fn set_verify_source(&self, source: Option<&str>) {
+        self.local_sources.rcu(|l| LocalSources {
+            verify: source.map(str::to_owned),
+            ..(**l).clone()
+        });
+    }
+
+    /// `skew_jwt_issuer_clock_error_seconds{issuer}`, computed at scrape time from the leads
+    /// of the local sources' pairs and the NTP system offset (`verdict::issuer_clock_errors`,
+    /// where the sign algebra is); `None` when it has no series.
+    fn issuer_clock_error(&self) -> Option<MetricFamily> {
+        use prometheus::proto::{Gauge as GaugeProto, LabelPair, Metric, MetricType};
+        let offset = self
+            .ntp
+            .system_offset
+            .collect()
+            .first()
+            .and_then(|f| f.get_metric().first().map(|m| m.get_gauge().value()));
+        let local = self.local_sources.load();
+        let snapshot = self.jwt.snapshot();
+        let leads: Vec<(std::sync::Arc<str>, f64)> = snapshot
+            .pairs()
+            .iter()
+            .filter(|p| local.contains(&p.source()))
+            .filter_map(|p| p.lead().map(|l| (p.issuer(), l)))
+            .collect();
+        let errors =
+            crate::verdict::issuer_clock_errors(leads.iter().map(|(i, l)| (&**i, *l)), offset);
+        if errors.is_empty() {
+            return None;
+        }
+        let metrics = errors
+            .into_iter()
+            .map(|(issuer, e)| {
+                let mut l = LabelPair::default();
+                l.set_name("issuer".to_owned());
+                l.set_value(issuer.to_owned());
+                let mut g = GaugeProto::default();
+                g.set_value(e);
+                let mut m = Metric::from_label(vec![l]);
+                m.set_gauge(g);
+                m
+            })
+            .collect();
+        let (name, help) = verdict_names::ISSUER_CLOCK_ERROR;
+        let mut mf = MetricFamily::default();
+        mf.set_name(name.to_owned());
+        mf.set_help(help.to_owned());
+        mf.set_field_type(MetricType::GAUGE);
+        mf.set_metric(metrics);
+        Some(mf)
     }
 
     /// The Prometheus text exposition of every family, sorted by name: the registry's families
     /// through the crate's `TextEncoder`, the per-pair JWT families by [`JwtMetrics`] straight
     /// from their atomics, each at its place in the name order.
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        let families = self.registry.gather();
+        let mut families = self.registry.gather();
+        if let Some(f) = self.issuer_clock_error() {
+            let at = families.partition_point(|mf| mf.name() < f.name());
+            families.insert(at, f);
+        }
         // The body is about as large as the last one: allocating that at once saves the copies
         // of a growing buffer (megabytes with every label slot filled).
         let hint = self.last_render.load(Ordering::Relaxed);
@@ -684,6 +773,56 @@ mod tests {
         );
         #[cfg(target_os = "linux")]
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    }
+
+    /// Issue 13, section 5: the lead of local sources, corrected by this host's NTP offset;
+    /// absent without an offset or a local lead, in both the text and the gathered structs.
+    #[test]
+    fn issuer_clock_error_from_local_leads_and_the_ntp_offset() {
+        let m = Metrics::new().unwrap();
+        let family = "skew_jwt_issuer_clock_error_seconds";
+        let lead = |source: &str, issuer: &str, v: f64| {
+            m.jwt.pair(source.into(), issuer.into()).set_issuer_lead(v);
+        };
+        lead("orders", "https://idp", 3.0004);
+        lead("gateway", "https://idp", 2.5);
+        lead("remote", "https://other", 7.0);
+        let has = |m: &Metrics| {
+            m.gather().iter().any(|f| f.name() == family) || m.render().unwrap().contains(family)
+        };
+        assert!(!has(&m), "no local source yet");
+        m.set_local_sources(&["orders".to_owned()]);
+        assert!(!has(&m), "no NTP offset yet");
+        m.ntp
+            .system_offset
+            .with_label_values::<&str>(&[])
+            .set(0.0004);
+        let text = m.render().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{family}{{")))
+            .unwrap_or_else(|| panic!("{text}"));
+        let (series, v) = line.rsplit_once(' ').unwrap();
+        assert_eq!(series, format!("{family}{{issuer=\"https://idp\"}}"));
+        assert!((v.parse::<f64>().unwrap() - 3.0).abs() < 1e-9, "{line}");
+        assert_eq!(
+            text.matches(&format!("{family}{{")).count(),
+            1,
+            "remote is not local"
+        );
+        // /v1/verify's source counts too; the larger lead of one issuer wins.
+        m.set_verify_source(Some("gateway"));
+        lead("gateway", "https://idp", 4.0004);
+        assert!(m
+            .render()
+            .unwrap()
+            .contains(&format!("{family}{{issuer=\"https://idp\"}} 4\n")));
+        assert!(m
+            .gather()
+            .iter()
+            .any(|f| f.name() == family && f.get_metric().len() == 1));
+        m.ntp.system_offset.reset();
+        assert!(!has(&m), "no majority, no correction");
     }
 
     #[test]

@@ -128,6 +128,7 @@ const KID_CACHE: usize = 4;
 impl Recorder {
     pub fn new(metrics: Arc<Metrics>, settings: &RecorderSettings) -> Self {
         let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
+        metrics.set_local_sources(&settings.local_sources);
         Recorder {
             metrics,
             guards: ArcSwap::from_pointee(Guards {
@@ -154,6 +155,7 @@ impl Recorder {
     /// longer allowed stay as they are (counters are never reset) and stop growing. The lead
     /// window is not changed here.
     pub fn reconfigure(&self, settings: &RecorderSettings) {
+        self.metrics.set_local_sources(&settings.local_sources);
         let old = self.guards.load();
         let guards = Arc::new(Guards {
             sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources)

@@ -257,9 +257,13 @@ pub struct PairTruth {
     /// Lowest age of trusted events in the last lead window, with the newest ts.
     pub newest_ts: f64,
     trusted: Vec<(f64, f64)>,
-    /// Lowest trusted age per 10 s slot of event time, for the running lead behind `causes`.
-    slot_min: BTreeMap<i64, f64>,
+    /// Lowest trusted age and trusted tokens per 10 s slot of event time, for the running lead
+    /// behind `causes`.
+    slot_min: BTreeMap<i64, (f64, u64)>,
 }
+
+/// `events.lead-min-samples` by default: no lead from fewer tokens in the window.
+pub const LEAD_MIN_SAMPLES: usize = 3;
 
 impl PairTruth {
     /// How many observations in `values` are ≤ `bound`: the cumulative bucket count.
@@ -267,17 +271,22 @@ impl PairTruth {
         values.iter().filter(|&&v| v <= bound).count() as u64
     }
 
-    /// The issuer lead a window of `window` seconds of event time (in 10 s slots) must show.
+    /// The issuer lead a window of `window` seconds of event time (in 10 s slots) must show:
+    /// none from fewer than [`LEAD_MIN_SAMPLES`] tokens.
     pub fn expected_lead(&self, window: f64) -> Option<f64> {
         let slot = |t: f64| (t / 10.0).floor();
         let newest = slot(self.newest_ts);
         let slots = (window / 10.0).floor();
-        self.trusted
+        let ages: Vec<f64> = self
+            .trusted
             .iter()
             .filter(|(ts, _)| slot(*ts) > newest - slots)
             .map(|&(_, age)| age)
-            .reduce(f64::min)
-            .map(|m| -m)
+            .collect();
+        if ages.len() < LEAD_MIN_SAMPLES {
+            return None;
+        }
+        ages.into_iter().reduce(f64::min).map(|m| -m)
     }
 }
 
@@ -353,11 +362,20 @@ impl PairTruth {
     /// slot by slot here, apart from the exporter's `LeadWindow`.
     fn running_lead(&mut self, g: &Generated, age: f64) -> Option<f64> {
         let slot = (g.ts / 10.0).floor() as i64;
-        let m = self.slot_min.entry(slot).or_insert(age);
-        *m = m.min(age);
+        let m = self.slot_min.entry(slot).or_insert((age, 0));
+        m.0 = m.0.min(age);
+        m.1 += 1;
         let newest = (self.newest_ts / 10.0).floor() as i64;
         self.slot_min.retain(|&s, _| s > newest - 30);
-        self.slot_min.values().copied().reduce(f64::min).map(|m| -m)
+        let samples: u64 = self.slot_min.values().map(|(_, n)| n).sum();
+        if samples < LEAD_MIN_SAMPLES as u64 {
+            return None;
+        }
+        self.slot_min
+            .values()
+            .map(|(m, _)| *m)
+            .reduce(f64::min)
+            .map(|m| -m)
     }
 }
 

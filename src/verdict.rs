@@ -212,6 +212,42 @@ pub fn lifetime_fraction(t: &Times) -> Option<f64> {
     (exp > iat).then(|| (t.ts - iat) / (exp - iat))
 }
 
+/// How far each issuer's clock is off true time, from the leads that verifiers on this host see
+/// and this host's NTP offset: `skew_jwt_issuer_clock_error_seconds{issuer}`.
+///
+/// The sign algebra, with the conventions of the metrics:
+/// - NTP offset `θ` = server clock − local clock (`skew_ntp_system_offset_seconds`; positive:
+///   this host is behind). The servers keep true time, so `θ = true − local`.
+/// - Lead `L` = issuer clock − verifier clock (`skew_jwt_issuer_lead_seconds` = −(lowest
+///   `ts − iat`) = `iat − ts` at best, `iat` on the issuer's clock and `ts` on the verifier's).
+///   For a verifier on this host, verifier clock = local clock: `L = issuer − local`.
+/// - So issuer − true = (issuer − local) + (local − true) = `L − θ`.
+///
+/// E.g. an issuer 3 s fast seen from a host 0.4 ms behind (θ = +0.0004): the verifier sees
+/// L = 3.0004, and the error is 3.0004 − 0.0004 = 3 s.
+///
+/// `leads` are (issuer, lead) of the local verifiers' pairs (several sources may see one issuer:
+/// each lead is a lower bound of the same `issuer − local`, so the largest is the tightest, and
+/// it is the one used). Without an NTP offset (no majority of servers) there is nothing to
+/// correct with: no error at all. Sorted by issuer.
+pub fn issuer_clock_errors<'a>(
+    leads: impl IntoIterator<Item = (&'a str, f64)>,
+    ntp_offset: Option<f64>,
+) -> Vec<(&'a str, f64)> {
+    let Some(theta) = ntp_offset else {
+        return Vec::new();
+    };
+    let mut best: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for (issuer, lead) in leads {
+        best.entry(issuer)
+            .and_modify(|l| *l = l.max(lead))
+            .or_insert(lead);
+    }
+    best.into_iter()
+        .map(|(i, lead)| (i, lead - theta))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +413,31 @@ mod tests {
         assert_eq!(lifetime_fraction(&t(T, Some(T), None)), None);
         assert_eq!(lifetime_fraction(&t(T, Some(T), Some(T))), None);
         assert_eq!(lifetime_fraction(&t(T, Some(T + 1.0), Some(T))), None);
+    }
+
+    #[test]
+    fn issuer_clock_error_is_the_lead_minus_the_ntp_offset() {
+        // An issuer 3 s fast; this host 0.4 ms behind true time (offset +0.0004): the local
+        // verifier sees a lead of 3.0004 s.
+        let e = issuer_clock_errors([("idp", 3.0004)], Some(0.0004));
+        assert_eq!(e.len(), 1);
+        assert!((e[0].1 - 3.0).abs() < 1e-12, "{e:?}");
+        // This host 2 s ahead (offset −2): an issuer on true time looks 2 s behind (lead −2).
+        assert_eq!(
+            issuer_clock_errors([("idp", -2.0)], Some(-2.0)),
+            [("idp", 0.0)]
+        );
+        // Two local sources: the larger lead is the tighter bound. Sorted by issuer.
+        assert_eq!(
+            issuer_clock_errors(
+                [("z", 0.5), ("a", 1.0), ("a", 1.5), ("a", 1.25)],
+                Some(0.25)
+            ),
+            [("a", 1.25), ("z", 0.25)]
+        );
+        // No NTP offset, or no local lead: nothing.
+        assert!(issuer_clock_errors([("idp", 3.0)], None).is_empty());
+        assert!(issuer_clock_errors([], Some(0.1)).is_empty());
     }
 
     #[test]

@@ -543,6 +543,13 @@ pub struct Snapshot {
     issuers: Vec<Range<usize>>,
 }
 
+impl Snapshot {
+    /// The pairs, sorted by (issuer, source).
+    pub fn pairs(&self) -> &[Arc<PairSeries>] {
+        &self.pairs
+    }
+}
+
 impl JwtMetrics {
     /// `age_buckets` for `skew_jwt_age_seconds`, `edge_buckets` for expired-by and
     /// premature-by. Errors as the crate's `HistogramOpts` would on bad bounds.

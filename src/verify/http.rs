@@ -60,6 +60,10 @@ pub fn start(
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) -> Option<Router> {
+    // Its source verifies on this host: its lead gives skew_jwt_issuer_clock_error_seconds.
+    recorder
+        .metrics()
+        .set_verify_source(settings.enabled().then_some(settings.source.as_str()));
     if !settings.enabled() {
         return None;
     }
