@@ -248,6 +248,61 @@ pub fn issuer_clock_errors<'a>(
         .collect()
 }
 
+/// A duration for a sentence: `3.2 s`, `0.4 ms` (from 0.1 ms on), `20 µs` (absolute value; the
+/// words say the direction).
+pub fn human_seconds(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1.0 {
+        format!("{a:.1} s")
+    } else if a >= 0.0001 {
+        format!("{:.1} ms", a * 1e3)
+    } else {
+        format!("{:.0} µs", a * 1e6)
+    }
+}
+
+/// Whose clock is wrong, in words, for an issuer whose `lead` verifiers see (issuer clock −
+/// verifier clock, a lower bound). With this host's NTP offset (the verifiers are on this host),
+/// the issuer's own error ([`issuer_clock_errors`]'s algebra): "issuer X runs 3.2 s fast; this
+/// host is 0.4 ms off". Without it (`analyze` has no NTP), only the lead can be told. A lead at
+/// or below 0 is no evidence of a slow issuer (delivery delay alone makes it negative), so it
+/// is not called slow.
+pub fn clock_words(issuer: &str, lead: f64, ntp_offset: Option<f64>) -> String {
+    match ntp_offset {
+        Some(theta) => {
+            let error = lead - theta;
+            let host = format!("this host is {} off", human_seconds(theta));
+            if error > 0.0 {
+                format!("issuer {issuer} runs {} fast; {host}", human_seconds(error))
+            } else {
+                format!("issuer {issuer} shows no fast clock; {host}")
+            }
+        }
+        None if lead > 0.0 => format!(
+            "issuer {issuer} runs {} ahead of its verifiers (at least)",
+            human_seconds(lead)
+        ),
+        None => format!("issuer {issuer} shows no clock ahead of its verifiers"),
+    }
+}
+
+/// The cause breakdown of one reason's time rejections in words, most frequent cause first:
+/// "12 expired rejections: 10 clock_skew, 2 stale_token". `None` without rejections.
+pub fn cause_words(reason: &str, causes: &[(&str, u64)]) -> Option<String> {
+    let total: u64 = causes.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut sorted: Vec<&(&str, u64)> = causes.iter().filter(|(_, n)| *n > 0).collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = sorted.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    Some(format!(
+        "{total} {reason} rejection{}: {}",
+        if total == 1 { "" } else { "s" },
+        parts.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +493,50 @@ mod tests {
         // No NTP offset, or no local lead: nothing.
         assert!(issuer_clock_errors([("idp", 3.0)], None).is_empty());
         assert!(issuer_clock_errors([], Some(0.1)).is_empty());
+    }
+
+    #[test]
+    fn whose_clock_in_words() {
+        assert_eq!(
+            clock_words("X", 3.2004, Some(0.0004)),
+            "issuer X runs 3.2 s fast; this host is 0.4 ms off"
+        );
+        assert_eq!(
+            clock_words("X", 0.2, Some(-0.25)),
+            "issuer X runs 450.0 ms fast; this host is 250.0 ms off"
+        );
+        assert_eq!(
+            clock_words("X", -0.5, Some(0.00002)),
+            "issuer X shows no fast clock; this host is 20 µs off"
+        );
+        assert_eq!(
+            clock_words("X", 3.2, None),
+            "issuer X runs 3.2 s ahead of its verifiers (at least)"
+        );
+        assert_eq!(
+            clock_words("X", -0.3, None),
+            "issuer X shows no clock ahead of its verifiers"
+        );
+    }
+
+    #[test]
+    fn causes_in_words() {
+        assert_eq!(
+            cause_words(
+                "expired",
+                &[("clock_skew", 10), ("stale_token", 2), ("in_transit", 0)]
+            ),
+            Some("12 expired rejections: 10 clock_skew, 2 stale_token".to_owned())
+        );
+        assert_eq!(
+            cause_words("not_yet_valid", &[("unexplained", 1), ("clock_skew", 1)]),
+            Some("2 not_yet_valid rejections: 1 clock_skew, 1 unexplained".to_owned())
+        );
+        assert_eq!(
+            cause_words("expired", &[("expiry_edge", 1)]),
+            Some("1 expired rejection: 1 expiry_edge".to_owned())
+        );
+        assert_eq!(cause_words("expired", &[]), None);
     }
 
     #[test]
