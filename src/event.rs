@@ -757,7 +757,7 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
 /// The `kid` of a compact JWT's header, when the header is a base64url JSON object whose `kid`
 /// is a string; `None` otherwise (the header is not checked further: the claims decide whether
 /// the token is readable).
-fn header_kid(token: &str) -> Option<String> {
+pub(crate) fn header_kid(token: &str) -> Option<String> {
     use base64::Engine as _;
     #[derive(Deserialize)]
     struct Header {
