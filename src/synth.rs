@@ -367,9 +367,12 @@ impl Truth {
                 } else {
                     g.received() >= g.iat
                 };
+            // An expired token needs −lead beyond twice the 1 s NumericDate slack
+            // (verdict::cause).
+            let floor = if r == "expired" { 2.0 } else { 0.0 };
             let cause = match skew {
                 _ if in_transit => "in_transit",
-                Some(k) if k > 0.0 && margin <= k + 1.0 => "clock_skew",
+                Some(k) if k > floor && margin <= k + 1.0 => "clock_skew",
                 _ if r == "expired" && margin <= 5.0 => "expiry_edge",
                 _ if r == "expired" && margin > 60.0 => "stale_token",
                 _ => "unexplained",

@@ -12,7 +12,13 @@
 //! 2. `clock_skew`: the margin (how far past `exp`, or before `nbf`/`iat`) is within the
 //!    issuer–verifier lead measured for the pair, plus 1 s for whole-second NumericDates. For
 //!    `not_yet_valid`/`issued_in_future` that is an issuer ahead (lead > 0); for `expired`, an
-//!    issuer behind (lead < 0). *Do*: fix the clock that is off (`skew_jwt_issuer_clock_error_seconds`
+//!    issuer behind (lead < 0), and only one more than 2 s behind. An expired token does not
+//!    prove skew the way a not-yet-valid one does, and for it the lead overstates the skew: a
+//!    whole-second `iat` makes every age up to 1 s older, so −lead is the verifier's true lead
+//!    plus up to 1 s (issue 13's incident 3, a verifier 300 ms ahead whose clients log in again
+//!    right after each rejection, measured −1.02 s). Beyond that second, the skew must still
+//!    exceed the 1 s resolution of NumericDates: a verifier less than that ahead with zero
+//!    leeway is `expiry_edge`. *Do*: fix the clock that is off (`skew_jwt_issuer_clock_error_seconds`
 //!    says which, where the verifier is local), or give the verifier that much leeway.
 //! 3. `expiry_edge`: expired by at most `events.expiry-edge` (default 5 s) and not explained by
 //!    the above: a verifier with zero leeway at the boundary, a token used in its last second.
@@ -132,7 +138,14 @@ pub fn cause(reason: Reason, t: &Times, lead: Option<f64>, s: &CauseSettings) ->
             Reason::Expired => -lead,
             _ => lead,
         };
-        if skew > 0.0 && margin <= skew + NUMERIC_DATE_SLACK {
+        // A token that is not yet valid proves that the issuer is ahead; one that expired does
+        // not, and −lead overstates the verifier's lead by up to the 1 s of whole-second iat:
+        // what is left must exceed NumericDates' 1 s resolution.
+        let measurable = match reason {
+            Reason::Expired => skew - NUMERIC_DATE_SLACK > NUMERIC_DATE_SLACK,
+            _ => skew > 0.0,
+        };
+        if measurable && margin <= skew + NUMERIC_DATE_SLACK {
             return Some(Cause::ClockSkew);
         }
     }
@@ -358,6 +371,11 @@ mod tests {
             ("issuer 3 s behind, expired early", Expired, exp(T + 2.0, T), Some(-3.0), Some(ClockSkew)),
             ("issuer behind, expired beyond", Expired, exp(T + 30.0, T), Some(-3.0), Some(Unexplained)),
             ("issuer ahead: no exp skew", Expired, exp(T + 2.0, T), Some(3.0), Some(ExpiryEdge)),
+            ("verifier 0.3 s ahead, zero leeway", Expired, exp(T + 0.2, T), Some(-0.3), Some(ExpiryEdge)),
+            ("verifier 1 s ahead: within whole seconds", Expired, exp(T + 0.5, T), Some(-1.0), Some(ExpiryEdge)),
+            ("verifier 0.3 s ahead, logins in phase", Expired, exp(T + 0.2, T), Some(-1.02), Some(ExpiryEdge)),
+            ("verifier measured 2 s ahead", Expired, exp(T + 0.5, T), Some(-2.0), Some(ExpiryEdge)),
+            ("verifier measured 2.5 s ahead", Expired, exp(T + 0.5, T), Some(-2.5), Some(ClockSkew)),
             // expiry_edge: within 5 s of exp, unexplained otherwise.
             ("0.3 s past exp", Expired, exp(T + 0.3, T), None, Some(ExpiryEdge)),
             ("5 s past exp", Expired, exp(T + 5.0, T), Some(0.0), Some(ExpiryEdge)),
