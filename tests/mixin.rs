@@ -227,6 +227,13 @@ fn a_changed_config_renders_rules_that_pass_their_own_promtool_tests() {
             .any(|s| s["value"].as_f64() == Some(0.2)),
         "System offset panel thresholds: {steps}"
     );
+    let description = dash["panels"][1]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains("±200 ms limit of ClockDriftHigh"),
+        "{description}"
+    );
 
     let out = tempfile::tempdir().expect("temp dir");
     for args in [

@@ -1,8 +1,11 @@
 // The Grafana dashboard: grafanaDashboards['skew-exporter.json'], rendered to
 // dashboards/skew-exporter.json by mixin/generate.sh (do not edit that file; edit this one and
 // run the script). A function of the mixin's _config: uid, title, refresh and tags, and the
-// threshold lines of the offset, staleness and lead panels (display only; the alerts decide).
+// threshold lines of the offset, staleness and lead panels (display only; the alerts decide)
+// with the figures their descriptions quote.
 // Every panel passes grafana/dashboard-linter's rules (tests/dashboard_lint.rs).
+// Milliseconds as text, for descriptions that quote a threshold.
+local ms(s) = '%d ms' % std.floor(s * 1000 + 0.5);
 function(c)
   {
     __inputs: [
@@ -134,7 +137,7 @@ function(c)
         id: 2,
         type: 'timeseries',
         title: 'System offset',
-        description: "Combined offset (server − local) of the NTP servers that agree, per exporter instance. Positive: the local clock is behind; negative: it is ahead. Red lines: the ±100 ms limit of ClockDriftHigh; orange: ±50 ms (ClockDriftWarning). Look for a line leaving the band and staying out (drift, or time sync stopped on the host: check `chronyc tracking` / `timedatectl`). A gap means no majority of servers agrees, so there is no trusted offset: see 'Servers agreeing' and 'Falsetickers'. The shaded band is offset ± skew_ntp_system_offset_bound_seconds: the true offset lies inside it (README, 'The bound on every offset'). A band wider than the distance to a red line means ClockDriftHigh cannot be trusted either way (NtpMeasurementUncertain). The band is filled for one selected instance; with several, its edges are the dashed lines.",
+        description: 'Combined offset (server − local) of the NTP servers that agree, per exporter instance. Positive: the local clock is behind; negative: it is ahead. Red lines: the ±' + ms(c.clockDriftCriticalSeconds) + ' limit of ClockDriftHigh; orange: ±' + ms(c.clockDriftWarningSeconds) + " (ClockDriftWarning). Look for a line leaving the band and staying out (drift, or time sync stopped on the host: check `chronyc tracking` / `timedatectl`). A gap means no majority of servers agrees, so there is no trusted offset: see 'Servers agreeing' and 'Falsetickers'. The shaded band is offset ± skew_ntp_system_offset_bound_seconds: the true offset lies inside it (README, 'The bound on every offset'). A band wider than the distance to a red line means ClockDriftHigh cannot be trusted either way (NtpMeasurementUncertain). The band is filled for one selected instance; with several, its edges are the dashed lines.",
         datasource: {
           type: 'prometheus',
           uid: '${datasource}',
@@ -352,7 +355,7 @@ function(c)
         id: 3,
         type: 'timeseries',
         title: 'Offset per server',
-        description: "Offset (server − local) of the lowest-delay sample of each server's last burst. The servers should lie on top of each other; one line apart from the rest is a falseticker (a bad server, not a bad local clock). All lines moving together means the local clock moved. A perfectly flat line can be a server that stopped answering and keeps its last value: check 'Time since last successful sample'. Red lines: ±100 ms. Dashed: each server's offset ± skew_ntp_offset_bound_seconds (delay/2 + root distance, growing with the sample's age): the interval that holds that server's true offset. A server far off with a wide interval is a slow or asymmetric path; far off with a narrow one, a falseticker.",
+        description: "Offset (server − local) of the lowest-delay sample of each server's last burst. The servers should lie on top of each other; one line apart from the rest is a falseticker (a bad server, not a bad local clock). All lines moving together means the local clock moved. A perfectly flat line can be a server that stopped answering and keeps its last value: check 'Time since last successful sample'. Red lines: ±" + ms(c.clockDriftCriticalSeconds) + ". Dashed: each server's offset ± skew_ntp_offset_bound_seconds (delay/2 + root distance, growing with the sample's age): the interval that holds that server's true offset. A server far off with a wide interval is a slow or asymmetric path; far off with a narrow one, a falseticker.",
         datasource: {
           type: 'prometheus',
           uid: '${datasource}',
@@ -734,7 +737,7 @@ function(c)
         id: 6,
         type: 'timeseries',
         title: 'Time since last successful sample',
-        description: "Seconds since each server last produced an accepted sample. It should saw-tooth below the sampling interval (32 s by default). The red line at 160 s (5 intervals) is about where NtpServerUnreachable fires; see 'NTP query results by class' for why the server fails. Servers that never answered since the exporter started have no line here. The timestamp is written by the exporter host's own clock: if that clock is far off (see 'System offset'), every line is shifted by the same amount, so judge the shape, not the level (the alert itself uses the `ok` counter and does not depend on it).",
+        description: 'Seconds since each server last produced an accepted sample. It should saw-tooth below the sampling interval (' + c.ntpIntervalSeconds + ' s by default). The red line at ' + (c.ntpStaleRounds * c.ntpIntervalSeconds) + ' s (' + c.ntpStaleRounds + " intervals) is about where NtpServerUnreachable fires; see 'NTP query results by class' for why the server fails. Servers that never answered since the exporter started have no line here. The timestamp is written by the exporter host's own clock: if that clock is far off (see 'System offset'), every line is shifted by the same amount, so judge the shape, not the level (the alert itself uses the `ok` counter and does not depend on it).",
         datasource: {
           type: 'prometheus',
           uid: '${datasource}',
@@ -2064,7 +2067,7 @@ function(c)
         id: 16,
         type: 'timeseries',
         title: 'Token age percentiles per issuer',
-        description: "1st, 50th and 99th percentile of token age per issuer, accepted and rejected tokens together. Watch p1: below the red line at −2 s, more than 1 % of tokens arrive issued over 2 s in the verifier's future. JwtVerifierBehind uses accepted tokens only (a rejected token's iat may be forged), so a p1 dragged down by rejected garbage shows here but does not page. A quantile that falls in the lowest bucket shows that bucket's bound (−300 s by default), which means 'at least that far'. p99 near the token lifetime means clients use tokens until they expire. Built from the histogram's buckets only: negative ages can make skew_jwt_age_seconds_sum decrease, so that _sum is never rated.",
+        description: '1st, 50th and 99th percentile of token age per issuer, accepted and rejected tokens together. Watch p1: below the red line at −' + c.jwtIssuerLeadSeconds + ' s, more than 1 % of tokens arrive issued over ' + c.jwtIssuerLeadSeconds + " s in the verifier's future. JwtVerifierBehind uses accepted tokens only (a rejected token's iat may be forged), so a p1 dragged down by rejected garbage shows here but does not page. A quantile that falls in the lowest bucket shows that bucket's bound (−300 s by default), which means 'at least that far'. p99 near the token lifetime means clients use tokens until they expire. Built from the histogram's buckets only: negative ages can make skew_jwt_age_seconds_sum decrease, so that _sum is never rated.",
         datasource: {
           type: 'prometheus',
           uid: '${datasource}',
@@ -2185,7 +2188,7 @@ function(c)
         id: 17,
         type: 'timeseries',
         title: 'Issuer lead',
-        description: "How far each issuer's clock runs ahead of each verifier's (source), estimated as −(lowest token age over a sliding window of event time, 5 minutes by default; accepted tokens and time-related rejections only). It is a lower bound: delivery delay only hides lead, never invents it. Above the red line at 2 s for 10 minutes (with traffic), JwtIssuerClockAhead fires: verifiers with less leeway reject fresh tokens as not yet valid. A plateau exactly one window long is one odd token; a flat line without traffic is the last value, held. Compare sources: if all see the same lead, the issuer's clock is wrong; if only one does, that verifier's clock is.",
+        description: "How far each issuer's clock runs ahead of each verifier's (source), estimated as −(lowest token age over a sliding window of event time, 5 minutes by default; accepted tokens and time-related rejections only). It is a lower bound: delivery delay only hides lead, never invents it. Above the red line at " + c.jwtIssuerLeadSeconds + " s for 10 minutes (with traffic), JwtIssuerClockAhead fires: verifiers with less leeway reject fresh tokens as not yet valid. A plateau exactly one window long is one odd token; a flat line without traffic is the last value, held. Compare sources: if all see the same lead, the issuer's clock is wrong; if only one does, that verifier's clock is.",
         datasource: {
           type: 'prometheus',
           uid: '${datasource}',
