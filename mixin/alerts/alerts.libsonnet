@@ -484,6 +484,98 @@ local ms(s) = '%d ms' % std.floor(s * 1000 + 0.5);
               runbook_url: c.runbookURLPattern % 'jwtrejectionratehigh',
             },
           },
+          // Issue 13, token verdicts. The verification delay is `ts - received` as the verifier
+          // reports it (the event fields): the time a request waited between arriving and being
+          // verified. A p99 over 1 s means a stalled event loop (synchronous validation inside an
+          // async handler) or a queue: short-lived tokens then expire while they wait, and the
+          // expired rejections get cause `in_transit`. No traffic: the quantile is NaN, no alert.
+          {
+            alert: 'JwtVerificationDelayHigh',
+            expr: |||
+              histogram_quantile(0.99,
+                rate(skew_jwt_verification_delay_seconds_bucket[5m])
+              ) > 1
+            |||,
+            'for': '10m',
+            labels: {
+              severity: 'warning',
+            },
+            annotations: {
+              summary: 'A verifier takes over 1 s to verify tokens.',
+              description: fold(|||
+                The 99th percentile of the verification delay (verifier clock at verification
+                minus at arrival) at {{ $labels.source }} on {{ $labels.instance }} has been
+                {{ $value | humanize }}s for 10 minutes. Requests wait before their token is
+                checked: an event loop blocked by synchronous validation, or a queue. Tokens
+                that expire while waiting are rejected with cause in_transit.
+              |||),
+              runbook: 'docs/runbook.md#jwtverificationdelayhigh',
+              runbook_url: c.runbookURLPattern % 'jwtverificationdelayhigh',
+            },
+          },
+          // Time rejections whose cause is `clock_skew`: the margin (how far before nbf/iat, or past
+          // exp) is within the issuer lead measured for the pair, plus 1 s for whole-second
+          // NumericDates. Over 1 % of the pair's verifications, with at least 60 verifications in
+          // 10 minutes (as JwtRejectionRateHigh) so that a quiet pair cannot page on one token.
+          {
+            alert: 'JwtRejectionsFromClockSkew',
+            expr: |||
+              (
+                  sum without (reason, cause) (
+                    rate(skew_jwt_time_rejections_total{cause="clock_skew"}[10m])
+                  )
+                /
+                  sum without (outcome) (rate(skew_jwt_verifications_total[10m]))
+              ) > 0.01
+              and
+              sum without (outcome) (increase(skew_jwt_verifications_total[10m])) >= 60
+            |||,
+            'for': '10m',
+            labels: {
+              severity: 'warning',
+            },
+            annotations: {
+              summary: 'Tokens are rejected because of clock skew between issuer and verifier.',
+              description: fold(|||
+                {{ $value | humanizePercentage }} of the verifications of tokens from
+                {{ $labels.issuer }} at {{ $labels.source }} over the last 10 minutes were time
+                rejections explained by the clock skew measured between that issuer and that
+                verifier (threshold 1 %). One of the two clocks is off; the issuer clock error
+                panel says which where the verifier is local.
+              |||),
+              runbook: 'docs/runbook.md#jwtrejectionsfromclockskew',
+              runbook_url: c.runbookURLPattern % 'jwtrejectionsfromclockskew',
+            },
+          },
+          // A verifier that reports a leeway of 0 (the `leeway` event field, or /v1/verify's own)
+          // and rejects tokens at the expiry edge (cause `expiry_edge`: expired by at most
+          // `events.expiry-edge`, 5 s by default, and not explained by skew or waiting). The value
+          // is the number of such rejections in the last 10 minutes, over all issuers.
+          {
+            alert: 'JwtVerifierWithoutLeeway',
+            expr: |||
+              sum without (issuer, reason, cause) (
+                increase(skew_jwt_time_rejections_total{cause="expiry_edge"}[10m])
+              ) > 0
+              and on (job, instance, source)
+              skew_jwt_verifier_leeway_seconds == 0
+            |||,
+            'for': '10m',
+            labels: {
+              severity: 'warning',
+            },
+            annotations: {
+              summary: 'A verifier without leeway rejects tokens at their expiry.',
+              description: fold(|||
+                {{ $labels.source }} on {{ $labels.instance }} reports a leeway of 0 s and
+                rejected about {{ printf "%.0f" $value }} tokens in the last 10 minutes that had
+                expired only moments before (cause expiry_edge). Any clock difference or delay
+                at the boundary fails them; a leeway of a few seconds would let them through.
+              |||),
+              runbook: 'docs/runbook.md#jwtverifierwithoutleeway',
+              runbook_url: c.runbookURLPattern % 'jwtverifierwithoutleeway',
+            },
+          },
           // The JWT tolerance probe (/probe, a blackbox-style scrape job of its own: instance is the
           // probed URL). Its offset and leeway gauges exist only when a probe succeeded. Skewed:
           // even the end of the offset's interval nearest to zero is over 1 s away.

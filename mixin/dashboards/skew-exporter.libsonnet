@@ -2871,6 +2871,505 @@ function(c)
         },
       },
       {
+        id: 34,
+        type: 'bargauge',
+        title: 'Rejections that N more seconds of leeway would have let through',
+        description: "Over the dashboard's time range: how many time rejections (expired, not yet valid, issued in the future) were within N seconds of passing, for N = 1, 2, 5, 10 and 30 s. They would have passed with N more seconds of verifier leeway (from the expired-by and premature-by buckets). A large count at 1 s or 2 s is zero leeway at the edge or small clock skew (see JwtVerifierWithoutLeeway and the cause panel); counts that only grow at 30 s and beyond are stale tokens, which no leeway should hide.",
+        datasource: {
+          type: 'prometheus',
+          uid: '${datasource}',
+        },
+        gridPos: {
+          x: 0,
+          y: 90,
+          w: 12,
+          h: 8,
+        },
+        targets: [
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'sum by (le) (\n  label_replace(increase(skew_jwt_expired_by_seconds_bucket{job=~"$job", instance=~"$instance", source=~"$source", issuer=~"$issuer", le=~"1|2|5|10|30"}[$__range]), "edge", "exp", "", "")\n  or\n  label_replace(increase(skew_jwt_premature_by_seconds_bucket{job=~"$job", instance=~"$instance", source=~"$source", issuer=~"$issuer", le=~"1|2|5|10|30"}[$__range]), "edge", "nbf", "", "")\n)',
+            legendFormat: '{{le}} s more',
+            range: false,
+            instant: true,
+            refId: 'A',
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            color: {
+              mode: 'thresholds',
+            },
+            mappings: [],
+            thresholds: {
+              mode: 'absolute',
+              steps: [
+                {
+                  color: 'green',
+                  value: null,
+                },
+                {
+                  color: 'orange',
+                  value: 1,
+                },
+              ],
+            },
+            unit: 'short',
+            decimals: 0,
+            min: 0,
+          },
+          overrides: [],
+        },
+        options: {
+          displayMode: 'basic',
+          orientation: 'horizontal',
+          showUnfilled: true,
+          valueMode: 'color',
+          namePlacement: 'auto',
+          sizing: 'auto',
+          minVizHeight: 16,
+          minVizWidth: 8,
+          maxVizHeight: 300,
+          reduceOptions: {
+            calcs: [
+              'lastNotNull',
+            ],
+            fields: '',
+            values: false,
+          },
+        },
+      },
+      {
+        id: 35,
+        type: 'timeseries',
+        title: 'Time rejections by cause',
+        description: 'Time rejections (expired, not_yet_valid, issued_in_future) per second, by why they happened (first match wins): in_transit = still valid when the request arrived, it waited (see the delay panel); clock_skew = within the skew measured between issuer and verifier (+1 s for whole-second dates); expiry_edge = expired under 5 s ago and not explained otherwise (zero leeway at the boundary); stale_token = expired over 60 s ago (a client not refreshing); unexplained = none of these. docs/runbook.md says what to do for each.',
+        datasource: {
+          type: 'prometheus',
+          uid: '${datasource}',
+        },
+        gridPos: {
+          x: 12,
+          y: 90,
+          w: 12,
+          h: 8,
+        },
+        targets: [
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'sum by (cause, reason) (rate(skew_jwt_time_rejections_total{job=~"$job", instance=~"$instance", source=~"$source", issuer=~"$issuer"}[$__rate_interval]))',
+            legendFormat: '{{cause}} ({{reason}})',
+            range: true,
+            instant: false,
+            refId: 'A',
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            color: {
+              mode: 'palette-classic',
+            },
+            custom: {
+              axisBorderShow: false,
+              axisCenteredZero: false,
+              axisColorMode: 'text',
+              axisLabel: '',
+              axisPlacement: 'auto',
+              barAlignment: 0,
+              drawStyle: 'line',
+              fillOpacity: 0,
+              gradientMode: 'none',
+              hideFrom: {
+                legend: false,
+                tooltip: false,
+                viz: false,
+              },
+              insertNulls: false,
+              lineInterpolation: 'linear',
+              lineWidth: 1,
+              pointSize: 4,
+              scaleDistribution: {
+                type: 'linear',
+              },
+              showPoints: 'never',
+              spanNulls: false,
+              stacking: {
+                group: 'A',
+                mode: 'none',
+              },
+              thresholdsStyle: {
+                mode: 'off',
+              },
+            },
+            mappings: [],
+            thresholds: {
+              mode: 'absolute',
+              steps: [
+                {
+                  color: 'green',
+                  value: null,
+                },
+              ],
+            },
+            unit: 'reqps',
+          },
+          overrides: [],
+        },
+        options: {
+          legend: {
+            calcs: [],
+            displayMode: 'list',
+            placement: 'bottom',
+            showLegend: true,
+          },
+          tooltip: {
+            mode: 'multi',
+            sort: 'desc',
+          },
+        },
+      },
+      {
+        id: 36,
+        type: 'timeseries',
+        title: 'Verification delay p50 / p99 by source',
+        description: "How long requests waited between arriving at the verifier and having their token checked (ts − received, both on the verifier's clock, so no clock skew enters it), per source. Above the red line at 1 s (p99, for 10 minutes) JwtVerificationDelayHigh fires: an event loop blocked by synchronous validation, or a queue. Short-lived tokens then expire while waiting (cause in_transit). Empty for verifiers that do not send `received`.",
+        datasource: {
+          type: 'prometheus',
+          uid: '${datasource}',
+        },
+        gridPos: {
+          x: 0,
+          y: 98,
+          w: 8,
+          h: 8,
+        },
+        targets: [
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'histogram_quantile(0.5, sum by (source, le) (rate(skew_jwt_verification_delay_seconds_bucket{job=~"$job", instance=~"$instance", source=~"$source"}[$__rate_interval])))',
+            legendFormat: 'p50 {{source}}',
+            range: true,
+            instant: false,
+            refId: 'A',
+          },
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'histogram_quantile(0.99, sum by (source, le) (rate(skew_jwt_verification_delay_seconds_bucket{job=~"$job", instance=~"$instance", source=~"$source"}[$__rate_interval])))',
+            legendFormat: 'p99 {{source}}',
+            range: true,
+            instant: false,
+            refId: 'B',
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            color: {
+              mode: 'palette-classic',
+            },
+            custom: {
+              axisBorderShow: false,
+              axisCenteredZero: false,
+              axisColorMode: 'text',
+              axisLabel: '',
+              axisPlacement: 'auto',
+              barAlignment: 0,
+              drawStyle: 'line',
+              fillOpacity: 0,
+              gradientMode: 'none',
+              hideFrom: {
+                legend: false,
+                tooltip: false,
+                viz: false,
+              },
+              insertNulls: false,
+              lineInterpolation: 'linear',
+              lineWidth: 1,
+              pointSize: 4,
+              scaleDistribution: {
+                type: 'linear',
+              },
+              showPoints: 'never',
+              spanNulls: false,
+              stacking: {
+                group: 'A',
+                mode: 'none',
+              },
+              thresholdsStyle: {
+                mode: 'line',
+              },
+            },
+            mappings: [],
+            thresholds: {
+              mode: 'absolute',
+              steps: [
+                {
+                  color: 'transparent',
+                  value: null,
+                },
+                {
+                  color: 'red',
+                  value: 1,
+                },
+              ],
+            },
+            unit: 's',
+          },
+          overrides: [],
+        },
+        options: {
+          legend: {
+            calcs: [],
+            displayMode: 'list',
+            placement: 'bottom',
+            showLegend: true,
+          },
+          tooltip: {
+            mode: 'multi',
+            sort: 'desc',
+          },
+        },
+      },
+      {
+        id: 37,
+        type: 'timeseries',
+        title: 'Leeway used vs verifier leeway',
+        description: "The leeway each verifier reports (the `leeway` event field, /v1/verify's own setting), against how much of it accepted tokens needed (p99 of how far outside their strict window they were, past exp or before nbf/iat), per source; right axis: tokens per second that only the leeway saved. A leeway of 0 with rejections at the expiry edge is JwtVerifierWithoutLeeway; a used leeway close to the configured one means tokens are about to fail.",
+        datasource: {
+          type: 'prometheus',
+          uid: '${datasource}',
+        },
+        gridPos: {
+          x: 8,
+          y: 98,
+          w: 8,
+          h: 8,
+        },
+        targets: [
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'max by (source) (skew_jwt_verifier_leeway_seconds{job=~"$job", instance=~"$instance", source=~"$source"})',
+            legendFormat: 'leeway of {{source}}',
+            range: true,
+            instant: false,
+            refId: 'A',
+          },
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'histogram_quantile(0.99, sum by (source, le) (rate(skew_jwt_leeway_used_seconds_bucket{job=~"$job", instance=~"$instance", source=~"$source", issuer=~"$issuer"}[$__rate_interval])))',
+            legendFormat: 'p99 used at {{source}}',
+            range: true,
+            instant: false,
+            refId: 'B',
+          },
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'sum by (source) (rate(skew_jwt_leeway_used_seconds_count{job=~"$job", instance=~"$instance", source=~"$source", issuer=~"$issuer"}[$__rate_interval]))',
+            legendFormat: 'saved by leeway at {{source}}',
+            range: true,
+            instant: false,
+            refId: 'C',
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            color: {
+              mode: 'palette-classic',
+            },
+            custom: {
+              axisBorderShow: false,
+              axisCenteredZero: false,
+              axisColorMode: 'text',
+              axisLabel: '',
+              axisPlacement: 'auto',
+              barAlignment: 0,
+              drawStyle: 'line',
+              fillOpacity: 0,
+              gradientMode: 'none',
+              hideFrom: {
+                legend: false,
+                tooltip: false,
+                viz: false,
+              },
+              insertNulls: false,
+              lineInterpolation: 'linear',
+              lineWidth: 1,
+              pointSize: 4,
+              scaleDistribution: {
+                type: 'linear',
+              },
+              showPoints: 'never',
+              spanNulls: false,
+              stacking: {
+                group: 'A',
+                mode: 'none',
+              },
+              thresholdsStyle: {
+                mode: 'off',
+              },
+            },
+            mappings: [],
+            thresholds: {
+              mode: 'absolute',
+              steps: [
+                {
+                  color: 'green',
+                  value: null,
+                },
+              ],
+            },
+            unit: 's',
+          },
+          overrides: [
+            {
+              matcher: {
+                id: 'byFrameRefID',
+                options: 'C',
+              },
+              properties: [
+                {
+                  id: 'unit',
+                  value: 'reqps',
+                },
+                {
+                  id: 'custom.axisPlacement',
+                  value: 'right',
+                },
+                {
+                  id: 'custom.drawStyle',
+                  value: 'bars',
+                },
+              ],
+            },
+          ],
+        },
+        options: {
+          legend: {
+            calcs: [],
+            displayMode: 'list',
+            placement: 'bottom',
+            showLegend: true,
+          },
+          tooltip: {
+            mode: 'multi',
+            sort: 'desc',
+          },
+        },
+      },
+      {
+        id: 38,
+        type: 'stat',
+        title: 'Issuer clock error',
+        description: "Whose clock is wrong. For each issuer: issuer clock − true time, from the lead seen by verifiers whose own error is known (the exporter's /v1/verify and the sources in `[events] local-sources`, which run on this host), corrected by this host's NTP offset. Positive: the issuer runs fast (its fresh tokens are not yet valid elsewhere); negative: slow. Beside it, this host's own NTP offset (server − local), the correction applied. A lead seen only by remote verifiers does not appear here: that lead may be the verifier's clock as much as the issuer's.",
+        datasource: {
+          type: 'prometheus',
+          uid: '${datasource}',
+        },
+        gridPos: {
+          x: 16,
+          y: 98,
+          w: 8,
+          h: 8,
+        },
+        targets: [
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'max by (issuer) (skew_jwt_issuer_clock_error_seconds{job=~"$job", instance=~"$instance", issuer=~"$issuer"})',
+            legendFormat: 'issuer {{issuer}} (+ = fast)',
+            range: false,
+            instant: true,
+            refId: 'A',
+          },
+          {
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            editorMode: 'code',
+            expr: 'skew_ntp_system_offset_seconds{job=~"$job", instance=~"$instance"}',
+            legendFormat: 'this host {{instance}} (NTP offset)',
+            range: false,
+            instant: true,
+            refId: 'B',
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            color: {
+              mode: 'thresholds',
+            },
+            mappings: [],
+            thresholds: {
+              mode: 'absolute',
+              steps: [
+                {
+                  color: 'red',
+                  value: null,
+                },
+                {
+                  color: 'green',
+                  value: -1,
+                },
+                {
+                  color: 'red',
+                  value: 1,
+                },
+              ],
+            },
+            unit: 's',
+            decimals: 3,
+          },
+          overrides: [],
+        },
+        options: {
+          colorMode: 'value',
+          graphMode: 'none',
+          justifyMode: 'auto',
+          orientation: 'horizontal',
+          reduceOptions: {
+            calcs: [
+              'lastNotNull',
+            ],
+            fields: '',
+            values: false,
+          },
+          showPercentChange: false,
+          textMode: 'value_and_name',
+          wideLayout: true,
+        },
+      },
+      {
         id: 24,
         type: 'row',
         title: 'Exporter health',
@@ -2878,7 +3377,7 @@ function(c)
         collapsed: false,
         gridPos: {
           x: 0,
-          y: 90,
+          y: 106,
           w: 24,
           h: 1,
         },
@@ -2895,7 +3394,7 @@ function(c)
         },
         gridPos: {
           x: 0,
-          y: 91,
+          y: 107,
           w: 6,
           h: 8,
         },
@@ -2980,7 +3479,7 @@ function(c)
         },
         gridPos: {
           x: 6,
-          y: 91,
+          y: 107,
           w: 6,
           h: 8,
         },
@@ -3053,7 +3552,7 @@ function(c)
         },
         gridPos: {
           x: 12,
-          y: 91,
+          y: 107,
           w: 12,
           h: 8,
         },
@@ -3146,7 +3645,7 @@ function(c)
         },
         gridPos: {
           x: 0,
-          y: 99,
+          y: 115,
           w: 8,
           h: 8,
         },
@@ -3239,7 +3738,7 @@ function(c)
         },
         gridPos: {
           x: 8,
-          y: 99,
+          y: 115,
           w: 8,
           h: 8,
         },
@@ -3332,7 +3831,7 @@ function(c)
         },
         gridPos: {
           x: 16,
-          y: 99,
+          y: 115,
           w: 8,
           h: 8,
         },
