@@ -9,9 +9,14 @@
 //!
 //! A key is refused at load when RFC 7518 forbids it (RSA under 2048 bits, §3.3; an HMAC secret
 //! shorter than the hash, §3.2) or when it could never verify: the checks are those the
-//! verification runs on every token (jsonwebtoken's rust_crypto backend builds an
+//! verification runs on every token with jsonwebtoken's `rust_crypto` backend (it builds an
 //! `rsa::RsaPublicKey`, a `p256`/`p384` `VerifyingKey` from the SEC1 point, an `ed25519_dalek`
-//! `VerifyingKey`), so a key that passes here fails a token only on its signature. A JWK is used
+//! `VerifyingKey`), so a key that passes here fails a token only on its signature. They run
+//! whichever backend the build verifies with (the `aws-lc` feature, the default, or
+//! `rust-crypto`), so both accept the same keys: AWS-LC's own limits are as wide or wider
+//! (RSA: 2048 to 8192 bits, an odd exponent above 1 of at most 33 bits; EC points are checked
+//! on the curve when a signature is verified), and what it would take beyond them (RSA keys of
+//! 4097 to 8192 bits) is refused here as under `rust_crypto`. A JWK is used
 //! only when `use` and `key_ops` allow verification (RFC 7517 §4.2, §4.3). A JWKS keeps its
 //! usable keys and reports each one it skipped ([`Skipped`]: which, and why) for the caller to log.
 //!
@@ -248,7 +253,8 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(err) => Err(match err {
             rsa::Error::ModulusTooLarge => format!(
-                "an RSA key of {bits} bits; the verification library takes at most {}",
+                "an RSA key of {bits} bits; this exporter takes at most {} (the limit of the \
+                 rust-crypto verification backend, kept for both)",
                 rsa::RsaPublicKey::MAX_SIZE
             ),
             rsa::Error::InvalidModulus => {
