@@ -38,9 +38,10 @@
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
-//!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
-//!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
-//!   the endpoint. Each verification becomes an event.
+//!   decision (token → verdict), `verify::cache` the verified-token cache it consults,
+//!   `verify::config` the `[verify]` table, `verify::keys` the keys (parsing, fingerprints),
+//!   `verify::refresh` the tasks that keep them current, `verify::http` the endpoint. Each
+//!   verification, from the cache or not, becomes an event.
 //! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
 //!   and the request's timing → an interval holding the target's offset; bisection of its
 //!   second), `probe::prober` the task per target; its targets are `config::probe`. And the

@@ -532,15 +532,24 @@ fn purpose(value: &Value) -> Result<(), (SkipKind, String)> {
 }
 
 /// The keys a verification reads: every source's last good keys, combined.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<Key>>,
+    /// Unique and increasing in the process: the verified-token cache drops what it holds
+    /// when it sees a newer one (`verify::cache`).
+    generation: u64,
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet::new(Vec::new())
+    }
 }
 
 /// Which keys may verify a token, from its `kid` and `alg`.
 #[derive(Debug)]
 pub enum Selection<'a> {
-    Keys(Vec<&'a Key>),
+    Keys(Vec<&'a Arc<Key>>),
     /// The token names a `kid` no key has.
     UnknownKid,
     /// No key at all is loaded.
@@ -551,7 +560,17 @@ pub enum Selection<'a> {
 
 impl KeySet {
     pub fn new(keys: Vec<Arc<Key>>) -> Self {
-        KeySet { keys }
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static GENERATION: AtomicU64 = AtomicU64::new(1);
+        KeySet {
+            keys,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// This set's generation: a set made later has a larger one.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn len(&self) -> usize {
@@ -586,7 +605,7 @@ impl KeySet {
                 _ => true,
             };
             if candidate && fits {
-                fitting.push(&**k);
+                fitting.push(k);
             }
         }
         if !fitting.is_empty() {
