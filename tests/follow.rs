@@ -463,3 +463,56 @@ reason = "/error"
     );
     check_analyze(&analyze(&config, "api-structlog", &log, ISSUER), &truth);
 }
+
+/// Hostile lines never stall the tailer: a line over `events.max-line` (1 MiB by default) is
+/// skipped to its newline and refused as `too_large`; a line just under it that the pattern
+/// almost matches, and one built against a backtracking engine, are one linear pass each; the
+/// line after them is recorded.
+#[test]
+fn hostile_lines_do_not_stall_the_tailer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let table = r#"name = "hostile"
+format = "regex"
+regex = '^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*(a+)*jwt\.exceptions\.(?P<reason>\w+: .*)$'
+ts-format = "%Y-%m-%d %H:%M:%S,%3f"
+outcome-value = "rejected"
+"#;
+    let (ex, _config) = start(dir.path(), &log, table);
+    let ts = "2026-12-01 14:00:00,250";
+    let mut text = String::new();
+    text.push_str(&format!("{ts} {}\n", "x".repeat(2 << 20)));
+    text.push_str(&format!("{ts} {}!\n", "a".repeat((1 << 20) - 64)));
+    text.push_str(&format!(
+        "{ts} {}\n",
+        "jwt.exceptions.".repeat(((1 << 20) - 64) / 15)
+    ));
+    text.push_str(&format!(
+        "{ts} WARNING api: jwt.exceptions.ExpiredSignatureError: Signature has expired\n"
+    ));
+    fs::write(&log, text).unwrap();
+    let s = wait_read(&ex, &log, "hostile");
+    let pattern = [("pattern", "hostile")];
+    assert_eq!(s.value("skew_tail_lines_refused_total", &pattern), 1.0);
+    assert_eq!(s.value("skew_tail_lines_skipped_total", &pattern), 2.0);
+    assert_eq!(
+        s.value(
+            "skew_events_invalid_total",
+            &[("transport", "file"), ("error", "too_large")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.value(
+            "skew_jwt_rejections_total",
+            &[
+                ("source", "unknown"),
+                ("issuer", "unknown"),
+                ("reason", "expired")
+            ]
+        ),
+        1.0,
+        "{}",
+        s.dump("skew_jwt_rejections_total")
+    );
+}
