@@ -397,6 +397,11 @@ impl Mapping {
         })
     }
 
+    /// True for a text log read by a regex (false: JSON by pointer).
+    pub fn is_regex(&self) -> bool {
+        matches!(self.extract, Extract::Regex { .. })
+    }
+
     /// Reads one line (without its newline). `now` is the time of a line without `ts`.
     pub fn map<'a>(&'a self, line: &'a [u8], now: f64) -> Mapped<'a> {
         let mut slots: Slots<'a> = Default::default();
