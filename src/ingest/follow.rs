@@ -602,7 +602,12 @@ fn bare_token(t: &str) -> &str {
 
 /// Builds the regex extraction: every named group must be a field's name, and at least one.
 fn regex_extract(re: &str) -> Result<Extract, SpecError> {
+    // ASCII classes (`\w`, `\d`, `\s`, word boundaries), as RE2 and so mtail have them: the
+    // Unicode `\w` is a union of hundreds of ranges, and the capture pass of a matched line
+    // (the bounded backtracker) cost about half the CPU with it (perf, benches/README.md).
+    // `(?u)` in the pattern turns Unicode back on where it is wanted.
     let regex = regex::bytes::RegexBuilder::new(re)
+        .unicode(false)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| spec_error("regex", e.to_string()))?;
