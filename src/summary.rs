@@ -223,7 +223,7 @@ fn probe_lines(settings: &Settings, lines: &mut Vec<Line>) {
 }
 
 /// How a listener with this web config is reached.
-fn transport(config: Option<&WebConfigSource>) -> String {
+pub fn transport(config: Option<&WebConfigSource>) -> String {
     let Some(w) = config else {
         return "plain HTTP".into();
     };

@@ -473,8 +473,7 @@ impl Mapping {
             None => text(Field::Source, take(Field::Source))?,
         };
         let iss = text(Field::Iss, take(Field::Iss))?;
-        // Read and checked like the others, not recorded yet: events carry no `kid` so far.
-        let _kid = text(Field::Kid, take(Field::Kid))?;
+        let kid = text(Field::Kid, take(Field::Kid))?;
         let token = text(Field::Token, take(Field::Token))?.map(strip_bearer);
         let reason = text(Field::Reason, take(Field::Reason))?;
         let rejected_when = take(Field::RejectedWhen);
@@ -500,6 +499,7 @@ impl Mapping {
         };
         Ok(Wire {
             ts,
+            kid,
             source,
             iss,
             iat,
@@ -872,13 +872,15 @@ mod tests {
             (Field::Iss, "/a~1b/m~0n"),
             (Field::Iat, "/list/1/iat"),
             (Field::Outcome, "/"),
+            (Field::Kid, "/hdr/kid"),
         ]))
         .unwrap();
         let e = event(
             &m,
-            r#"{"":"accepted","list":[{"iat":1},{"iat":"1790000000.5"}],"a/b":{"m~n":"caf\u00e9 issuer"}}"#,
+            r#"{"hdr":{"kid":"k1"},"":"accepted","list":[{"iat":1},{"iat":"1790000000.5"}],"a/b":{"m~n":"caf\u00e9 issuer"}}"#,
         );
         assert_eq!(e.issuer.as_deref(), Some("café issuer"));
+        assert_eq!(e.kid.as_deref(), Some("k1"));
         assert_eq!(e.iat, Some(1_790_000_000.5));
         assert_eq!(parse_pointer("/a/0").unwrap(), ["a", "0"]);
         assert!(parse_pointer("a").is_err() && parse_pointer("").is_err());
