@@ -45,6 +45,7 @@ fn debian_package(path: &str) -> Option<&'static str> {
         "promtool" | "prometheus" => "prometheus",
         "nginx" => "nginx",
         "systemd-analyze" => "systemd",
+        "jsonnet" => "jsonnet",
         f if f.starts_with("libfaketime") => "faketime",
         _ => return None,
     })
@@ -568,6 +569,7 @@ mod tests {
             Some("faketime")
         );
         assert_eq!(debian_package("/usr/bin/systemd-analyze"), Some("systemd"));
+        assert_eq!(debian_package("/usr/bin/jsonnet"), Some("jsonnet"));
         assert_eq!(debian_package("/usr/bin/true"), None);
         assert!(require_paths(&[]), "nothing required, nothing missing");
     }
