@@ -1,4 +1,5 @@
-//! `skew-exporter analyze FILE...`: offline forensics. Reads JSON-lines events, records them
+//! `skew-exporter analyze FILE...`: offline forensics. Reads JSON-lines events (or, with an
+//! `[[events.follow]]` table, a log as a service wrote it: [`line_format`]), records them
 //! through the same [`Recorder`] as the daemon, and reports what the metrics say: per issuer and
 //! source, accepted and rejected with reasons, age quantiles from the histogram, issuer lead,
 //! expired rejections within 5 s of `exp`, and a one-line verdict per issuer.
@@ -16,6 +17,7 @@ use prometheus::proto::MetricFamily;
 use serde::Serialize;
 
 use crate::config::{AnalyzeArgs, AnalyzeFormat, Settings};
+use crate::ingest::follow::LineFormat;
 use crate::ingest::Ingest;
 use crate::metrics::{Metrics, Transport};
 use crate::record::Recorder;
@@ -31,6 +33,44 @@ pub enum AnalyzeError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot write the report: {0}")]
     Write(#[from] io::Error),
+    #[error("{0}")]
+    Format(String),
+}
+
+/// How `analyze` reads its files: the `[[events.follow]]` table `--format-from` names (by
+/// `name`, or else by `path`), the only table there is, or our event schema when there is none.
+pub fn line_format(args: &AnalyzeArgs, settings: &Settings) -> Result<LineFormat, AnalyzeError> {
+    let tables = &settings.events.tail.follow;
+    let table = match &args.format_from {
+        Some(name) => tables
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .or_else(|| tables.iter().find(|t| t.name.is_none() && &t.path == name))
+            .ok_or_else(|| {
+                let known: Vec<&str> = tables.iter().map(|t| t.label()).collect();
+                AnalyzeError::Format(format!(
+                    "--format-from {name}: no [[events.follow]] table of that name in the \
+                     configuration (tables: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?,
+        None => match tables.as_slice() {
+            [] => return Ok(LineFormat::Events),
+            [one] => one,
+            _ => {
+                return Err(AnalyzeError::Format(format!(
+                    "the configuration has {} [[events.follow]] tables: name one with \
+                     --format-from",
+                    tables.len()
+                )))
+            }
+        },
+    };
+    Ok(table.format.clone())
 }
 
 /// Per (source, issuer) or per issuer: what the metrics say.
@@ -85,13 +125,14 @@ pub fn run(
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
+    let format = line_format(args, settings)?;
     let recorder = Recorder::new(metrics.clone(), &settings.events.recorder);
     let mut first_error = None;
     {
         let mut batch = recorder.batch(Transport::File);
         let mut ingest = Ingest::new(&mut batch, settings.events.max_line, crate::unix_now());
         for path in &args.files {
-            if let Err(source) = feed(path, &mut ingest) {
+            if let Err(source) = feed(path, &format, &mut ingest) {
                 let path = path.display().to_string();
                 eprintln!("skew-exporter analyze: cannot read {path}: {source}");
                 first_error.get_or_insert(AnalyzeError::Read { path, source });
@@ -114,13 +155,18 @@ pub fn run(
 const BLOCK: usize = 1 << 20;
 
 /// Streams one file (or stdin for `-`) line by line into `ingest`.
-fn feed(path: &Path, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
+fn feed(path: &Path, format: &LineFormat, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
     let reader: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path)?)
     };
-    feed_from(reader, BLOCK, |line, number| ingest.line(line, number))
+    match format {
+        LineFormat::Events => feed_from(reader, BLOCK, |line, number| ingest.line(line, number)),
+        LineFormat::Mapped(mapping) => feed_from(reader, BLOCK, |line, number| {
+            ingest.mapped_line(mapping, line, number);
+        }),
+    }
 }
 
 /// Reads big blocks and hands every line, numbered from 1 and without its newline, to `line`

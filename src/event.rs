@@ -457,36 +457,38 @@ impl Event<'_> {
     }
 }
 
-/// The event as written. Unknown fields are ignored (verifiers add their own).
+/// The event as written, before its checks. Unknown fields are ignored (verifiers add their
+/// own). `[[events.follow]]` mappings ([`crate::ingest::follow`]) fill the same struct from
+/// other shapes of line, so that both go through [`from_wire`].
 #[derive(Default, Deserialize)]
-struct Wire<'a> {
+pub(crate) struct Wire<'a> {
     #[serde(default, deserialize_with = "de_ts")]
-    ts: Option<f64>,
+    pub(crate) ts: Option<f64>,
     #[serde(default, deserialize_with = "de_received")]
-    received: Option<f64>,
+    pub(crate) received: Option<f64>,
     #[serde(default, deserialize_with = "de_leeway")]
-    leeway: Option<f64>,
+    pub(crate) leeway: Option<f64>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    kid: Option<Cow<'a, str>>,
+    pub(crate) kid: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    source: Option<Cow<'a, str>>,
+    pub(crate) source: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    iss: Option<Cow<'a, str>>,
+    pub(crate) iss: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "de_aud")]
     #[allow(dead_code)]
-    aud: Option<()>,
+    pub(crate) aud: Option<()>,
     #[serde(default, deserialize_with = "de_numeric_date")]
-    iat: Option<f64>,
+    pub(crate) iat: Option<f64>,
     #[serde(default, deserialize_with = "de_numeric_date")]
-    nbf: Option<f64>,
+    pub(crate) nbf: Option<f64>,
     #[serde(default, deserialize_with = "de_numeric_date")]
-    exp: Option<f64>,
+    pub(crate) exp: Option<f64>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    token: Option<Cow<'a, str>>,
+    pub(crate) token: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    outcome: Option<Cow<'a, str>>,
+    pub(crate) outcome: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
-    reason: Option<Cow<'a, str>>,
+    pub(crate) reason: Option<Cow<'a, str>>,
 }
 
 /// Claims read from a token (no signature check: the exporter only reads times here).
@@ -692,7 +694,9 @@ fn json_error(e: serde_json::Error) -> InvalidEvent {
     InvalidEvent::new(kind, e.to_string())
 }
 
-fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
+/// Checks the fields and builds the event: the one place an event is made from what a
+/// transport read.
+pub(crate) fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
     let outcome_text = w
         .outcome
         .ok_or_else(|| InvalidEvent::new(InvalidKind::MissingField, "`outcome` is required"))?;
@@ -820,7 +824,7 @@ fn read_token(token: &str) -> Result<TokenClaims, InvalidEvent> {
 /// A plausible Unix time: finite, not negative, not past year 9999. The one test both
 /// parsing paths use.
 #[inline(always)]
-fn time_in_range(v: f64) -> bool {
+pub(crate) fn time_in_range(v: f64) -> bool {
     v.is_finite() && (0.0..=MAX_TIME).contains(&v)
 }
 

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`config`]: command-line flags and the TOML file, merged and validated into `Settings`:
 //!   `config::base` (file reading, `ConfigError`, value parsers; a leaf), `config::flags` (clap),
-//!   one file per area (`config::web`, `ntp`, `log`, `events`, `probe`; `[verify]` is
+//!   one file per area (`config::web`, `ntp`, `log`, `events` with its `[[events.follow]]`
+//!   tables in `config::follow`, `probe`; `[verify]` is
 //!   `verify::config`), each pure `validate` first, then a step that reads the files the
 //!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
@@ -34,8 +35,9 @@
 //! - [`labels`]: the cardinality guard for `source` and `issuer`.
 //! - [`record`]: the one recording path: event → counters, histograms, issuer lead.
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`
-//!   (its refusals: `ingest::refusal`), `ingest::tail` follows JSON-lines files (rotation,
-//!   truncation, `ingest::checkpoint`).
+//!   (its refusals: `ingest::refusal`), `ingest::tail` follows files (rotation, truncation,
+//!   `ingest::checkpoint`), `ingest::follow` reads the lines of logs services already write
+//!   (JSON by pointer, text by regex) into the same events.
 //! - [`verdict`]: token verdicts, pure: why a time rejection happened (the `cause` of
 //!   `skew_jwt_time_rejections_total`, with its table test), the leeway an accepted token used,
 //!   a rejection's lifetime fraction, the issuer clock error (lead − NTP offset, with the sign

@@ -305,13 +305,15 @@ impl VerifyMetrics {
     }
 }
 
-/// File tailing, per configured pattern (label `pattern`, the pattern as configured).
+/// File tailing, per configured pattern (label `pattern`, the pattern as configured; for an
+/// `[[events.follow]]` table, its `name`, or else its `path`).
 pub struct TailMetrics {
     pub lines: IntCounterVec,
     pub bytes: IntCounterVec,
     pub rotations: IntCounterVec,
     pub truncations: IntCounterVec,
     pub refused: IntCounterVec,
+    pub skipped: IntCounterVec,
     pub read_errors: IntCounterVec,
     pub lag: IntGaugeVec,
     pub files: IntGaugeVec,
@@ -341,6 +343,12 @@ impl TailMetrics {
                 "Lines refused (invalid events or over --events.max-line).",
                 p,
             )?,
+            skipped: counter(
+                r,
+                "skew_tail_lines_skipped_total",
+                "Lines of an [[events.follow]] log that are not verifications: the regex did not match, event-when was absent, or the line was blank.",
+                p,
+            )?,
             read_errors: counter(
                 r,
                 "skew_tail_read_errors_total",
@@ -365,6 +373,7 @@ impl TailMetrics {
         let _ = self.rotations.remove_label_values(l);
         let _ = self.truncations.remove_label_values(l);
         let _ = self.refused.remove_label_values(l);
+        let _ = self.skipped.remove_label_values(l);
         let _ = self.read_errors.remove_label_values(l);
         let _ = self.lag.remove_label_values(l);
         let _ = self.files.remove_label_values(l);

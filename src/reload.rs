@@ -315,19 +315,20 @@ impl Reloader {
         }
         let old = std::mem::replace(&mut self.tail, Generation::new(&self.cancel));
         old.stop().await;
+        let kept = new.events.tail.labels();
         for gone in self
             .current
             .events
             .tail
-            .patterns
-            .iter()
-            .filter(|p| !new.events.tail.patterns.contains(p))
+            .labels()
+            .into_iter()
+            .filter(|p| !kept.contains(p))
         {
             self.metrics.tail.forget(gone);
         }
         self.tail = Self::start_tail(new, &self.recorder, &self.cancel);
         tracing::info!(
-            patterns = new.events.tail.patterns.len(),
+            patterns = new.events.tail.patterns.len() + new.events.tail.follow.len(),
             "file tailing restarted"
         );
     }

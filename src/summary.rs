@@ -6,6 +6,7 @@
 //! files are counted, and a JWKS URL is shown without credentials or query string.
 
 use crate::config::{Settings, WebConfigSource};
+use crate::ingest::follow::LineFormat;
 use crate::ingest::tail::StartAt;
 
 /// One line of the summary: the area it is about (`web`, `ntp`, `events`, `verify`) and what it
@@ -123,7 +124,7 @@ fn events_lines(settings: &Settings, lines: &mut Vec<Line>) {
         },
     );
     let tail = &events.tail;
-    if tail.patterns.is_empty() {
+    if tail.patterns.is_empty() && tail.follow.is_empty() {
         push("events", "no followed files".into());
     } else {
         let start = match tail.start {
@@ -141,9 +142,20 @@ fn events_lines(settings: &Settings, lines: &mut Vec<Line>) {
             "events",
             format!(
                 "following {}: files seen for the first time are read {start}{resume}",
-                tail.patterns.join(", ")
+                tail.labels().join(", ")
             ),
         );
+        for t in &tail.follow {
+            let how = match &t.format {
+                LineFormat::Events => "as events",
+                LineFormat::Mapped(m) if m.is_regex() => "by regex",
+                LineFormat::Mapped(_) => "as JSON, fields by pointer",
+            };
+            push(
+                "events",
+                format!("[[events.follow]] {}: {} read {how}", t.label(), t.path),
+            );
+        }
     }
 }
 
@@ -274,6 +286,20 @@ mod tests {
             .iter()
             .map(|l| format!("{}: {}\n", l.area, l.text))
             .collect()
+    }
+
+    #[test]
+    fn followed_logs_say_how_they_are_read() {
+        let t = text(&settings(
+            "[events]\nfiles = [\"/e/*.jsonl\"]\n[[events.follow]]\nname = \"api\"\npath = \"/a.log\"\nformat = \"regex\"\nregex = '(?P<reason>x)'\n[[events.follow]]\npath = \"/o.log\"\nformat = \"json\"\nreason = \"/err\"\n",
+        ));
+        for want in [
+            "events: following /e/*.jsonl, api, /o.log: files seen for the first time",
+            "events: [[events.follow]] api: /a.log read by regex\n",
+            "events: [[events.follow]] /o.log: /o.log read as JSON, fields by pointer\n",
+        ] {
+            assert!(t.contains(want), "missing {want:?} in\n{t}");
+        }
     }
 
     #[test]

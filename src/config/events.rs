@@ -15,6 +15,7 @@ use super::base::{
 };
 use super::defaults;
 use super::flags::Flags;
+use super::follow::{self, RawFollow};
 use crate::ingest::tail::{StartAt, TailSettings};
 use crate::record::RecorderSettings;
 use crate::verdict::CauseSettings;
@@ -63,6 +64,8 @@ pub struct RawEvents {
     pub checkpoint: Option<PathBuf>,
     #[serde(default, deserialize_with = "de_duration")]
     pub file_poll_interval: Option<Duration>,
+    /// `[[events.follow]]`: logs to follow as they are (src/config/follow.rs).
+    pub follow: Option<Vec<RawFollow>>,
 }
 
 /// The validated events settings. `S` is what the shared secret is: its file (`PathBuf`)
@@ -229,8 +232,10 @@ fn tail(flags: &Flags, raw: &RawEvents, max_line: usize) -> Result<TailSettings,
             "must be between 50ms and 5m",
         ));
     }
+    let follow = follow::validate(raw.follow.as_deref().unwrap_or_default(), patterns.len())?;
     Ok(TailSettings {
         patterns,
+        follow,
         start: flags
             .events_file_start
             .or(raw.file_start)

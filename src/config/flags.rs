@@ -48,6 +48,11 @@ pub struct AnalyzeArgs {
     /// Output: a human report, the Prometheus exposition, or a JSON summary.
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
     pub format: AnalyzeFormat,
+    /// Read the files as the `[[events.follow]]` table of this `name` (or `path`) in
+    /// `--config.file` says. Without it, a configuration with exactly one such table is read
+    /// that way, and one without any as our event schema.
+    #[arg(long = "format-from", value_name = "NAME")]
+    pub format_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

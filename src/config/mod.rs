@@ -14,7 +14,8 @@
 //!   crate.
 //! - [`defaults`]: built-in defaults. [`flags`]: the command line.
 //! - One file per area, each with its raw (serde) struct, its settings and its `validate`:
-//!   [`web`], [`ntp`], [`log`], [`events`], [`probe`] (`[[probe.http-date]]`, the remote
+//!   [`web`], [`ntp`], [`log`], [`events`] (its `[[events.follow]]` tables in [`follow`]),
+//!   [`probe`] (`[[probe.http-date]]`, the remote
 //!   clocks); `[verify]` is `crate::verify::config`, beside the keys it describes;
 //!   `[probe.jwt]` is `crate::probe::jwt_config`, beside the JWT tolerance probe.
 //! - Here: [`RawConfig`] (the whole file) and [`Settings::from_sources`], one call per area plus
@@ -24,6 +25,7 @@ pub mod base;
 pub mod defaults;
 pub mod events;
 pub mod flags;
+pub mod follow;
 pub mod log;
 pub mod ntp;
 pub mod probe;

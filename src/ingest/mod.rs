@@ -5,10 +5,12 @@
 //! never drops the good ones around it. Every refused event, whoever finds it (the parser, the
 //! size check here, the tailer's line limit, `POST /v1/events`'s body limit), is counted by
 //! [`Ingest::refuse`] and nowhere else. The transports are [`http`] (push, its refusals in
-//! [`refusal`]) and [`tail`] (JSON-lines files, with [`checkpoint`]); `analyze` feeds files
-//! through the same type.
+//! [`refusal`]) and [`tail`] (followed files, with [`checkpoint`]); `analyze` feeds files
+//! through the same type. Lines of the logs services already write (`[[events.follow]]`) go
+//! through a [`follow::Mapping`] instead of the event parser, into the same [`Batch`].
 
 pub mod checkpoint;
+pub mod follow;
 pub mod http;
 pub mod refusal;
 pub mod tail;
@@ -109,6 +111,40 @@ impl<'b, 'r> Ingest<'b, 'r> {
             return;
         }
         self.event(bytes, line);
+    }
+
+    /// One line of a followed log, read by `mapping` (a blank line is skipped like any other
+    /// line the mapping does not select). True when the line was skipped: not an event.
+    pub fn mapped_line(&mut self, mapping: &follow::Mapping, bytes: &[u8], line: u64) -> bool {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.len() > self.max_event {
+            let e = InvalidEvent::new(
+                InvalidKind::TooLarge,
+                format!(
+                    "line of {} bytes is over the {}-byte limit",
+                    bytes.len(),
+                    self.max_event
+                ),
+            );
+            self.refuse(line, e);
+            return false;
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return true;
+        }
+        match mapping.map(bytes, self.now) {
+            follow::Mapped::Event(ev) => {
+                self.batch.record(&ev);
+                self.report.accepted += 1;
+                false
+            }
+            follow::Mapped::Skipped => true,
+            follow::Mapped::Invalid(e) => {
+                tracing::debug!(line, error = %e, "line refused");
+                self.refuse(line, e);
+                false
+            }
+        }
     }
 
     /// A whole NDJSON body.

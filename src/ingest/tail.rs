@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::checkpoint::{self, Checkpoint, Entry, FINGERPRINT_LEN};
+use super::follow::LineFormat;
 use super::Ingest;
 use crate::event::{InvalidEvent, InvalidKind};
 use crate::metrics::{Metrics, Transport};
@@ -59,13 +60,51 @@ pub enum StartAt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TailSettings {
+    /// `events.files`: files of our event schema.
     pub patterns: Vec<String>,
+    /// `[[events.follow]]`: files read as their table says, after `patterns` (a file matching
+    /// both is read by the first that matches).
+    pub follow: Vec<FollowTable>,
     pub start: StartAt,
     pub checkpoint: Option<PathBuf>,
     pub poll_interval: Duration,
     pub max_line: usize,
     /// A file no longer at any matching path is dropped after being idle this long.
     pub idle_drop: Duration,
+}
+
+impl TailSettings {
+    /// The `pattern` label of every pattern and table.
+    pub fn labels(&self) -> Vec<&str> {
+        let follow = self.follow.iter().map(FollowTable::label);
+        self.patterns
+            .iter()
+            .map(String::as_str)
+            .chain(follow)
+            .collect()
+    }
+}
+
+/// One `[[events.follow]]` table, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowTable {
+    pub name: Option<String>,
+    /// A glob, as `events.files` patterns are.
+    pub path: String,
+    pub format: LineFormat,
+}
+
+impl FollowTable {
+    /// The `pattern` label of its `skew_tail_*` series: its name, or else its path.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.path)
+    }
+}
+
+/// A glob the tailer evaluates, and how its files are read.
+struct Source {
+    glob: String,
+    format: LineFormat,
 }
 
 /// What [`LineBuffer::feed`] hands out.
@@ -235,6 +274,7 @@ struct PatternMetrics {
     rotations: IntCounter,
     truncations: IntCounter,
     refused: IntCounter,
+    skipped: IntCounter,
     read_errors: IntCounter,
     lag: IntGauge,
     files: IntGauge,
@@ -250,6 +290,7 @@ impl PatternMetrics {
             rotations: t.rotations.with_label_values(l),
             truncations: t.truncations.with_label_values(l),
             refused: t.refused.with_label_values(l),
+            skipped: t.skipped.with_label_values(l),
             read_errors: t.read_errors.with_label_values(l),
             lag: t.lag.with_label_values(l),
             files: t.files.with_label_values(l),
@@ -294,7 +335,7 @@ pub fn spawn(
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) {
-    if settings.patterns.is_empty() {
+    if settings.patterns.is_empty() && settings.follow.is_empty() {
         return;
     }
     let (tx, rx) = mpsc::channel();
@@ -327,6 +368,8 @@ pub fn spawn(
 
 struct Tailer {
     settings: TailSettings,
+    /// `settings.patterns`, then `settings.follow`: what a `pattern` index refers to.
+    sources: Vec<Source>,
     recorder: Arc<Recorder>,
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashSet<PathBuf>,
@@ -352,13 +395,29 @@ impl Tailer {
         recorder: Arc<Recorder>,
         watcher: Option<notify::RecommendedWatcher>,
     ) -> Self {
-        let metrics = settings
+        let events = settings
             .patterns
             .iter()
-            .map(|p| PatternMetrics::new(recorder.metrics(), p))
-            .collect();
+            .map(|p| (p.as_str(), p.as_str(), LineFormat::Events));
+        let follow = settings
+            .follow
+            .iter()
+            .map(|t| (t.path.as_str(), t.label(), t.format.clone()));
+        let (sources, metrics) = events
+            .chain(follow)
+            .map(|(glob, label, format)| {
+                (
+                    Source {
+                        glob: glob.to_owned(),
+                        format,
+                    },
+                    PatternMetrics::new(recorder.metrics(), label),
+                )
+            })
+            .unzip();
         Tailer {
             settings,
+            sources,
             recorder,
             watcher,
             watched: HashSet::new(),
@@ -457,8 +516,8 @@ impl Tailer {
     /// Evaluates every pattern: follows new files, notices rotations and vanished paths.
     fn discover(&mut self) {
         let mut current: HashMap<PathBuf, (FileId, usize, u64)> = HashMap::new();
-        for i in 0..self.settings.patterns.len() {
-            let Ok(paths) = glob::glob(&self.settings.patterns[i]) else {
+        for i in 0..self.sources.len() {
+            let Ok(paths) = glob::glob(&self.sources[i].glob) else {
                 continue;
             };
             for path in paths.flatten() {
@@ -562,6 +621,7 @@ impl Tailer {
             return;
         };
         let m = &self.metrics[f.pattern];
+        let format = &self.sources[f.pattern].format;
         let size = match f.file.metadata() {
             Ok(meta) => meta.len(),
             Err(e) => {
@@ -612,18 +672,22 @@ impl Tailer {
             f.offset += n as u64;
             m.bytes.inc_by(n as u64);
             let invalid_before = ingest.invalid();
-            let mut lines = 0u64;
+            let (mut lines, mut skipped) = (0u64, 0u64);
             f.buffer.feed(&chunk[..n], |piece| {
                 lines += 1;
-                match piece {
-                    Piece::Line(line) => ingest.line(line, 0),
-                    Piece::Overlong => ingest.refuse(
+                match (piece, format) {
+                    (Piece::Line(line), LineFormat::Events) => ingest.line(line, 0),
+                    (Piece::Line(line), LineFormat::Mapped(mapping)) => {
+                        skipped += u64::from(ingest.mapped_line(mapping, line, 0));
+                    }
+                    (Piece::Overlong, _) => ingest.refuse(
                         0,
                         InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
                     ),
                 }
             });
             m.lines.inc_by(lines);
+            m.skipped.inc_by(skipped);
             m.refused.inc_by(ingest.invalid() - invalid_before);
         }
         if f.fingerprint
@@ -640,8 +704,8 @@ impl Tailer {
         let Some(w) = self.watcher.as_mut() else {
             return;
         };
-        for pattern in &self.settings.patterns {
-            let dir = watch_dir(pattern);
+        for source in &self.sources {
+            let dir = watch_dir(&source.glob);
             if self.watched.contains(&dir) || !dir.is_dir() {
                 continue;
             }
@@ -670,10 +734,9 @@ impl Tailer {
         };
         for entry in cp.files {
             let Some(pattern) = self
-                .settings
-                .patterns
+                .sources
                 .iter()
-                .position(|p| glob_matches(p, &entry.path))
+                .position(|s| glob_matches(&s.glob, &entry.path))
             else {
                 continue; // no longer configured
             };
