@@ -20,7 +20,13 @@ pub fn main() -> ExitCode {
     };
     if let Some(Command::Analyze(args)) = &cli.command {
         let mut out = std::io::stdout().lock();
-        return match crate::analyze::run(args, &settings, &mut out) {
+        let result = match args.format {
+            crate::config::AnalyzeFormat::Html => {
+                crate::report::html::run(args, &settings, &mut out)
+            }
+            _ => crate::analyze::run(args, &settings, &mut out),
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("skew-exporter analyze: {e}");

@@ -7,7 +7,8 @@
 //!   `verify::config`), each pure `validate` first, then a step that reads the files the
 //!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
-//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
+//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (the live diagnosis page,
+//!   `report::live`; `/probe` is `probe::jwt_http`'s).
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
 //!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
 //!   (`axum::serve` has none of these).
@@ -35,7 +36,11 @@
 //!   truncation, `ingest::checkpoint`).
 //! - [`verdict`]: why a time rejection happened (the `cause` of
 //!   `skew_jwt_time_rejections_total`): a pure decision with its table test.
-//! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
+//! - [`analyze`]: the offline `analyze` subcommand, through the same recorder; its verdict
+//!   (`analyze::judge`) is the one behind every report.
+//! - [`report`]: the pictures: `analyze --format html` (`report::html`, an incident report in
+//!   one file) and the live page `/` (`report::live`), with hand-written SVG (`report::svg`)
+//!   and the report's time axis (`report::timeline`).
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
 //!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
@@ -87,6 +92,7 @@ pub mod ntp;
 pub mod probe;
 pub mod record;
 pub mod reload;
+pub mod report;
 pub mod server;
 pub mod summary;
 pub mod synth;

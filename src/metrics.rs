@@ -23,6 +23,7 @@ use crate::ntp::sample::QueryResult;
 mod growing;
 mod jwt;
 mod lead;
+pub mod recent;
 pub use growing::GrowingGaugeVec;
 #[cfg(test)]
 pub(crate) use jwt::reference;
@@ -83,6 +84,8 @@ pub struct Metrics {
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
     pub http_date: HttpDateMetrics,
+    /// Snapshots of the rejection and NTP query counters for the live page (not exported).
+    pub recent: recent::Recent,
 }
 
 /// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
@@ -566,6 +569,7 @@ impl Metrics {
             verify,
             http,
             http_date,
+            recent: recent::Recent::default(),
         })
     }
 

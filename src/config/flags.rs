@@ -45,9 +45,13 @@ pub struct AnalyzeArgs {
     /// JSON-lines files of events; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output: a human report, the Prometheus exposition, or a JSON summary.
+    /// Output: a human report, the Prometheus exposition, a JSON summary, or an HTML incident
+    /// report (one self-contained file with charts).
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
     pub format: AnalyzeFormat,
+    /// No progress bar (it is shown on standard error only when that is a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +59,7 @@ pub enum AnalyzeFormat {
     Text,
     Prometheus,
     Json,
+    Html,
 }
 
 /// Every setting that can also be given on the command line. `None` means "not given".
