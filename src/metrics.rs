@@ -569,7 +569,7 @@ impl Metrics {
             verify,
             http,
             http_date,
-            recent: recent::Recent::default(),
+            recent: recent::Recent::new(crate::unix_now()),
         })
     }
 

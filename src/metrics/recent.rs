@@ -106,6 +106,14 @@ impl Inner {
 }
 
 impl Recent {
+    /// A ring whose first snapshot is "every counter at 0" at `now`: what the counters of a
+    /// fresh registry are, so the first window starts with them.
+    pub fn new(now: f64) -> Self {
+        let recent = Recent::default();
+        recent.tick(now, &[]);
+        recent
+    }
+
     /// Takes a snapshot when the last one is at least a [`SLOT`] old (or the clock went back).
     pub fn tick(&self, now: f64, families: &[MetricFamily]) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

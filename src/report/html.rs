@@ -316,13 +316,35 @@ pub fn render(input: &Input<'_>) -> String {
         })
         .filter(|x| x.values.iter().any(Option::is_some))
         .collect();
+    // A negative lead only says "no token arrived early"; an issuer seen only through stale
+    // tokens would sit hundreds of seconds down and squash the others into one line. Leads
+    // below −(the highest lead, at least 1 s) are drawn at that floor.
+    let top = lines
+        .iter()
+        .flat_map(|x| x.values.iter().flatten())
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let floor = -top.max(1.0);
+    let clipped: Vec<Series> = lines
+        .iter()
+        .map(|x| Series {
+            values: x.values.iter().map(|v| v.map(|v| v.max(floor))).collect(),
+            ..x.clone()
+        })
+        .collect();
     if lines.is_empty() {
         out.push_str("<p>No token carried <code>iat</code>.</p>\n");
     } else {
+        let _ = writeln!(
+            out,
+            "<p>Leads below {} s are drawn at {} s.</p>",
+            svg::short(floor),
+            svg::short(floor)
+        );
         let chart = svg::lines(&Lines {
             title: "issuer lead".into(),
             x: dense.iter().map(|(t, _)| *t).collect(),
-            series: lines.clone(),
+            series: clipped,
             unit: "s",
             width: 1000,
             height: 260,

@@ -158,7 +158,7 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
             let chart = svg::intervals(&Intervals {
                 title: "offset ± bound per server".into(),
                 rows,
-                color: super::ISSUER_COLORS[0],
+                color: super::NTP_COLOR,
                 unit_scale: 1e3,
                 unit: "ms",
                 width: 700,
@@ -168,11 +168,17 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
     }
 
     // Issuers.
-    let minutes = input.recent.span / 60.0;
+    // "the last 5.0 min", or what there is shortly after start.
+    let span = input.recent.span;
+    let window = if span < 120.0 {
+        format!("{span:.0} s")
+    } else {
+        format!("{:.1} min", span / 60.0)
+    };
     let _ = writeln!(
         out,
         "<h2>Issuers</h2>\n<table><tr><th>issuer</th><th>lead (s)</th><th>accepted</th>\
-         <th>rejected</th><th>rejections in the last {minutes:.1} min</th></tr>"
+         <th>rejected</th><th>rejections in the last {window}</th></tr>"
     );
     for i in &summary.issuers {
         let recent = input
@@ -227,7 +233,7 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
             })
             .collect();
         let chart = svg::bars(&Bars {
-            title: format!("rejections, last {minutes:.1} min"),
+            title: format!("rejections, last {window}"),
             categories: used
                 .iter()
                 .map(|&k| Reason::ALL[k].as_str().to_owned())

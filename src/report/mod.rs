@@ -228,6 +228,8 @@ pub const ISSUER_COLORS: [&str; 8] = [
 pub const AGE_COLOR: &str = "#4c78a8";
 /// Bars of the expired-by chart.
 pub const EXPIRED_COLOR: &str = "#f58518";
+/// Intervals of the NTP offset chart.
+pub const NTP_COLOR: &str = "#2a9d8f";
 /// Bars of the premature-by chart.
 pub const PREMATURE_COLOR: &str = "#b279a2";
 

@@ -312,8 +312,8 @@ pub fn intervals(c: &Intervals) -> String {
         let _ = write!(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">{}</text>\
-             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"8\" fill=\"{}\" opacity=\"0.45\"/>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"4\" height=\"14\" fill=\"{}\"/>",
+             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"8\" fill=\"{}\"/>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"4\" height=\"14\" fill=\"#222\"/>",
             left - 6.0,
             y + 4.0,
             crate::report::escape(name),
@@ -321,14 +321,13 @@ pub fn intervals(c: &Intervals) -> String {
             (x1 - x0).max(1.0),
             c.color,
             xv - 2.0,
-            y - 7.0,
-            c.color
+            y - 7.0
         );
     }
-    for v in [-reach, 0.0, reach] {
+    for (v, anchor) in [(-reach, "start"), (0.0, "middle"), (reach, "end")] {
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{} {}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#555\">{} {}</text>",
             px(v),
             base + 14.0,
             short(v * c.unit_scale),
