@@ -285,3 +285,94 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ingest::Ingest;
+    use crate::metrics::{Metrics, Transport};
+    use crate::record::{Recorder, RecorderSettings};
+
+    fn page(lines: &[String]) -> String {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let recorder = Recorder::new(metrics.clone(), &RecorderSettings::default());
+        {
+            let mut batch = recorder.batch(Transport::Http);
+            let mut ingest = Ingest::new(&mut batch, 1 << 20, 1_790_000_000.0);
+            for (k, l) in lines.iter().enumerate() {
+                ingest.line(l.as_bytes(), k as u64 + 1);
+            }
+            assert_eq!(ingest.invalid(), 0);
+        }
+        let families = metrics.gather();
+        let recent = metrics.recent.view(crate::unix_now(), &families);
+        render(
+            &Input {
+                families: &families,
+                recent: &recent,
+                telemetry_path: "/metrics",
+            },
+            crate::unix_now(),
+        )
+    }
+
+    /// A compact JWT (unsigned; the recorder reads its claims and never keeps it).
+    fn token(claims: &serde_json::Value) -> String {
+        use base64::Engine;
+        let b = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.c2lnbmF0dXJlLXNlY3JldA",
+            b(&serde_json::json!({"alg": "HS256", "typ": "JWT"})),
+            b(claims)
+        )
+    }
+
+    #[test]
+    fn no_problem_a_hostile_issuer_and_a_token_stay_out_of_the_markup() {
+        let jwt = token(&serde_json::json!({"iss": "<script>alert(1)</script>",
+            "iat": 1_789_999_999, "exp": 1_790_000_600}));
+        let lines = [
+            serde_json::json!({"ts": 1_790_000_000, "source": "<b>web</b>", "token": jwt,
+                "outcome": "accepted"})
+            .to_string(),
+        ];
+        let html = page(&lines);
+        assert!(html.contains("No problems seen."), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b>web"), "{html}");
+        assert!(
+            html.contains("issuer &lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        for part in jwt.split('.') {
+            assert!(!html.contains(part), "a token part reached the page");
+        }
+    }
+
+    #[test]
+    fn an_issuer_ahead_is_the_verdict_and_its_recent_rejections_are_listed() {
+        let lines: Vec<String> = (0..5)
+            .map(|k| {
+                let ts = 1_790_000_000.0 + f64::from(k);
+                serde_json::json!({"ts": ts, "source": "api", "iss": "idp", "iat": ts + 3.2,
+                    "nbf": ts + 3.2, "outcome": "rejected", "reason": "not_yet_valid"})
+                .to_string()
+            })
+            .collect();
+        let html = page(&lines);
+        assert!(!html.contains("No problems seen."), "{html}");
+        let first = html.split("<li class=\"").nth(1).unwrap();
+        assert!(
+            first.starts_with("problem\"")
+                && first.contains("issuer clock ~3.2 s ahead of verifiers: 5 nbf/iat"),
+            "{first}"
+        );
+        assert!(html.contains("<td>not_yet_valid 5</td>"), "{html}");
+        assert!(html.contains("id=\"chart-recent\"") && html.contains("id=\"chart-age\""));
+        assert!(html.contains("<p>No NTP server configured.</p>"));
+    }
+}
