@@ -18,65 +18,59 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Analyze(args)) = &cli.command {
-        let mut out = std::io::stdout().lock();
-        let result = match args.format {
-            crate::config::AnalyzeFormat::Html => {
-                crate::report::html::run(args, &settings, &mut out)
-            }
-            _ => crate::analyze::run(args, &settings, &mut out),
-        };
-        return match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("skew-exporter analyze: {e}");
-                ExitCode::from(1)
-            }
-        };
+    match &cli.command {
+        Some(Command::Analyze(args)) => analyze(args, &settings),
+        Some(Command::Probe(args)) => probe(args, &settings),
+        None if cli.flags.check_config => check_config(&settings),
+        None => serve(settings),
     }
-    if let Some(Command::Probe(args)) = &cli.command {
-        return probe(args, &settings);
-    }
-    if cli.flags.check_config {
-        // Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
-        for (path, skipped) in &settings.verify.skipped_keys {
-            for s in skipped {
-                let what = match s.kind {
-                    crate::verify::keys::SkipKind::Refused => "refused",
-                    crate::verify::keys::SkipKind::Ignored => "skipped",
-                };
-                eprintln!("skew-exporter: {}: {what} {s}", path.display());
-            }
+}
+
+/// `skew-exporter analyze`: the report on stdout (`--format html`: `report::html`). Exit
+/// status 1 when the input cannot be read.
+fn analyze(args: &crate::config::AnalyzeArgs, settings: &Settings) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let result = match args.format {
+        crate::config::AnalyzeFormat::Html => crate::report::html::run(args, settings, &mut out),
+        _ => crate::analyze::run(args, settings, &mut out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skew-exporter analyze: {e}");
+            ExitCode::from(1)
         }
-        let web = match &settings.web.config {
-            None => "plain HTTP".to_owned(),
-            Some(w) => format!(
-                "{}{} (web config {})",
-                if w.config.tls.is_some() {
-                    "TLS"
-                } else {
-                    "plain HTTP"
-                },
-                if w.config.has_users() {
-                    " + basic auth"
-                } else {
-                    ""
-                },
-                w.path.display()
-            ),
-        };
-        println!(
-            "configuration OK: listen {} path {} over {web}, {} NTP server(s) every {:?}",
-            settings.web.listen_address,
-            settings.web.telemetry_path,
-            settings.ntp.servers.len(),
-            settings.ntp.interval
-        );
-        for line in crate::summary::summary(&settings) {
-            println!("  {}: {}", line.area, line.text);
-        }
-        return ExitCode::SUCCESS;
     }
+}
+
+/// `--check-config`: the configuration loaded, so it is valid; say what it makes the exporter
+/// do. Logging is not set up for a check: the JWKS keys a load skipped go to stderr.
+fn check_config(settings: &Settings) -> ExitCode {
+    for (path, skipped) in &settings.verify.skipped_keys {
+        for s in skipped {
+            let what = match s.kind {
+                crate::verify::keys::SkipKind::Refused => "refused",
+                crate::verify::keys::SkipKind::Ignored => "skipped",
+            };
+            eprintln!("skew-exporter: {}: {what} {s}", path.display());
+        }
+    }
+    println!(
+        "configuration OK: listen {} path {} over {}, {} NTP server(s) every {:?}",
+        settings.web.listen_address,
+        settings.web.telemetry_path,
+        crate::summary::transport(settings.web.config.as_ref()),
+        settings.ntp.servers.len(),
+        settings.ntp.interval
+    );
+    for line in crate::summary::summary(settings) {
+        println!("  {}: {}", line.area, line.text);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The daemon: logging, the runtime, [`crate::app::run`] until a signal.
+fn serve(settings: Settings) -> ExitCode {
     crate::logging::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -245,26 +245,96 @@ impl Reloader {
         self.verify.stop().await;
     }
 
+    /// Reads the configuration again, off the runtime's threads (it reads files: keys,
+    /// certificates, the TOML file). On failure the outcome gauge says so and the error is logged.
+    async fn load(&self) -> Result<Settings, String> {
+        let flags = self.current.flags.clone();
+        let error = match tokio::task::spawn_blocking(move || Settings::load(&flags)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.outcome.successful.set(0);
+        tracing::error!(%error, "reload failed; the previous configuration keeps running");
+        Err(error)
+    }
+
+    /// A new NTP sampler when the NTP settings changed; the series of servers no longer listed go.
+    async fn restart_ntp(&mut self, new: &Settings) {
+        if new.ntp == self.current.ntp {
+            return;
+        }
+        let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
+        old.stop().await;
+        for gone in self
+            .current
+            .ntp
+            .servers
+            .iter()
+            .filter(|s| !new.ntp.servers.iter().any(|n| n.label == s.label))
+        {
+            self.metrics.ntp.forget(&gone.label);
+        }
+        self.ntp = Self::start_ntp(new, &self.metrics, &self.cancel);
+        tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
+    }
+
+    /// New HTTP Date probes when their settings changed; a gone target's series go, and a kept target's old issuer link.
+    async fn restart_probe(&mut self, new: &Settings) {
+        if new.probe == self.current.probe {
+            return;
+        }
+        let old = std::mem::replace(&mut self.probe, Generation::new(&self.cancel));
+        old.stop().await;
+        for gone in &self.current.probe.http_date {
+            match new.probe.http_date.iter().find(|n| n.name == gone.name) {
+                None => crate::probe::prober::forget_target(&self.metrics.http_date, gone),
+                Some(kept) if kept.issuer != gone.issuer => {
+                    if let Some(i) = &gone.issuer {
+                        let _ = self
+                            .metrics
+                            .http_date
+                            .target_info
+                            .remove_label_values(&[&gone.name, i]);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        self.probe = Self::start_probe(new, &self.metrics, &self.cancel);
+        tracing::info!(
+            targets = new.probe.http_date.len(),
+            "HTTP Date probes restarted"
+        );
+    }
+
+    /// A new tailer when the followed files changed; the series of patterns no longer listed go.
+    async fn restart_tail(&mut self, new: &Settings) {
+        if new.events.tail == self.current.events.tail {
+            return;
+        }
+        let old = std::mem::replace(&mut self.tail, Generation::new(&self.cancel));
+        old.stop().await;
+        for gone in self
+            .current
+            .events
+            .tail
+            .patterns
+            .iter()
+            .filter(|p| !new.events.tail.patterns.contains(p))
+        {
+            self.metrics.tail.forget(gone);
+        }
+        self.tail = Self::start_tail(new, &self.recorder, &self.cancel);
+        tracing::info!(
+            patterns = new.events.tail.patterns.len(),
+            "file tailing restarted"
+        );
+    }
+
     /// One reload. `Err` carries the reason the new configuration was refused.
     pub async fn reload(&mut self) -> Result<(), String> {
-        // Off the runtime's threads: it reads files (keys, certificates, the TOML file).
-        let flags = self.current.flags.clone();
-        let loaded = tokio::task::spawn_blocking(move || Settings::load(&flags))
-            .await
-            .map_err(|e| e.to_string());
-        let new = match loaded {
-            Ok(Ok(s)) => s,
-            Err(e) => {
-                self.outcome.successful.set(0);
-                tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
-                return Err(e);
-            }
-            Ok(Err(e)) => {
-                self.outcome.successful.set(0);
-                tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
-                return Err(e.to_string());
-            }
-        };
+        let new = self.load().await?;
         for setting in needs_restart(&self.current, &new) {
             tracing::warn!(setting, "changed, but takes effect only after a restart");
         }
@@ -284,66 +354,9 @@ impl Reloader {
             &self.probe_refused,
         ));
 
-        if new.ntp != self.current.ntp {
-            let old = std::mem::replace(&mut self.ntp, Generation::new(&self.cancel));
-            old.stop().await;
-            for gone in self
-                .current
-                .ntp
-                .servers
-                .iter()
-                .filter(|s| !new.ntp.servers.iter().any(|n| n.label == s.label))
-            {
-                self.metrics.ntp.forget(&gone.label);
-            }
-            self.ntp = Self::start_ntp(&new, &self.metrics, &self.cancel);
-            tracing::info!(servers = new.ntp.servers.len(), "NTP sampler restarted");
-        }
-
-        if new.probe != self.current.probe {
-            let old = std::mem::replace(&mut self.probe, Generation::new(&self.cancel));
-            old.stop().await;
-            for gone in &self.current.probe.http_date {
-                match new.probe.http_date.iter().find(|n| n.name == gone.name) {
-                    None => crate::probe::prober::forget_target(&self.metrics.http_date, gone),
-                    Some(kept) if kept.issuer != gone.issuer => {
-                        if let Some(i) = &gone.issuer {
-                            let _ = self
-                                .metrics
-                                .http_date
-                                .target_info
-                                .remove_label_values(&[&gone.name, i]);
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
-            self.probe = Self::start_probe(&new, &self.metrics, &self.cancel);
-            tracing::info!(
-                targets = new.probe.http_date.len(),
-                "HTTP Date probes restarted"
-            );
-        }
-
-        if new.events.tail != self.current.events.tail {
-            let old = std::mem::replace(&mut self.tail, Generation::new(&self.cancel));
-            old.stop().await;
-            for gone in self
-                .current
-                .events
-                .tail
-                .patterns
-                .iter()
-                .filter(|p| !new.events.tail.patterns.contains(p))
-            {
-                self.metrics.tail.forget(gone);
-            }
-            self.tail = Self::start_tail(&new, &self.recorder, &self.cancel);
-            tracing::info!(
-                patterns = new.events.tail.patterns.len(),
-                "file tailing restarted"
-            );
-        }
+        self.restart_ntp(&new).await;
+        self.restart_probe(&new).await;
+        self.restart_tail(&new).await;
 
         self.events_switch
             .replace(Some(Self::events_router(&new, &self.recorder)));

@@ -199,19 +199,7 @@ impl Server {
     /// (in-flight requests finish; idle connections close at once), at most
     /// `shutdown_timeout`: connections still open then are dropped.
     pub async fn serve(&self, listener: TcpListener, app: Router, cancel: CancellationToken) {
-        let enforce =
-            axum::middleware::from_fn_with_state(self.web.clone(), crate::webconfig::enforce);
-        // The reserve's router: the same routes behind a filter on the path, inside the web
-        // config (authentication and headers apply first, as everywhere).
-        let reserve_app = self.reserve_paths.clone().map(|paths| {
-            app.clone()
-                .layer(axum::middleware::from_fn_with_state(
-                    (paths, self.refused.clone()),
-                    reserve_only,
-                ))
-                .layer(enforce.clone())
-        });
-        let app = app.layer(enforce);
+        let (app, reserve_app) = self.routers(app);
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let reserve = reserve_app
             .as_ref()
@@ -266,6 +254,29 @@ impl Server {
             }
         }
         drop(listener);
+        self.drain(&connections, &abort).await;
+    }
+
+    /// `app` inside the web config, and the scrape reserve's router when the listener has one:
+    /// the same routes behind a filter on the path, inside the web config too (authentication
+    /// and headers apply first, as everywhere).
+    fn routers(&self, app: Router) -> (Router, Option<Router>) {
+        let enforce =
+            axum::middleware::from_fn_with_state(self.web.clone(), crate::webconfig::enforce);
+        let reserve_app = self.reserve_paths.clone().map(|paths| {
+            app.clone()
+                .layer(axum::middleware::from_fn_with_state(
+                    (paths, self.refused.clone()),
+                    reserve_only,
+                ))
+                .layer(enforce.clone())
+        });
+        (app.layer(enforce), reserve_app)
+    }
+
+    /// Waits for the open connections to end, at most `shutdown_timeout`; then fires `abort`,
+    /// which ends the rest at once.
+    async fn drain(&self, connections: &TaskTracker, abort: &CancellationToken) {
         connections.close();
         if tokio::time::timeout(self.shutdown_timeout, connections.wait())
             .await

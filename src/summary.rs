@@ -20,6 +20,20 @@ pub struct Line {
 /// only when configured).
 pub fn summary(settings: &Settings) -> Vec<Line> {
     let mut lines = Vec::new();
+    for area in [
+        web_lines,
+        ntp_lines,
+        events_lines,
+        verify_lines,
+        probe_lines,
+    ] {
+        area(settings, &mut lines);
+    }
+    lines
+}
+
+/// The listeners and the paths each serves.
+fn web_lines(settings: &Settings, lines: &mut Vec<Line>) {
     let mut push = |area, text: String| lines.push(Line { area, text });
     let web = &settings.web;
     let verify_on = settings.verify.enabled();
@@ -75,7 +89,11 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             ),
         );
     }
+}
 
+/// The NTP servers and how they are asked.
+fn ntp_lines(settings: &Settings, lines: &mut Vec<Line>) {
+    let mut push = |area, text: String| lines.push(Line { area, text });
     let ntp = &settings.ntp;
     let servers: Vec<&str> = ntp.servers.iter().map(|s| s.label.as_str()).collect();
     push(
@@ -90,7 +108,11 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             humantime::format_duration(ntp.timeout),
         ),
     );
+}
 
+/// How events arrive: the push endpoint's token, the followed files.
+fn events_lines(settings: &Settings, lines: &mut Vec<Line>) {
+    let mut push = |area, text: String| lines.push(Line { area, text });
     let events = &settings.events;
     push(
         "events",
@@ -123,9 +145,13 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             ),
         );
     }
+}
 
+/// Whether /v1/verify is on, with what keys, issuers and leeway.
+fn verify_lines(settings: &Settings, lines: &mut Vec<Line>) {
+    let mut push = |area, text: String| lines.push(Line { area, text });
     let v = &settings.verify;
-    if !verify_on {
+    if !v.enabled() {
         push(
             "verify",
             "/v1/verify is off (no verification keys configured)".into(),
@@ -149,6 +175,11 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             ),
         );
     }
+}
+
+/// The HTTP Date targets and the JWT tolerance probe's modules.
+fn probe_lines(settings: &Settings, lines: &mut Vec<Line>) {
+    let mut push = |area, text: String| lines.push(Line { area, text });
     let targets: Vec<String> = settings
         .probe
         .http_date
@@ -165,7 +196,7 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
     if !targets.is_empty() {
         push("probe", format!("HTTP Date probes: {}", targets.join(", ")));
     }
-    if jwt_probe_on {
+    if settings.jwt_probe.enabled() {
         let modules: Vec<&str> = settings
             .jwt_probe
             .modules
@@ -177,11 +208,10 @@ pub fn summary(settings: &Settings) -> Vec<Line> {
             format!("JWT tolerance probe modules: {}", modules.join(", ")),
         );
     }
-    lines
 }
 
 /// How a listener with this web config is reached.
-fn transport(config: Option<&WebConfigSource>) -> String {
+pub fn transport(config: Option<&WebConfigSource>) -> String {
     let Some(w) = config else {
         return "plain HTTP".into();
     };

@@ -159,8 +159,9 @@ fn the_truth_is_inside_in_every_one_of_52_rounds() {
 }
 
 /// 30 ms each way (the server sleeps 30 ms, reads its clock, sleeps 30 ms), and the two
-/// lopsided cases (60 ms before the clock read, or 60 ms after): the bound stays at most 40 ms
-/// and the truth inside.
+/// lopsided cases (60 ms before the clock read, or 60 ms after): the truth is inside on every
+/// round, and the bound stays at most 40 ms (a case whose bound a busy machine widened is run
+/// again, up to [`ATTEMPTS`] rounds, like the figures above).
 #[test]
 fn added_latency_keeps_the_bound_under_40ms_and_the_truth_inside() {
     let rt = runtime();
@@ -177,24 +178,37 @@ fn added_latency_keeps_the_bound_under_40ms_and_the_truth_inside() {
             })
         })
         .collect();
-    let outcomes = rt.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (i, s) in servers.iter().enumerate() {
-            let t = target("slow", &s.url("/"));
-            set.spawn(async move { (i, round(&t).await) });
+    let mut pending: Vec<usize> = (0..cases.len()).collect();
+    for attempt in 1..=ATTEMPTS {
+        let outcomes = rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for &i in &pending {
+                let t = target("slow", &servers[i].url("/"));
+                set.spawn(async move { (i, round(&t).await) });
+            }
+            set.join_all().await
+        });
+        for (i, o) in outcomes {
+            let (before, after) = cases[i];
+            let what = format!("{before:?} before the clock read, {after:?} after");
+            let (offset, bound) = inside(&what, &o, 0.4);
+            println!(
+                "{what}: offset {offset:+.6} s, bound {bound:.6} s, {} requests (attempt {attempt})",
+                o.requests
+            );
+            if bound <= 0.040 {
+                pending.retain(|&p| p != i);
+            }
         }
-        set.join_all().await
-    });
-    for (i, o) in outcomes {
-        let (before, after) = cases[i];
-        let what = format!("{before:?} before the clock read, {after:?} after");
-        let (offset, bound) = inside(&what, &o, 0.4);
-        println!(
-            "{what}: offset {offset:+.6} s, bound {bound:.6} s, {} requests",
-            o.requests
-        );
-        assert!(bound <= 0.040, "{what}: bound {bound}");
+        if pending.is_empty() {
+            break;
+        }
     }
+    let left: Vec<_> = pending.iter().map(|&i| cases[i]).collect();
+    assert!(
+        left.is_empty(),
+        "bound above 40 ms in {ATTEMPTS} rounds: {left:?}"
+    );
 }
 
 /// A real nginx whose clock libfaketime moves 3 s ahead: its `Date` comes from its own clock.

@@ -393,13 +393,18 @@ fn jwks_file_rotation_while_requests_flow() {
     let t2 = Signer::with_file(Algorithm::RS256, "k2", Some("rsa2.key.pem")).sign(&good());
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Workers that have seen k1 refused: the test stops them only once every one has, so
+    // each worker's answers span the whole rotation however slowly the machine runs.
+    let saw_removal = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(60);
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let (url, t1, t2, stop) = (url.clone(), t1.clone(), t2.clone(), stop.clone());
+            let (url, t1, t2) = (url.clone(), t1.clone(), t2.clone());
+            let (stop, saw_removal) = (stop.clone(), saw_removal.clone());
             thread::spawn(move || {
                 let http = client();
                 let mut seen = Vec::new();
+                let mut removed = false;
                 while !stop.load(Ordering::SeqCst)
                     && Instant::now() < deadline
                     && seen.len() < 200_000
@@ -407,6 +412,10 @@ fn jwks_file_rotation_while_requests_flow() {
                     for (kid, token) in [("k1", &t1), ("k2", &t2)] {
                         let started = Instant::now();
                         let answer = ask(&http, &url, Some(token));
+                        if kid == "k1" && answer.status == 401 && !removed {
+                            removed = true;
+                            saw_removal.fetch_add(1, Ordering::SeqCst);
+                        }
                         seen.push(Seen {
                             kid,
                             started,
@@ -464,7 +473,10 @@ fn jwks_file_rotation_while_requests_flow() {
     let t_remove = Instant::now();
     replace(&jwks_path, &jwks(std::slice::from_ref(&k2)));
     probe_until("k1 to be refused", &t1, 401);
-    thread::sleep(Duration::from_millis(300));
+    let until = Instant::now() + Duration::from_secs(30);
+    while saw_removal.load(Ordering::SeqCst) < 2 && Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+    }
     stop.store(true, Ordering::SeqCst);
     let seen: Vec<Vec<Seen>> = workers
         .into_iter()
@@ -509,12 +521,16 @@ fn jwks_file_rotation_while_requests_flow() {
                 }
             }
         }
-        assert!(
-            thread_seen
-                .iter()
-                .any(|s| s.kid == "k1" && s.answer.status == 401),
-            "each thread saw k1 removed"
-        );
+        // Requests flowed through the whole rotation on every thread (how many depends on
+        // the machine's load, so no count is asserted).
+        for (kid, status, what) in [("k1", 401, "k1 removed"), ("k2", 200, "k2 added")] {
+            assert!(
+                thread_seen
+                    .iter()
+                    .any(|s| s.kid == kid && s.answer.status == status),
+                "each thread saw {what}"
+            );
+        }
     }
     for a in &probes {
         match a.status {
@@ -547,10 +563,6 @@ fn jwks_file_rotation_while_requests_flow() {
     );
     assert!(scrape.value("skew_verify_key_reloads_total", &[("result", "ok")]) >= 2.0);
     assert_eq!(scrape.value("skew_verify_keys", &[]), 1.0);
-    assert!(
-        ok > 100 && refused > 10,
-        "requests flowed: {ok} ok, {refused} refused"
-    );
 }
 
 /// A minimal HTTP/1.1 server on loopback: `respond(request head)` gives the whole response.

@@ -192,41 +192,17 @@ async fn probe(
         if wait > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
-        let token = mint(module, &key, &plan)?;
-        let remaining = (deadline - crate::unix_now()).max(0.001);
-        let request = attach(
-            client
-                .request(module.method.clone(), target.clone())
-                .timeout(Duration::from_secs_f64(remaining)),
-            module,
-            &token,
-        );
-        drop(token);
-        let sent = crate::unix_now();
-        let response = request.send().await;
-        let received = crate::unix_now();
-        let mut response = match response {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                // The answer did not come back within the budget: what is known stands.
-                tracing::debug!(module = %module.name, "JWT probe request timed out at the deadline");
-                return Ok(());
-            }
-            Err(e) => return Err(format!("the target cannot be reached: {}", without_url(&e))),
+        let Some(Exchange {
+            status,
+            retry_after,
+            sent,
+            received,
+        }) = exchange(&client, module, target, &key, &plan, deadline).await?
+        else {
+            // The answer did not come back within the budget: what is known stands.
+            tracing::debug!(module = %module.name, "JWT probe request timed out at the deadline");
+            return Ok(());
         };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut read = 0;
-        while read < MAX_BODY {
-            match response.chunk().await {
-                Ok(Some(c)) => read += c.len(),
-                _ => break,
-            }
-        }
         let accepted = match classify(module, status, retry_after.as_deref()) {
             Reply::Accepted => true,
             Reply::Rejected => false,
@@ -253,6 +229,64 @@ async fn probe(
         });
     }
     Ok(())
+}
+
+/// One request and what came back: its status and `Retry-After`, when it left and returned.
+struct Exchange {
+    status: u16,
+    retry_after: Option<String>,
+    sent: f64,
+    received: f64,
+}
+
+/// Sends the request `plan` asks for (its token minted, attached, then dropped) within what
+/// is left of `deadline`, and drains at most [`MAX_BODY`] of the answer. `Ok(None)`: no answer
+/// in time.
+async fn exchange(
+    client: &reqwest::Client,
+    module: &JwtModule,
+    target: &Url,
+    key: &EncodingKey,
+    plan: &Plan,
+    deadline: f64,
+) -> Result<Option<Exchange>, String> {
+    let token = mint(module, key, plan)?;
+    let remaining = (deadline - crate::unix_now()).max(0.001);
+    let request = attach(
+        client
+            .request(module.method.clone(), target.clone())
+            .timeout(Duration::from_secs_f64(remaining)),
+        module,
+        &token,
+    );
+    drop(token);
+    let sent = crate::unix_now();
+    let response = request.send().await;
+    let received = crate::unix_now();
+    let mut response = match response {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return Ok(None),
+        Err(e) => return Err(format!("the target cannot be reached: {}", without_url(&e))),
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut read = 0;
+    while read < MAX_BODY {
+        match response.chunk().await {
+            Ok(Some(c)) => read += c.len(),
+            _ => break,
+        }
+    }
+    Ok(Some(Exchange {
+        status,
+        retry_after,
+        sent,
+        received,
+    }))
 }
 
 /// reqwest's error text without the URL it may carry (the caller logs the target once).

@@ -257,6 +257,9 @@ impl TargetRule {
     }
 }
 
+/// Extra request headers a module sends, in its configured order.
+pub type Headers = Vec<(HeaderName, HeaderValue)>;
+
 /// A validated module.
 #[derive(Debug, Clone)]
 pub struct JwtModule {
@@ -269,7 +272,7 @@ pub struct JwtModule {
     pub claims: serde_json::Map<String, serde_json::Value>,
     pub targets: Vec<TargetRule>,
     pub method: Method,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: Headers,
     pub token_in: TokenIn,
     pub accept: StatusSet,
     pub reject: StatusSet,
@@ -356,14 +359,8 @@ pub fn validate(
 }
 
 fn module(name: &str, m: RawModule) -> Result<JwtModule, String> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return Err("names are 1 to 64 of A-Z a-z 0-9 - _ .".into());
-    }
+    check_name(name)?;
+    let (method, headers, token_in) = request_parts(&m)?;
     let algorithm = Algorithm::from_str(&m.algorithm)
         .map_err(|_| format!("algorithm: `{}` is not a JWS algorithm", m.algorithm))?;
     let key = KeySource {
@@ -392,56 +389,7 @@ fn module(name: &str, m: RawModule) -> Result<JwtModule, String> {
         }
         claims.insert(k, v);
     }
-    let method = Method::from_str(m.method.as_deref().unwrap_or("GET"))
-        .map_err(|_| "method: not an HTTP method".to_owned())?;
-    let mut headers = Vec::with_capacity(m.headers.len());
-    for (k, v) in &m.headers {
-        let name =
-            HeaderName::from_str(k).map_err(|_| format!("headers: `{k}` is not a header name"))?;
-        let value = HeaderValue::from_str(v)
-            .map_err(|_| format!("headers: the value of `{k}` is invalid"))?;
-        headers.push((name, value));
-    }
-    let token_in = match (m.token_header, m.token_cookie) {
-        (Some(_), Some(_)) => return Err("token-header and token-cookie exclude each other".into()),
-        (Some(h), None) => TokenIn::Header(
-            HeaderName::from_str(&h)
-                .map_err(|_| format!("token-header: `{h}` is not a header name"))?,
-        ),
-        (None, Some(c)) => {
-            if c.is_empty()
-                || !c
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
-            {
-                return Err(format!("token-cookie: `{c}` is not a cookie name"));
-            }
-            TokenIn::Cookie(c)
-        }
-        (None, None) => TokenIn::Bearer,
-    };
-    let accept = StatusSet::parse(
-        m.accept_status
-            .as_deref()
-            .unwrap_or(&[RawStatus::Class("2xx".into()), RawStatus::Code(404)]),
-    )
-    .map_err(|e| format!("accept-status: {e}"))?;
-    let reject = StatusSet::parse(
-        m.reject_status
-            .as_deref()
-            .unwrap_or(&[RawStatus::Code(401), RawStatus::Code(403)]),
-    )
-    .map_err(|e| format!("reject-status: {e}"))?;
-    if let Some(c) = (100..600).find(|&c| accept.contains(c) && reject.contains(c)) {
-        return Err(format!(
-            "status {c} is in both accept-status and reject-status"
-        ));
-    }
-    if (300..400).any(|c| accept.contains(c) || reject.contains(c)) {
-        return Err(
-            "a redirect (3xx) can be neither accepted nor rejected: it is never followed".into(),
-        );
-    }
+    let (accept, reject) = statuses(m.accept_status.as_deref(), m.reject_status.as_deref())?;
     let max_requests = m.max_requests.unwrap_or(defaults::MAX_REQUESTS);
     if !(4..=200).contains(&max_requests) {
         return Err(format!("max-requests: {max_requests} is outside 4..=200"));
@@ -472,6 +420,78 @@ fn module(name: &str, m: RawModule) -> Result<JwtModule, String> {
         timeout,
         precision,
     })
+}
+
+/// Module names are label values and URL parameters: 1 to 64 of A-Z a-z 0-9 - _ .
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err("names are 1 to 64 of A-Z a-z 0-9 - _ .".into());
+    }
+    Ok(())
+}
+
+/// The request the probe sends: its method, extra headers, and where the token goes.
+fn request_parts(m: &RawModule) -> Result<(Method, Headers, TokenIn), String> {
+    let method = Method::from_str(m.method.as_deref().unwrap_or("GET"))
+        .map_err(|_| "method: not an HTTP method".to_owned())?;
+    let mut headers = Vec::with_capacity(m.headers.len());
+    for (k, v) in &m.headers {
+        let name =
+            HeaderName::from_str(k).map_err(|_| format!("headers: `{k}` is not a header name"))?;
+        let value = HeaderValue::from_str(v)
+            .map_err(|_| format!("headers: the value of `{k}` is invalid"))?;
+        headers.push((name, value));
+    }
+    let token_in = match (&m.token_header, &m.token_cookie) {
+        (Some(_), Some(_)) => return Err("token-header and token-cookie exclude each other".into()),
+        (Some(h), None) => TokenIn::Header(
+            HeaderName::from_str(h)
+                .map_err(|_| format!("token-header: `{h}` is not a header name"))?,
+        ),
+        (None, Some(c)) => {
+            if c.is_empty()
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+            {
+                return Err(format!("token-cookie: `{c}` is not a cookie name"));
+            }
+            TokenIn::Cookie(c.clone())
+        }
+        (None, None) => TokenIn::Bearer,
+    };
+    Ok((method, headers, token_in))
+}
+
+/// The statuses that mean accepted and rejected (defaults 2xx and 404; 401 and 403): disjoint,
+/// and without redirects, which are never followed.
+fn statuses(
+    accept_status: Option<&[RawStatus]>,
+    reject_status: Option<&[RawStatus]>,
+) -> Result<(StatusSet, StatusSet), String> {
+    let accept = StatusSet::parse(
+        accept_status.unwrap_or(&[RawStatus::Class("2xx".into()), RawStatus::Code(404)]),
+    )
+    .map_err(|e| format!("accept-status: {e}"))?;
+    let reject =
+        StatusSet::parse(reject_status.unwrap_or(&[RawStatus::Code(401), RawStatus::Code(403)]))
+            .map_err(|e| format!("reject-status: {e}"))?;
+    if let Some(c) = (100..600).find(|&c| accept.contains(c) && reject.contains(c)) {
+        return Err(format!(
+            "status {c} is in both accept-status and reject-status"
+        ));
+    }
+    if (300..400).any(|c| accept.contains(c) || reject.contains(c)) {
+        return Err(
+            "a redirect (3xx) can be neither accepted nor rejected: it is never followed".into(),
+        );
+    }
+    Ok((accept, reject))
 }
 
 #[cfg(test)]
