@@ -3,7 +3,7 @@
 //! (every chart has its numbers in words or a table next to it).
 //!
 //! Size: every chart is drawn from aggregates (histogram buckets, at most
-//! [`timeline::MAX_BINS`] time bins, issuers bounded like the metrics' label), so the file's
+//! [`super::timeline::MAX_BINS`] time bins, issuers bounded like the metrics' label), so the file's
 //! size depends on the number of issuers and sources, never on the number of events. Worst
 //! case, 33 issuers × 33 sources: ~1.1k verdict sentences and table rows (~250 KB), 33 age
 //! charts (~100 KB), 240 bins × 13 reasons of stacked bars (~450 KB), 33 lead lines × 240
