@@ -55,6 +55,9 @@ fn filled() -> (Arc<Metrics>, f64) {
                 outcome,
                 reason,
                 token_unreadable: false,
+                received: None,
+                leeway: None,
+                kid: None,
             };
             batch.record(&event(Outcome::Accepted, None));
             for r in Reason::ALL {

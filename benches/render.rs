@@ -67,6 +67,9 @@ fn event<'a>(
         outcome,
         reason,
         token_unreadable: false,
+        received: None,
+        leeway: None,
+        kid: None,
     }
 }
 
@@ -92,7 +95,13 @@ fn events(shape: Shape, mut each: impl FnMut(&Event<'_>)) {
 /// Metrics with every (source, issuer) pair filled in `shape`, through the real recorder.
 fn filled(shape: Shape) -> Arc<Metrics> {
     let metrics = Arc::new(Metrics::new().expect("metrics register"));
-    let recorder = Recorder::new(metrics.clone(), &RecorderSettings::default());
+    // A lead from every pair's first token, as the old path exported it (issue 13's
+    // `events.lead-min-samples` would hide the leads of these two-token pairs).
+    let settings = RecorderSettings {
+        lead_min_samples: 1,
+        ..RecorderSettings::default()
+    };
+    let recorder = Recorder::new(metrics.clone(), &settings);
     let mut batch = recorder.batch(Transport::Http);
     events(shape, |e| batch.record(e));
     drop(batch);
@@ -228,7 +237,12 @@ impl OldPath {
 
 /// Families the old path never had: added to the exporter's own encoder later, and checked
 /// byte for byte against the prometheus crate by `metrics::jwt`'s unit tests instead.
-const NEWER_FAMILIES: [&str; 1] = ["skew_jwt_time_rejections_total"];
+const NEWER_FAMILIES: [&str; 4] = [
+    "skew_jwt_time_rejections_total",
+    "skew_jwt_issuer_lead_samples",
+    "skew_jwt_rejection_lifetime_fraction",
+    "skew_jwt_leeway_used_seconds",
+];
 
 /// An exposition without the process collector's lines, which change between two reads, and
 /// without [`NEWER_FAMILIES`].

@@ -50,6 +50,8 @@ pub struct Stats {
     pub expired: u64,
     pub expired_within_5s: u64,
     pub premature: u64,
+    /// `skew_jwt_time_rejections_total`: reason → cause → count.
+    pub time_rejections: BTreeMap<String, BTreeMap<String, u64>>,
     #[serde(skip)]
     pub(crate) age_buckets: Vec<(f64, u64)>,
 }
@@ -58,6 +60,11 @@ pub struct Stats {
 pub struct IssuerSummary {
     pub issuer: String,
     pub verdict: String,
+    /// Whose clock, in words (`verdict::clock_words`; `analyze` has no NTP offset, so it says
+    /// what the lead says), when a lead is known.
+    pub clock: Option<String>,
+    /// The cause breakdown of each time reason, in words (`verdict::cause_words`).
+    pub causes: Vec<String>,
     #[serde(flatten)]
     pub totals: Stats,
     pub sources: BTreeMap<String, Stats>,
@@ -338,6 +345,16 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
                     pairs.entry(key()).or_default().premature +=
                         m.get_histogram().get_sample_count();
                 }
+                "skew_jwt_time_rejections_total" if count > 0 => {
+                    *pairs
+                        .entry(key())
+                        .or_default()
+                        .time_rejections
+                        .entry(label(m, "reason").to_owned())
+                        .or_default()
+                        .entry(label(m, "cause").to_owned())
+                        .or_default() += count;
+                }
                 "skew_jwt_issuer_lead_seconds" => {
                     pairs.entry(key()).or_default().issuer_lead_seconds =
                         Some(m.get_gauge().value());
@@ -354,6 +371,8 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
             .or_insert_with(|| IssuerSummary {
                 issuer,
                 verdict: String::new(),
+                clock: None,
+                causes: Vec::new(),
                 totals: Stats::default(),
                 sources: BTreeMap::new(),
             });
@@ -363,6 +382,20 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
     for mut i in issuers.into_values() {
         i.totals.finish_quantiles();
         i.verdict = verdict(&i.totals);
+        i.clock = i
+            .totals
+            .issuer_lead_seconds
+            .map(|lead| crate::verdict::clock_words(&i.issuer, lead, None));
+        i.causes = i
+            .totals
+            .time_rejections
+            .iter()
+            .filter_map(|(reason, causes)| {
+                let causes: Vec<(&str, u64)> =
+                    causes.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+                crate::verdict::cause_words(reason, &causes)
+            })
+            .collect();
         summary.issuers.push(i);
     }
     summary
@@ -407,6 +440,12 @@ impl Stats {
         self.expired += o.expired;
         self.expired_within_5s += o.expired_within_5s;
         self.premature += o.premature;
+        for (reason, causes) in &o.time_rejections {
+            let into = self.time_rejections.entry(reason.clone()).or_default();
+            for (c, n) in causes {
+                *into.entry(c.clone()).or_default() += n;
+            }
+        }
     }
 
     fn finish_quantiles(&mut self) {
@@ -585,6 +624,12 @@ fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     for i in &s.issuers {
         writeln!(out, "\nissuer {}", i.issuer)?;
         writeln!(out, "  verdict: {}", i.verdict)?;
+        if let Some(clock) = &i.clock {
+            writeln!(out, "  clock: {clock}")?;
+        }
+        for c in &i.causes {
+            writeln!(out, "  time rejections: {c}")?;
+        }
         write_stats(out, "  ", &i.totals)?;
         for (source, stats) in &i.sources {
             writeln!(out, "  source {source}")?;
@@ -627,6 +672,66 @@ mod tests {
         assert_eq!(
             histogram_quantile(0.5, &[(2.0, 10), (f64::INFINITY, 10)]),
             Some(1.0)
+        );
+    }
+
+    /// Issue 13: the report says whose clock is off and why time rejections happened, in words,
+    /// from the same families `/metrics` shows.
+    #[test]
+    fn summary_says_the_lead_and_the_causes_in_words() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let recorder = Recorder::new(metrics.clone(), &Default::default());
+        let mut b = recorder.batch(Transport::File);
+        let t = 1_790_000_000.0;
+        let mut lines = Vec::new();
+        for i in 0..3 {
+            let ts = t + f64::from(i);
+            lines.push(format!(
+                r#"{{"ts":{ts},"iss":"X","iat":{},"outcome":"accepted"}}"#,
+                ts + 3.2
+            ));
+        }
+        // Within the lead (clock_skew) twice; long past exp once (stale_token).
+        for i in 0..2 {
+            let ts = t + 5.0 + f64::from(i);
+            lines.push(format!(
+                r#"{{"ts":{ts},"iss":"X","iat":{},"nbf":{},"outcome":"rejected","reason":"not_yet_valid"}}"#,
+                ts + 3.0,
+                ts + 3.0
+            ));
+        }
+        lines.push(format!(
+            r#"{{"ts":{},"iss":"X","iat":{},"exp":{},"outcome":"rejected","reason":"expired"}}"#,
+            t + 10.0,
+            t - 3600.0,
+            t - 600.0
+        ));
+        for l in &lines {
+            b.record(&crate::event::parse_event(l.as_bytes(), 0.0).unwrap());
+        }
+        let s = summarize(&metrics.gather());
+        let x = &s.issuers[0];
+        assert_eq!(
+            x.clock.as_deref(),
+            Some("issuer X runs 3.2 s ahead of its verifiers (at least)")
+        );
+        assert_eq!(
+            x.causes,
+            [
+                "1 expired rejection: 1 stale_token",
+                "2 not_yet_valid rejections: 2 clock_skew"
+            ]
+        );
+        let mut text = Vec::new();
+        write_text(&s, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("  clock: issuer X runs 3.2 s ahead of its verifiers (at least)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  time rejections: 2 not_yet_valid rejections: 2 clock_skew\n"),
+            "{text}"
         );
     }
 

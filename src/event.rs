@@ -428,6 +428,9 @@ impl fmt::Display for InvalidEvent {
 pub struct Event<'a> {
     /// The verifier's clock at verification, Unix seconds.
     pub ts: f64,
+    /// The verifier's clock when the request arrived (`received`), Unix seconds: `ts −
+    /// received` is the verification delay.
+    pub received: Option<f64>,
     pub source: Option<Cow<'a, str>>,
     pub issuer: Option<Cow<'a, str>>,
     pub iat: Option<f64>,
@@ -441,6 +444,10 @@ pub struct Event<'a> {
     /// `skew_events_token_unreadable_total`. Never true for an accepted event, which is refused
     /// as `bad_token` instead.
     pub token_unreadable: bool,
+    /// Seconds of tolerance the verifier applied (`leeway`, ≥ 0).
+    pub leeway: Option<f64>,
+    /// The key id: the `kid` field, else the `kid` of a `token`'s header.
+    pub kid: Option<Cow<'a, str>>,
 }
 
 impl Event<'_> {
@@ -455,6 +462,12 @@ impl Event<'_> {
 struct Wire<'a> {
     #[serde(default, deserialize_with = "de_ts")]
     ts: Option<f64>,
+    #[serde(default, deserialize_with = "de_received")]
+    received: Option<f64>,
+    #[serde(default, deserialize_with = "de_leeway")]
+    leeway: Option<f64>,
+    #[serde(default, borrow, deserialize_with = "de_opt_cow")]
+    kid: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
     source: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "de_opt_cow")]
@@ -595,6 +608,19 @@ fn member<'a>(
             once(seen, 1 << 8)?;
             w.reason = text(v)?
         }
+        "received" => {
+            once(seen, 1 << 10)?;
+            w.received = time(v)?
+        }
+        // A number >= 0 with the range of a time (the one check both paths use).
+        "leeway" => {
+            once(seen, 1 << 11)?;
+            w.leeway = time(v)?
+        }
+        "kid" => {
+            once(seen, 1 << 12)?;
+            w.kid = text(v)?
+        }
         "aud" => {
             once(seen, 1 << 9)?;
             w.aud = match v {
@@ -687,11 +713,15 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
         }
     };
     let (mut issuer, mut iat, mut nbf, mut exp) = (w.iss, w.iat, w.nbf, w.exp);
+    let mut kid = w.kid;
     let mut token_unreadable = false;
     if let Some(token) = &w.token {
         // Explicit fields win over the token's claims. The token itself is dropped with `w`.
         match read_token(token) {
             Ok(claims) => {
+                if kid.is_none() {
+                    kid = header_kid(token).map(Cow::Owned);
+                }
                 issuer = issuer.or(claims.iss.map(Cow::Owned));
                 iat = iat.or(claims.iat);
                 nbf = nbf.or(claims.nbf);
@@ -710,6 +740,7 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
     };
     Ok(Event {
         ts,
+        received: w.received,
         source: w.source,
         issuer,
         iat,
@@ -718,7 +749,29 @@ fn from_wire(w: Wire<'_>, now: f64) -> Result<Event<'_>, InvalidEvent> {
         outcome,
         reason,
         token_unreadable,
+        leeway: w.leeway,
+        kid,
     })
+}
+
+/// The `kid` of a compact JWT's header, when the header is a base64url JSON object whose `kid`
+/// is a string; `None` otherwise (the header is not checked further: the claims decide whether
+/// the token is readable).
+pub(crate) fn header_kid(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct Header {
+        #[serde(default)]
+        kid: Option<serde_json::Value>,
+    }
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice::<Header>(&bytes).ok()?.kid? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// Reads the claims of a compact JWT without verifying it. The error never includes the token.
@@ -811,14 +864,64 @@ fn de_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Er
 
 /// `ts`: Unix seconds as a number, or an RFC 3339 string.
 fn de_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_any(TimeVisitor("ts"))
+}
+
+/// `received`: the same forms as `ts`.
+fn de_received<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_any(TimeVisitor("received"))
+}
+
+/// A verifier's time (`ts`, `received`): Unix seconds as a number, or an RFC 3339 string. The
+/// field's name is only used in error messages.
+struct TimeVisitor(&'static str);
+
+impl Visitor<'_> for TimeVisitor {
+    type Value = Option<f64>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("Unix seconds or an RFC 3339 time")
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        check_time(self.0, v).map(Some)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
+            E::custom(format_args!(
+                "`{}` is a string but not an RFC 3339 time",
+                self.0
+            ))
+        })?;
+        let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9;
+        check_time(self.0, secs).map(Some)
+    }
+}
+
+/// `leeway`: seconds as a number, at least 0 (and, like a time, finite and at most the year
+/// 9999 in seconds: the one range check both parsing paths share).
+fn de_leeway<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     struct V;
     impl Visitor<'_> for V {
         type Value = Option<f64>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("Unix seconds or an RFC 3339 time")
+            f.write_str("`leeway`: seconds as a number, at least 0")
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            check_time("ts", v).map(Some)
+            if time_in_range(v) {
+                Ok(Some(v))
+            } else {
+                Err(E::custom(
+                    "`leeway` must be a number of seconds, at least 0",
+                ))
+            }
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
             self.visit_f64(v as f64)
@@ -828,12 +931,6 @@ fn de_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let t = chrono::DateTime::parse_from_rfc3339(v)
-                .map_err(|_| E::custom("`ts` is a string but not an RFC 3339 time"))?;
-            let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9;
-            check_time("ts", secs).map(Some)
         }
     }
     d.deserialize_any(V)
@@ -936,6 +1033,92 @@ mod tests {
             err(r#"{"ts":"NaN","outcome":"accepted"}"#).kind,
             InvalidKind::BadValue
         );
+    }
+
+    /// Issue 13: `received` (the forms of `ts`), `leeway` (seconds >= 0) and `kid` (the field,
+    /// else the token header's), on both parsing paths.
+    #[test]
+    fn received_leeway_and_kid() {
+        let e = ok(
+            r#"{"ts":1790000000.5,"received":1790000000.25,"leeway":0,"kid":"k1","outcome":"accepted"}"#,
+        );
+        assert_eq!(
+            (e.received, e.leeway, e.kid.as_deref()),
+            (Some(1_790_000_000.25), Some(0.0), Some("k1"))
+        );
+        let e = ok(r#"{"received":"2026-09-21T14:13:20.5Z","leeway":2.5,"outcome":"accepted"}"#);
+        assert_eq!(
+            (e.received, e.leeway, e.kid),
+            (Some(1_790_000_000.5), Some(2.5), None)
+        );
+        let e = ok(r#"{"received":null,"leeway":null,"kid":null,"outcome":"accepted"}"#);
+        assert_eq!((e.received, e.leeway, e.kid), (None, None, None));
+        // Escapes and an unknown member force the serde path: the same reading.
+        let e = ok(
+            r#"{"received":1790000000,"leeway":5,"kid":"k\u0031","x":true,"outcome":"accepted"}"#,
+        );
+        assert_eq!(
+            (e.received, e.leeway, e.kid.as_deref()),
+            (Some(1_790_000_000.0), Some(5.0), Some("k1"))
+        );
+        for (json, what) in [
+            (
+                r#"{"received":-1,"outcome":"accepted"}"#,
+                "`received` is out of range",
+            ),
+            (
+                r#"{"received":"soon","outcome":"accepted"}"#,
+                "`received` is a string but not an RFC 3339 time",
+            ),
+            (r#"{"received":true,"outcome":"accepted"}"#, "invalid type"),
+            (
+                r#"{"leeway":-0.5,"outcome":"accepted"}"#,
+                "`leeway` must be a number of seconds, at least 0",
+            ),
+            (r#"{"leeway":"5s","outcome":"accepted"}"#, "invalid type"),
+            (
+                r#"{"leeway":1e300,"outcome":"accepted"}"#,
+                "`leeway` must be",
+            ),
+            (r#"{"kid":5,"outcome":"accepted"}"#, "invalid type"),
+            (
+                r#"{"kid":"a","kid":"b","outcome":"accepted"}"#,
+                "duplicate field `kid`",
+            ),
+        ] {
+            let e = err(json);
+            assert_eq!(e.kind, InvalidKind::BadValue, "{json}");
+            assert!(e.message.contains(what), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn kid_comes_from_the_token_header_unless_given() {
+        let claims = b64(r#"{"iss":"https://idp","iat":1790000000}"#);
+        let with_kid = format!(
+            "{}.{claims}.{}",
+            b64(r#"{"alg":"RS256","kid":"2026-09"}"#),
+            b64("sig")
+        );
+        let json = format!(r#"{{"token":"{with_kid}","outcome":"accepted"}}"#);
+        assert_eq!(ok(&json).kid.as_deref(), Some("2026-09"));
+        let json = format!(r#"{{"kid":"given","token":"{with_kid}","outcome":"accepted"}}"#);
+        assert_eq!(ok(&json).kid.as_deref(), Some("given"));
+        // No kid, a kid that is not a string, a header that is not JSON: no kid, token still read.
+        for header in [
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"HS256","kid":7}"#,
+            "not json",
+        ] {
+            let t = format!("{}.{claims}.{}", b64(header), b64("sig"));
+            let json = format!(r#"{{"token":"{t}","outcome":"accepted"}}"#);
+            let e = ok(&json);
+            assert_eq!(
+                (e.kid, e.issuer.as_deref()),
+                (None, Some("https://idp")),
+                "{header}"
+            );
+        }
     }
 
     #[test]
@@ -1311,6 +1494,7 @@ mod proptests {
     fn jsonish() -> impl Strategy<Value = String> {
         let key = prop::sample::select(vec![
             "ts", "iat", "nbf", "exp", "iss", "aud", "source", "token", "outcome", "reason", "x",
+            "received", "leeway", "kid",
         ]);
         let value = prop_oneof![
             any::<f64>().prop_map(|v| format!("{v:e}")),
@@ -1362,7 +1546,7 @@ mod proptests {
         fn parsing_jsonish_objects_never_panics_and_valid_times_are_finite(s in jsonish()) {
             if let Ok(e) = parse_event(s.as_bytes(), 1.0) {
                 prop_assert!(e.ts.is_finite());
-                for t in [e.iat, e.nbf, e.exp].into_iter().flatten() {
+                for t in [e.iat, e.nbf, e.exp, e.received, e.leeway].into_iter().flatten() {
                     prop_assert!(t.is_finite() && t >= 0.0);
                 }
                 prop_assert_eq!(e.reason.is_some(), e.outcome == Outcome::Rejected);

@@ -15,7 +15,10 @@
 //! - [`metrics`]: every metric family, registered once, with typed handles (and the removal of
 //!   the series a reload leaves behind); the per-pair JWT families live in the exporter's own
 //!   atomics (`metrics::jwt`), one entry per (source, issuer) pair with its issuer-lead window
-//!   (`metrics::lead`), and are encoded straight to text by `Metrics::render`.
+//!   (`metrics::lead`), and are encoded straight to text by `Metrics::render`; the
+//!   `skew_jwt_*` families labelled by `source` alone are registry families
+//!   (`metrics::VerdictMetrics`), and `skew_jwt_issuer_clock_error_seconds` is computed at
+//!   scrape time.
 //! - [`ntp`]: the offset sampler. `ntp::sample` and `ntp::select` are pure (judge one exchange,
 //!   filter a burst, find the agreeing servers, bound each offset), and so is `ntp::health`
 //!   (which server state changes the log reports); `ntp::sampler` owns sockets and timers,
@@ -34,8 +37,10 @@
 //! - [`ingest`]: NDJSON/array splitting and per-line errors; `ingest::http` is `POST /v1/events`
 //!   (its refusals: `ingest::refusal`), `ingest::tail` follows JSON-lines files (rotation,
 //!   truncation, `ingest::checkpoint`).
-//! - [`verdict`]: why a time rejection happened (the `cause` of
-//!   `skew_jwt_time_rejections_total`): a pure decision with its table test.
+//! - [`verdict`]: token verdicts, pure: why a time rejection happened (the `cause` of
+//!   `skew_jwt_time_rejections_total`, with its table test), the leeway an accepted token used,
+//!   a rejection's lifetime fraction, the issuer clock error (lead − NTP offset, with the sign
+//!   algebra) and the sentences `analyze` prints ("issuer X runs 3.2 s fast; …").
 //! - [`analyze`]: the offline `analyze` subcommand, through the same recorder; its verdict
 //!   (`analyze::judge`) is the one behind every report.
 //! - [`report`]: the pictures: `analyze --format html` (`report::html`, an incident report in

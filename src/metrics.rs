@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use arc_swap::ArcSwap;
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{
@@ -50,6 +51,66 @@ pub const EDGE_BUCKETS: &[f64] = &[
     604800.0,
 ];
 
+/// Buckets of `skew_jwt_rejection_lifetime_fraction`: dense around 1 (the end of a token's
+/// life), where skew and delay at the edge show; a negative fraction (rejected before `iat`)
+/// lands in the first bucket.
+pub const LIFETIME_BUCKETS: &[f64] = &[
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.1, 1.5, 2.0, 10.0,
+];
+
+/// Buckets of `skew_jwt_verification_delay_seconds` (`ts − received`): 1 s is the alert's
+/// threshold (`JwtVerificationDelayHigh`, p99 above it).
+pub const DELAY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The families of issue 13 ("token verdicts") that are labelled by `source` (or `issuer`)
+/// alone, not by the pair: kept in the registry, resolved once per pair by the recorder.
+pub struct VerdictMetrics {
+    /// `skew_jwt_verification_delay_seconds{source}`: `ts − received`.
+    pub delay: HistogramVec,
+    /// `skew_jwt_verifier_leeway_seconds{source}`: the `leeway` a source reports.
+    pub verifier_leeway: GaugeVec,
+    /// `skew_jwt_key_verifications_total{source,kid,outcome}`: `kid` bounded like `issuer`.
+    pub key_verifications: IntCounterVec,
+}
+
+/// (name, HELP) of the [`VerdictMetrics`] families, shared with the tests' reference recorder.
+pub mod verdict_names {
+    pub const DELAY: (&str, &str) = (
+        "skew_jwt_verification_delay_seconds",
+        "Verification delay reported by verifiers: ts - received (the request waited; a negative delay is counted at 0).",
+    );
+    pub const VERIFIER_LEEWAY: (&str, &str) = (
+        "skew_jwt_verifier_leeway_seconds",
+        "The leeway a verifier reports applying (the event's leeway field; /v1/verify's own).",
+    );
+    pub const ISSUER_CLOCK_ERROR: (&str, &str) = (
+        "skew_jwt_issuer_clock_error_seconds",
+        "Issuer clock minus true time: the issuer lead seen by verifiers on this host (/v1/verify, events.local-sources) minus this host's NTP system offset. Absent without either.",
+    );
+    pub const KEY_VERIFICATIONS: (&str, &str) = (
+        "skew_jwt_key_verifications_total",
+        "JWT verifications by key id (kid; none when absent) and outcome.",
+    );
+}
+
+impl VerdictMetrics {
+    fn register(r: &Registry) -> prometheus::Result<Self> {
+        use verdict_names::*;
+        Ok(VerdictMetrics {
+            delay: histogram(r, DELAY.0, DELAY.1, &["source"], DELAY_BUCKETS.to_vec())?,
+            verifier_leeway: gauge(r, VERIFIER_LEEWAY.0, VERIFIER_LEEWAY.1, &["source"])?,
+            key_verifications: counter(
+                r,
+                KEY_VERIFICATIONS.0,
+                KEY_VERIFICATIONS.1,
+                &["source", "kid", "outcome"],
+            )?,
+        })
+    }
+}
+
 /// The ingestion transports: the `transport` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -86,6 +147,23 @@ pub struct Metrics {
     pub http_date: HttpDateMetrics,
     /// Snapshots of the rejection and NTP query counters for the live page (not exported).
     pub recent: recent::Recent,
+    pub verdicts: VerdictMetrics,
+    /// The sources whose verifier runs on this host: `events.local-sources` and `/v1/verify`'s.
+    local_sources: ArcSwap<LocalSources>,
+}
+
+/// The sources whose clock is this host's, set by the recorder (`events.local-sources`) and by
+/// `/v1/verify` (its own source, while it runs).
+#[derive(Debug, Default, Clone)]
+struct LocalSources {
+    events: Vec<String>,
+    verify: Option<String>,
+}
+
+impl LocalSources {
+    fn contains(&self, source: &str) -> bool {
+        self.verify.as_deref() == Some(source) || self.events.iter().any(|s| s == source)
+    }
 }
 
 /// Remote clocks measured from HTTP `Date` headers (label `target`: the configured name, so
@@ -313,7 +391,7 @@ impl IngestMetrics {
             label_overflow: counter(
                 r,
                 "skew_label_overflow_total",
-                "Events whose source or issuer was folded into `other` by the cardinality guard.",
+                "Events whose source, issuer or kid was folded into `other` by the cardinality guard.",
                 &["label"],
             )?,
         };
@@ -324,7 +402,7 @@ impl IngestMetrics {
                 m.invalid.with_label_values(&[t.as_str(), k.as_str()]);
             }
         }
-        for l in ["source", "issuer"] {
+        for l in ["source", "issuer", "kid"] {
             m.label_overflow.with_label_values(&[l]);
         }
         Ok(m)
@@ -559,6 +637,7 @@ impl Metrics {
         let verify = VerifyMetrics::register(&registry)?;
         let http = HttpMetrics::register(&registry)?;
         let http_date = HttpDateMetrics::register(&registry)?;
+        let verdicts = VerdictMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             last_render: AtomicUsize::new(0),
@@ -570,6 +649,8 @@ impl Metrics {
             http,
             http_date,
             recent: recent::Recent::new(crate::unix_now()),
+            verdicts,
+            local_sources: ArcSwap::from_pointee(LocalSources::default()),
         })
     }
 
@@ -586,16 +667,83 @@ impl Metrics {
     pub fn gather(&self) -> Vec<MetricFamily> {
         let mut all = self.registry.gather();
         all.extend(self.jwt.collect());
+        all.extend(self.issuer_clock_error());
         // Stable, and names are unique (the JWT names are reserved in the registry).
         all.sort_by(|a, b| a.name().cmp(b.name()));
         all
+    }
+
+    /// `events.local-sources`: sources whose verifier runs on this host.
+    pub fn set_local_sources(&self, sources: &[String]) {
+        self.local_sources.rcu(|l| LocalSources {
+            events: sources.to_vec(),
+            ..(**l).clone()
+        });
+    }
+
+    /// `/v1/verify`'s source while it runs (`None` when it does not).
+    pub fn set_verify_source(&self, source: Option<&str>) {
+        self.local_sources.rcu(|l| LocalSources {
+            verify: source.map(str::to_owned),
+            ..(**l).clone()
+        });
+    }
+
+    /// `skew_jwt_issuer_clock_error_seconds{issuer}`, computed at scrape time from the leads
+    /// of the local sources' pairs and the NTP system offset (`verdict::issuer_clock_errors`,
+    /// where the sign algebra is); `None` when it has no series.
+    fn issuer_clock_error(&self) -> Option<MetricFamily> {
+        use prometheus::proto::{Gauge as GaugeProto, LabelPair, Metric, MetricType};
+        let offset = self
+            .ntp
+            .system_offset
+            .collect()
+            .first()
+            .and_then(|f| f.get_metric().first().map(|m| m.get_gauge().value()));
+        let local = self.local_sources.load();
+        let snapshot = self.jwt.snapshot();
+        let leads: Vec<(std::sync::Arc<str>, f64)> = snapshot
+            .pairs()
+            .iter()
+            .filter(|p| local.contains(&p.source()))
+            .filter_map(|p| p.lead().map(|l| (p.issuer(), l)))
+            .collect();
+        let errors =
+            crate::verdict::issuer_clock_errors(leads.iter().map(|(i, l)| (&**i, *l)), offset);
+        if errors.is_empty() {
+            return None;
+        }
+        let metrics = errors
+            .into_iter()
+            .map(|(issuer, e)| {
+                let mut l = LabelPair::default();
+                l.set_name("issuer".to_owned());
+                l.set_value(issuer.to_owned());
+                let mut g = GaugeProto::default();
+                g.set_value(e);
+                let mut m = Metric::from_label(vec![l]);
+                m.set_gauge(g);
+                m
+            })
+            .collect();
+        let (name, help) = verdict_names::ISSUER_CLOCK_ERROR;
+        let mut mf = MetricFamily::default();
+        mf.set_name(name.to_owned());
+        mf.set_help(help.to_owned());
+        mf.set_field_type(MetricType::GAUGE);
+        mf.set_metric(metrics);
+        Some(mf)
     }
 
     /// The Prometheus text exposition of every family, sorted by name: the registry's families
     /// through the crate's `TextEncoder`, the per-pair JWT families by [`JwtMetrics`] straight
     /// from their atomics, each at its place in the name order.
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        let families = self.registry.gather();
+        let mut families = self.registry.gather();
+        if let Some(f) = self.issuer_clock_error() {
+            let at = families.partition_point(|mf| mf.name() < f.name());
+            families.insert(at, f);
+        }
         // The body is about as large as the last one: allocating that at once saves the copies
         // of a growing buffer (megabytes with every label slot filled).
         let hint = self.last_render.load(Ordering::Relaxed);
@@ -629,6 +777,56 @@ mod tests {
         );
         #[cfg(target_os = "linux")]
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    }
+
+    /// Issue 13, section 5: the lead of local sources, corrected by this host's NTP offset;
+    /// absent without an offset or a local lead, in both the text and the gathered structs.
+    #[test]
+    fn issuer_clock_error_from_local_leads_and_the_ntp_offset() {
+        let m = Metrics::new().unwrap();
+        let family = "skew_jwt_issuer_clock_error_seconds";
+        let lead = |source: &str, issuer: &str, v: f64| {
+            m.jwt.pair(source.into(), issuer.into()).set_issuer_lead(v);
+        };
+        lead("orders", "https://idp", 3.0004);
+        lead("gateway", "https://idp", 2.5);
+        lead("remote", "https://other", 7.0);
+        let has = |m: &Metrics| {
+            m.gather().iter().any(|f| f.name() == family) || m.render().unwrap().contains(family)
+        };
+        assert!(!has(&m), "no local source yet");
+        m.set_local_sources(&["orders".to_owned()]);
+        assert!(!has(&m), "no NTP offset yet");
+        m.ntp
+            .system_offset
+            .with_label_values::<&str>(&[])
+            .set(0.0004);
+        let text = m.render().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{family}{{")))
+            .unwrap_or_else(|| panic!("{text}"));
+        let (series, v) = line.rsplit_once(' ').unwrap();
+        assert_eq!(series, format!("{family}{{issuer=\"https://idp\"}}"));
+        assert!((v.parse::<f64>().unwrap() - 3.0).abs() < 1e-9, "{line}");
+        assert_eq!(
+            text.matches(&format!("{family}{{")).count(),
+            1,
+            "remote is not local"
+        );
+        // /v1/verify's source counts too; the larger lead of one issuer wins.
+        m.set_verify_source(Some("gateway"));
+        lead("gateway", "https://idp", 4.0004);
+        assert!(m
+            .render()
+            .unwrap()
+            .contains(&format!("{family}{{issuer=\"https://idp\"}} 4\n")));
+        assert!(m
+            .gather()
+            .iter()
+            .any(|f| f.name() == family && f.get_metric().len() == 1));
+        m.ntp.system_offset.reset();
+        assert!(!has(&m), "no majority, no correction");
     }
 
     #[test]
@@ -745,6 +943,15 @@ mod tests {
     #[test]
     fn edge_buckets_keep_the_five_second_bound() {
         assert!(EDGE_BUCKETS.contains(&5.0));
+        // Issue 13: "rejections that N more seconds of leeway would have let through" is one
+        // query on expired_by / premature_by for these N.
+        for n in [1.0, 2.0, 5.0, 10.0, 30.0] {
+            assert!(EDGE_BUCKETS.contains(&n), "{n}");
+        }
+        assert!(DELAY_BUCKETS.contains(&1.0), "the delay alert's threshold");
+        assert!(LIFETIME_BUCKETS.contains(&1.0));
+        assert!(DELAY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        assert!(LIFETIME_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(EDGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(DEFAULT_AGE_BUCKETS.windows(2).all(|w| w[0] < w[1]));
     }

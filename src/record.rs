@@ -15,15 +15,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use prometheus::IntCounter;
+use std::cell::{OnceCell, RefCell};
 
-use crate::event::{Event, InvalidEvent, Reason};
+use arc_swap::ArcSwap;
+use prometheus::{Gauge, Histogram, IntCounter};
+
+use crate::event::{Event, InvalidEvent, Outcome, Reason};
 use crate::labels::{Bounded, LabelGuard};
 /// The issuer-lead window and its slot width live with the series they feed, in `metrics`.
 pub use crate::metrics::{LeadWindow, LEAD_SLOT};
 use crate::metrics::{Metrics, PairSeries, Transport};
-use crate::verdict::{cause, CauseSettings, Times};
+use crate::verdict::{cause, leeway_used, lifetime_fraction, CauseSettings, Edge, Times};
 
 /// Recorder settings (from `[events]` in the configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,13 @@ pub struct RecorderSettings {
     pub lead_window: Duration,
     /// `events.expiry-edge` and `events.stale-after`: the thresholds of a time rejection's cause.
     pub causes: CauseSettings,
+    /// `events.lead-min-samples`: no lead is exported (or used for a cause) from fewer tokens.
+    pub lead_min_samples: u64,
+    /// `events.kids` and `events.max-kids`: the guard of the `kid` label.
+    pub kid_allow: Option<Vec<String>>,
+    pub max_kids: usize,
+    /// `events.local-sources`: sources whose verifier runs on this host (besides `/v1/verify`'s).
+    pub local_sources: Vec<String>,
 }
 
 impl Default for RecorderSettings {
@@ -47,6 +56,10 @@ impl Default for RecorderSettings {
             max_issuers: 32,
             lead_window: Duration::from_secs(300),
             causes: CauseSettings::default(),
+            lead_min_samples: 3,
+            kid_allow: None,
+            max_kids: 32,
+            local_sources: Vec::new(),
         }
     }
 }
@@ -56,16 +69,26 @@ pub struct Recorder {
     metrics: Arc<Metrics>,
     /// Replaced whole by [`Recorder::reconfigure`] (a reload); read once per pair lookup.
     guards: ArcSwap<Guards>,
-    /// Slots of [`LEAD_SLOT`] in each pair's lead window.
+    /// Slots of [`LEAD_SLOT`] in each pair's lead window (not changed by a reload).
     lead_slots: usize,
 }
 
-/// The cardinality guards of `source` and `issuer`.
+/// The cardinality guards of `source`, `issuer` and `kid`.
 struct Guards {
     sources: LabelGuard,
     issuers: LabelGuard,
-    /// The thresholds of a time rejection's cause, replaced with the guards on a reload.
+    kids: LabelGuard,
+    /// The thresholds of a time rejection's cause and the lead's minimum, replaced with the
+    /// guards on a reload.
+    judge: Judge,
+}
+
+/// What a batch reads once from the settings to judge its events.
+#[derive(Debug, Clone, Copy)]
+struct Judge {
     causes: CauseSettings,
+    lead_min_samples: u64,
+    lead_slots: usize,
 }
 
 /// A batch's cache entry: the raw (source, issuer) as they came in, and what they resolved to.
@@ -79,19 +102,44 @@ struct Cached {
 /// they map to.
 struct Resolved {
     series: Arc<PairSeries>,
+    /// The pair's source's `skew_jwt_verification_delay_seconds` (created on first use: a
+    /// source that never reports `received` has none).
+    delay: OnceCell<Histogram>,
+    /// The pair's source's `skew_jwt_verifier_leeway_seconds`, on first use.
+    leeway: OnceCell<Gauge>,
+    /// The last few key ids of the pair's events: raw `kid`, its two
+    /// `skew_jwt_key_verifications_total{outcome}` counters, and whether it overflowed.
+    kids: RefCell<Vec<KidCounters>>,
     source_overflow: bool,
     issuer_overflow: bool,
 }
 
+/// One key id's counters, for the batch cache.
+struct KidCounters {
+    raw: Option<Box<str>>,
+    /// `accepted`, `rejected`.
+    counters: [IntCounter; 2],
+    overflow: bool,
+}
+
+/// How many key ids a pair's cache entry remembers (a key rollout has two or three).
+const KID_CACHE: usize = 4;
+
 impl Recorder {
     pub fn new(metrics: Arc<Metrics>, settings: &RecorderSettings) -> Self {
         let slots = (settings.lead_window.as_secs() / LEAD_SLOT.as_secs()).max(1) as usize;
+        metrics.set_local_sources(&settings.local_sources);
         Recorder {
             metrics,
             guards: ArcSwap::from_pointee(Guards {
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
-                causes: settings.causes,
+                kids: LabelGuard::new(settings.kid_allow.clone(), settings.max_kids),
+                judge: Judge {
+                    causes: settings.causes,
+                    lead_min_samples: settings.lead_min_samples,
+                    lead_slots: slots,
+                },
             }),
             lead_slots: slots,
         }
@@ -107,13 +155,20 @@ impl Recorder {
     /// longer allowed stay as they are (counters are never reset) and stop growing. The lead
     /// window is not changed here.
     pub fn reconfigure(&self, settings: &RecorderSettings) {
+        self.metrics.set_local_sources(&settings.local_sources);
         let old = self.guards.load();
         let guards = Arc::new(Guards {
             sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources)
                 .seeded_from(&old.sources),
             issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers)
                 .seeded_from(&old.issuers),
-            causes: settings.causes,
+            kids: LabelGuard::new(settings.kid_allow.clone(), settings.max_kids)
+                .seeded_from(&old.kids),
+            judge: Judge {
+                causes: settings.causes,
+                lead_min_samples: settings.lead_min_samples,
+                lead_slots: self.lead_slots,
+            },
         });
         self.guards.store(guards);
     }
@@ -133,8 +188,24 @@ impl Recorder {
                 .token_unreadable
                 .with_label_values(&[transport.as_str()]),
             transport,
-            causes: self.guards.load().causes,
+            judge: self.guards.load().judge,
             cache: Vec::with_capacity(BATCH_CACHE),
+        }
+    }
+
+    /// The two `skew_jwt_key_verifications_total` counters of `kid` (bounded; `none` when
+    /// absent) for the pair's source, and whether the key id was folded into `other`.
+    fn kid_counters(&self, source: &str, kid: Option<&str>) -> KidCounters {
+        let bounded = kid.map(|k| self.guards.load().kids.bound(Some(k)));
+        let label = bounded.as_ref().map_or(NO_KID, Bounded::as_str);
+        let c = &self.metrics.verdicts.key_verifications;
+        KidCounters {
+            raw: kid.map(Box::from),
+            counters: [
+                c.with_label_values(&[source, label, "accepted"]),
+                c.with_label_values(&[source, label, "rejected"]),
+            ],
+            overflow: bounded == Some(Bounded::Overflow),
         }
     }
 
@@ -145,6 +216,9 @@ impl Recorder {
         Resolved {
             source_overflow: s == Bounded::Overflow,
             issuer_overflow: i == Bounded::Overflow,
+            delay: OnceCell::new(),
+            leeway: OnceCell::new(),
+            kids: RefCell::new(Vec::new()),
             // Both verification series exist from the pair's creation on, at 0; the rest on
             // first use.
             series: self.metrics.jwt.pair(arc(s), arc(i)),
@@ -159,6 +233,9 @@ fn arc(b: Bounded) -> Arc<str> {
     }
 }
 
+/// The `kid` label of an event without a key id.
+pub const NO_KID: &str = "none";
+
 /// How many resolved pairs a batch remembers.
 const BATCH_CACHE: usize = 16;
 
@@ -170,8 +247,8 @@ pub struct Batch<'r> {
     received: IntCounter,
     /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
     token_unreadable: IntCounter,
-    /// The cause thresholds, read once per batch.
-    causes: CauseSettings,
+    /// The cause thresholds and the lead's minimum, read once per batch.
+    judge: Judge,
     cache: Vec<Cached>,
 }
 
@@ -211,7 +288,62 @@ impl Batch<'_> {
         if r.issuer_overflow {
             overflow.with_label_values(&["issuer"]).inc();
         }
-        record_into(&r.series, e, self.recorder.lead_slots, &self.causes);
+        if let Some(received) = e.received {
+            // A negative delay (received after ts on the verifier's own clock: a clock stepped
+            // back in between, or a verifier that mixes clocks) is counted at 0, as a negative
+            // expired-by is: the event still happened, and it waited no time we can measure.
+            let delay = (e.ts - received).max(0.0);
+            r.delay
+                .get_or_init(|| {
+                    self.recorder
+                        .metrics
+                        .verdicts
+                        .delay
+                        .with_label_values(&[&r.series.source()])
+                })
+                .observe(delay);
+        }
+        if let Some(leeway) = e.leeway {
+            r.leeway
+                .get_or_init(|| {
+                    self.recorder
+                        .metrics
+                        .verdicts
+                        .verifier_leeway
+                        .with_label_values(&[&r.series.source()])
+                })
+                .set(leeway);
+        }
+        self.count_kid(idx, e);
+        record_into(&self.cache[idx].resolved.series, e, &self.judge);
+    }
+
+    /// `skew_jwt_key_verifications_total{source,kid,outcome}` += 1, through the pair's cache
+    /// of key ids.
+    fn count_kid(&self, idx: usize, e: &Event<'_>) {
+        let r = &self.cache[idx].resolved;
+        let kid = e.kid.as_deref();
+        let mut kids = r.kids.borrow_mut();
+        let i = match kids.iter().position(|k| k.raw.as_deref() == kid) {
+            Some(i) => i,
+            None => {
+                if kids.len() == KID_CACHE {
+                    kids.remove(0);
+                }
+                kids.push(self.recorder.kid_counters(&r.series.source(), kid));
+                kids.len() - 1
+            }
+        };
+        let k = &kids[i];
+        if k.overflow {
+            self.recorder
+                .metrics
+                .ingest
+                .label_overflow
+                .with_label_values(&["kid"])
+                .inc();
+        }
+        k.counters[usize::from(e.outcome == Outcome::Rejected)].inc();
     }
 
     /// Counts a refused event against this batch's transport. Called by
@@ -226,13 +358,30 @@ impl Batch<'_> {
     }
 }
 
-fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize, causes: &CauseSettings) {
+fn record_into(s: &PairSeries, e: &Event<'_>, judge: &Judge) {
     s.count(e.outcome);
+    let times = Times {
+        ts: e.ts,
+        received: e.received,
+        iat: e.iat,
+        nbf: e.nbf,
+        exp: e.exp,
+    };
+    if e.outcome == Outcome::Accepted {
+        for (edge, used) in Edge::ALL.iter().zip(leeway_used(&times)) {
+            if let Some(v) = used {
+                s.observe_leeway_used(*edge, v);
+            }
+        }
+    }
     if let Some(age) = e.age() {
         s.observe_age(e.outcome, age);
     }
     if let Some(reason) = e.reason {
         s.reject(reason);
+        if let Some(f) = lifetime_fraction(&times) {
+            s.observe_lifetime_fraction(reason, f);
+        }
         match reason {
             Reason::Expired => {
                 if let Some(exp) = e.exp {
@@ -256,18 +405,12 @@ fn record_into(s: &PairSeries, e: &Event<'_>, lead_slots: usize, causes: &CauseS
     // time-related rejections. A forged token's iat must not move it.
     let trusted = e.reason.is_none_or(Reason::is_time_related);
     if let (true, Some(age)) = (trusted, e.age()) {
-        s.observe_lead(e.ts, age, lead_slots);
+        s.observe_lead(e.ts, age, judge.lead_slots, judge.lead_min_samples);
     }
     // After the lead: a time rejection's own age is part of the skew it may be explained by.
+    // `lead()` is the exported lead: none from fewer than `lead_min_samples` tokens.
     if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
-        let times = Times {
-            ts: e.ts,
-            received: None,
-            iat: e.iat,
-            nbf: e.nbf,
-            exp: e.exp,
-        };
-        if let Some(c) = cause(reason, &times, s.lead(), causes) {
+        if let Some(c) = cause(reason, &times, s.lead(), &judge.causes) {
             s.time_reject(reason, c);
         }
     }
@@ -298,7 +441,12 @@ mod tests {
 
     #[test]
     fn records_counters_age_and_reasons() {
-        let r = recorder(RecorderSettings::default());
+        // The lead from a single token (issue 13's `events.lead-min-samples` is 3 by default;
+        // `lead_needs_min_samples` tests that).
+        let r = recorder(RecorderSettings {
+            lead_min_samples: 1,
+            ..RecorderSettings::default()
+        });
         record(
             &r,
             r#"{"ts":1000.5,"source":"api","iss":"idp","iat":1000,"outcome":"accepted"}"#,
@@ -418,9 +566,56 @@ mod tests {
         assert_eq!(e.kind, crate::event::InvalidKind::BadToken);
     }
 
+    /// Issue 13: `received` gives the verification delay (per source; a negative one counted
+    /// at 0) and the `in_transit` cause of a token that was still valid when it arrived.
+    #[test]
+    fn received_gives_the_delay_and_in_transit() {
+        let r = recorder(RecorderSettings::default());
+        record(
+            &r,
+            r#"{"ts":1000.5,"received":1000.25,"source":"api","iss":"idp","iat":900,"exp":1000.4,"outcome":"rejected","reason":"expired"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"received":1001,"source":"api","iss":"idp2","iat":999,"outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"source":"web","iss":"idp","iat":999,"outcome":"accepted"}"#,
+        );
+        let h = "skew_jwt_verification_delay_seconds";
+        assert_eq!(value(&r, &format!("{h}_count{{source=\"api\"}}")), 2.0);
+        assert_eq!(value(&r, &format!("{h}_sum{{source=\"api\"}}")), 0.25);
+        assert_eq!(
+            value(&r, &format!("{h}_bucket{{source=\"api\",le=\"0.001\"}}")),
+            1.0,
+            "the negative delay, at 0"
+        );
+        assert_eq!(
+            value(&r, &format!("{h}_bucket{{source=\"api\",le=\"0.25\"}}")),
+            2.0
+        );
+        let text = r.metrics().render().unwrap();
+        assert!(
+            !text.contains(&format!("{h}_count{{source=\"web\"}}")),
+            "{text}"
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_time_rejections_total{cause="in_transit",issuer="idp",reason="expired",source="api"}"#
+            ),
+            1.0
+        );
+    }
+
     #[test]
     fn untrusted_rejections_do_not_move_the_lead() {
-        let r = recorder(RecorderSettings::default());
+        // One trusted token: the lead from a single token (see `lead_needs_min_samples`).
+        let r = recorder(RecorderSettings {
+            lead_min_samples: 1,
+            ..RecorderSettings::default()
+        });
         record(
             &r,
             r#"{"ts":1000,"iss":"idp","iat":999,"outcome":"accepted"}"#,
@@ -436,6 +631,112 @@ mod tests {
             ),
             -1.0
         );
+    }
+
+    /// Issue 13: no lead (and no `clock_skew` from one) until `lead_min_samples` tokens back it;
+    /// `skew_jwt_issuer_lead_samples` counts them.
+    #[test]
+    fn lead_needs_min_samples() {
+        let r = recorder(RecorderSettings::default());
+        let lead = r#"skew_jwt_issuer_lead_seconds{issuer="idp",source="api"}"#;
+        let samples = r#"skew_jwt_issuer_lead_samples{issuer="idp",source="api"}"#;
+        record(
+            &r,
+            r#"{"ts":1000,"source":"api","iss":"idp","iat":1003,"outcome":"accepted"}"#,
+        );
+        // Issuer 3 s ahead, two tokens so far: no lead, so this nbf rejection is unexplained.
+        record(
+            &r,
+            r#"{"ts":1001,"source":"api","iss":"idp","iat":1003.5,"nbf":1003.5,"outcome":"rejected","reason":"not_yet_valid"}"#,
+        );
+        assert_eq!(value(&r, samples), 2.0);
+        assert!(!r.metrics().render().unwrap().contains(lead));
+        let cause = |c: &str| {
+            value(
+                &r,
+                &format!(
+                    r#"skew_jwt_time_rejections_total{{cause="{c}",issuer="idp",reason="not_yet_valid",source="api"}}"#
+                ),
+            )
+        };
+        assert_eq!(cause("unexplained"), 1.0);
+        // The third token: the lead is out, and the same rejection is now clock_skew.
+        record(
+            &r,
+            r#"{"ts":1002,"source":"api","iss":"idp","iat":1004.5,"nbf":1004.5,"outcome":"rejected","reason":"not_yet_valid"}"#,
+        );
+        assert_eq!(value(&r, samples), 3.0);
+        assert_eq!(value(&r, lead), 3.0);
+        assert_eq!(cause("clock_skew"), 1.0);
+        // The window moves on (5 minutes later): one token behind it, the lead is withdrawn.
+        record(
+            &r,
+            r#"{"ts":1400,"source":"api","iss":"idp","iat":1399,"outcome":"accepted"}"#,
+        );
+        assert_eq!(value(&r, samples), 1.0);
+        assert!(!r.metrics().render().unwrap().contains(lead));
+    }
+
+    /// Issue 13: leeway used by accepted tokens, the lifetime fraction of rejections, the
+    /// verifier's reported leeway and verifications by key id (bounded, `none` when absent).
+    #[test]
+    fn leeway_lifetime_and_key_ids() {
+        let r = recorder(RecorderSettings {
+            max_kids: 1,
+            ..RecorderSettings::default()
+        });
+        record(
+            &r,
+            r#"{"ts":1002,"source":"api","iss":"idp","iat":900,"exp":1000,"leeway":5,"kid":"k1","outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1000,"source":"api","iss":"idp","iat":1000.25,"nbf":1000.5,"exp":1100,"leeway":0,"kid":"k2","outcome":"accepted"}"#,
+        );
+        record(
+            &r,
+            r#"{"ts":1090,"source":"api","iss":"idp","iat":1000,"exp":1100,"outcome":"rejected","reason":"revoked"}"#,
+        );
+        let used = |edge: &str| {
+            value(
+                &r,
+                &format!(
+                    r#"skew_jwt_leeway_used_seconds_sum{{edge="{edge}",issuer="idp",source="api"}}"#
+                ),
+            )
+        };
+        assert_eq!((used("exp"), used("iat"), used("nbf")), (2.0, 0.25, 0.5));
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_leeway_used_seconds_bucket{edge="exp",issuer="idp",source="api",le="2"}"#
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &r,
+                r#"skew_jwt_rejection_lifetime_fraction_sum{issuer="idp",reason="revoked",source="api"}"#
+            ),
+            0.9
+        );
+        assert_eq!(
+            value(&r, r#"skew_jwt_verifier_leeway_seconds{source="api"}"#),
+            0.0,
+            "the last reported"
+        );
+        let kid = |k: &str, o: &str| {
+            value(
+                &r,
+                &format!(
+                    r#"skew_jwt_key_verifications_total{{kid="{k}",outcome="{o}",source="api"}}"#
+                ),
+            )
+        };
+        assert_eq!(kid("k1", "accepted"), 1.0);
+        assert_eq!(kid("other", "accepted"), 1.0, "k2 is over max-kids");
+        assert_eq!(kid("none", "rejected"), 1.0);
+        assert_eq!(value(&r, r#"skew_label_overflow_total{label="kid"}"#), 1.0);
     }
 
     #[test]
@@ -502,15 +803,49 @@ mod tests {
         leads: HashMap<(String, String), f64>,
         causes: CauseSettings,
         slots: usize,
+        kids: LabelGuard,
+        min_samples: u64,
+        /// Issue 13's families labelled by source, registered in `r.registry` as `Metrics`
+        /// registers them.
+        delay: prometheus::HistogramVec,
+        leeway: prometheus::GaugeVec,
+        key_verifications: prometheus::IntCounterVec,
     }
 
     impl OldRecorder {
         fn new(settings: &RecorderSettings) -> Self {
+            use crate::metrics::verdict_names::*;
+            use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
+            let r = crate::metrics::reference::Reference::new(
+                crate::metrics::DEFAULT_AGE_BUCKETS,
+                crate::metrics::EDGE_BUCKETS,
+            );
+            let delay = HistogramVec::new(
+                HistogramOpts::new(DELAY.0, DELAY.1)
+                    .buckets(crate::metrics::DELAY_BUCKETS.to_vec()),
+                &["source"],
+            )
+            .unwrap();
+            let leeway =
+                GaugeVec::new(Opts::new(VERIFIER_LEEWAY.0, VERIFIER_LEEWAY.1), &["source"])
+                    .unwrap();
+            let key_verifications = IntCounterVec::new(
+                Opts::new(KEY_VERIFICATIONS.0, KEY_VERIFICATIONS.1),
+                &["source", "kid", "outcome"],
+            )
+            .unwrap();
+            r.registry.register(Box::new(delay.clone())).unwrap();
+            r.registry.register(Box::new(leeway.clone())).unwrap();
+            r.registry
+                .register(Box::new(key_verifications.clone()))
+                .unwrap();
             OldRecorder {
-                r: crate::metrics::reference::Reference::new(
-                    crate::metrics::DEFAULT_AGE_BUCKETS,
-                    crate::metrics::EDGE_BUCKETS,
-                ),
+                r,
+                delay,
+                leeway,
+                key_verifications,
+                kids: LabelGuard::new(settings.kid_allow.clone(), settings.max_kids),
+                min_samples: settings.lead_min_samples,
                 sources: LabelGuard::new(settings.source_allow.clone(), settings.max_sources),
                 issuers: LabelGuard::new(settings.issuer_allow.clone(), settings.max_issuers),
                 windows: HashMap::new(),
@@ -529,6 +864,44 @@ mod tests {
             r.verifications
                 .with_label_values(&[pair[0], pair[1], e.outcome.as_str()])
                 .inc();
+            // Issue 13: delay, leeway, key id, leeway used, lifetime fraction.
+            if let Some(received) = e.received {
+                self.delay
+                    .with_label_values(&[pair[0]])
+                    .observe((e.ts - received).max(0.0));
+            }
+            if let Some(l) = e.leeway {
+                self.leeway.with_label_values(&[pair[0]]).set(l);
+            }
+            let kid = e.kid.as_deref().map(|k| self.kids.bound(Some(k)));
+            let kid = kid.as_ref().map_or(NO_KID, Bounded::as_str);
+            for o in ["accepted", "rejected"] {
+                self.key_verifications.with_label_values(&[pair[0], kid, o]);
+            }
+            self.key_verifications
+                .with_label_values(&[pair[0], kid, e.outcome.as_str()])
+                .inc();
+            let times = Times {
+                ts: e.ts,
+                received: e.received,
+                iat: e.iat,
+                nbf: e.nbf,
+                exp: e.exp,
+            };
+            if e.outcome == Outcome::Accepted {
+                for (edge, used) in Edge::ALL.iter().zip(leeway_used(&times)) {
+                    if let Some(v) = used {
+                        r.leeway_used
+                            .with_label_values(&[pair[0], pair[1], edge.as_str()])
+                            .observe(v);
+                    }
+                }
+            }
+            if let (Some(reason), Some(f)) = (e.reason, lifetime_fraction(&times)) {
+                r.lifetime
+                    .with_label_values(&[pair[0], pair[1], reason.as_str()])
+                    .observe(f);
+            }
             if let Some(age) = e.age() {
                 r.age
                     .with_label_values(&[pair[0], pair[1], e.outcome.as_str()])
@@ -571,9 +944,17 @@ mod tests {
                     .entry((pair[0].to_owned(), pair[1].to_owned()))
                     .or_insert_with(|| LeadWindow::new(slots, LEAD_SLOT.as_secs_f64()));
                 if let Some(lead) = w.observe(e.ts, age) {
-                    r.issuer_lead.with_label_values(&pair).set(lead);
-                    self.leads
-                        .insert((pair[0].to_owned(), pair[1].to_owned()), lead);
+                    let key = (pair[0].to_owned(), pair[1].to_owned());
+                    r.lead_samples
+                        .with_label_values(&pair)
+                        .set(w.samples() as f64);
+                    if w.samples() >= self.min_samples {
+                        r.issuer_lead.with_label_values(&pair).set(lead);
+                        self.leads.insert(key, lead);
+                    } else {
+                        let _ = r.issuer_lead.remove_label_values(&pair);
+                        self.leads.remove(&key);
+                    }
                 }
             }
             // Issue 13: the cause of a time rejection, from the lead exported after this event.
@@ -581,7 +962,7 @@ mod tests {
                 let lead = self.leads.get(&(pair[0].to_owned(), pair[1].to_owned()));
                 let times = Times {
                     ts: e.ts,
-                    received: None,
+                    received: e.received,
                     iat: e.iat,
                     nbf: e.nbf,
                     exp: e.exp,
@@ -629,6 +1010,12 @@ mod tests {
             prop::sample::select(vec![-3600.5, -5.0, -0.1, 0.0, 0.25, 5.0, 7200.0]),
         ]);
         let reason = prop::option::of(prop::sample::select(Reason::ALL.to_vec()));
+        let kid = prop::option::of(prop::sample::select(vec!["k1", "k2", "k3", "none"]));
+        let extra = (
+            prop::option::of(prop_oneof![-1.0f64..5.0, Just(0.0)]),
+            prop::option::of(prop::sample::select(vec![0.0, 1.0, 60.0])),
+            kid,
+        );
         (
             1_700_000_000.0f64..1_700_000_900.0,
             label.clone(),
@@ -637,22 +1024,28 @@ mod tests {
             offset.clone(),
             offset,
             reason,
+            extra,
         )
-            .prop_map(|(ts, source, issuer, iat, nbf, exp, reason)| Event {
-                ts,
-                source: source.map(std::borrow::Cow::Borrowed),
-                issuer: issuer.map(std::borrow::Cow::Borrowed),
-                iat: iat.map(|d| ts - d),
-                nbf: nbf.map(|d| ts + d),
-                exp: exp.map(|d| ts - d),
-                outcome: if reason.is_some() {
-                    Outcome::Rejected
-                } else {
-                    Outcome::Accepted
+            .prop_map(
+                |(ts, source, issuer, iat, nbf, exp, reason, (delay, leeway, kid))| Event {
+                    ts,
+                    source: source.map(std::borrow::Cow::Borrowed),
+                    issuer: issuer.map(std::borrow::Cow::Borrowed),
+                    iat: iat.map(|d| ts - d),
+                    nbf: nbf.map(|d| ts + d),
+                    exp: exp.map(|d| ts - d),
+                    outcome: if reason.is_some() {
+                        Outcome::Rejected
+                    } else {
+                        Outcome::Accepted
+                    },
+                    reason,
+                    token_unreadable: false,
+                    received: delay.map(|d| ts - d),
+                    leeway,
+                    kid: kid.map(std::borrow::Cow::Borrowed),
                 },
-                reason,
-                token_unreadable: false,
-            })
+            )
     }
 
     proptest::proptest! {
@@ -667,6 +1060,7 @@ mod tests {
             let settings = RecorderSettings {
                 max_sources: 2,
                 max_issuers: 3,
+                max_kids: 2,
                 ..RecorderSettings::default()
             };
             let r = recorder(settings.clone());

@@ -49,6 +49,11 @@ pub struct Spec {
     /// Share (0..1) of the tokens not rejected as `invalid_signature` that are rejected for one
     /// of [`OTHER_REASONS`] instead, each equally likely.
     pub other_reason_share: f64,
+    /// Issue 13's event fields on every line: `received` (0.01 to 0.5 s before `ts`), `leeway`
+    /// (0 or 5 s; absent for every third source) and `kid` (per issuer; absent for every fourth).
+    /// Derived from the event itself, with no draw from the generator: the stream's other
+    /// fields are the same either way. The truth's causes then know `in_transit`.
+    pub verdict_fields: bool,
     pub seed: u64,
 }
 
@@ -95,6 +100,7 @@ impl Default for Spec {
             bad_signature_share: 0.005,
             issued_in_future_share: 0.0,
             other_reason_share: 0.0,
+            verdict_fields: false,
             seed: 42,
         }
     }
@@ -134,8 +140,23 @@ impl Generated {
         if let Some(r) = self.reason {
             let _ = write!(s, r#","reason":"{r}""#);
         }
+        if spec.verdict_fields {
+            let _ = write!(s, r#","received":{}"#, self.received());
+            if self.source % 3 != 2 {
+                let _ = write!(s, r#","leeway":{}"#, 5 * (self.source % 2));
+            }
+            if self.issuer % 4 != 3 {
+                let _ = write!(s, r#","kid":"k{}""#, self.issuer);
+            }
+        }
         s.push('}');
         s
+    }
+
+    /// `received` when [`Spec::verdict_fields`] is set: 0.01 to 0.5 s before `ts`, a multiple
+    /// of 1/1024 s, derived from `ts`.
+    pub fn received(&self) -> f64 {
+        q(self.ts - 0.01 - 0.49 * (self.ts * 0.37).fract())
     }
 }
 
@@ -257,9 +278,13 @@ pub struct PairTruth {
     /// Lowest age of trusted events in the last lead window, with the newest ts.
     pub newest_ts: f64,
     trusted: Vec<(f64, f64)>,
-    /// Lowest trusted age per 10 s slot of event time, for the running lead behind `causes`.
-    slot_min: BTreeMap<i64, f64>,
+    /// Lowest trusted age and trusted tokens per 10 s slot of event time, for the running lead
+    /// behind `causes`.
+    slot_min: BTreeMap<i64, (f64, u64)>,
 }
+
+/// `events.lead-min-samples` by default: no lead from fewer tokens in the window.
+pub const LEAD_MIN_SAMPLES: usize = 3;
 
 impl PairTruth {
     /// How many observations in `values` are ≤ `bound`: the cumulative bucket count.
@@ -267,17 +292,22 @@ impl PairTruth {
         values.iter().filter(|&&v| v <= bound).count() as u64
     }
 
-    /// The issuer lead a window of `window` seconds of event time (in 10 s slots) must show.
+    /// The issuer lead a window of `window` seconds of event time (in 10 s slots) must show:
+    /// none from fewer than [`LEAD_MIN_SAMPLES`] tokens.
     pub fn expected_lead(&self, window: f64) -> Option<f64> {
         let slot = |t: f64| (t / 10.0).floor();
         let newest = slot(self.newest_ts);
         let slots = (window / 10.0).floor();
-        self.trusted
+        let ages: Vec<f64> = self
+            .trusted
             .iter()
             .filter(|(ts, _)| slot(*ts) > newest - slots)
             .map(|&(_, age)| age)
-            .reduce(f64::min)
-            .map(|m| -m)
+            .collect();
+        if ages.len() < LEAD_MIN_SAMPLES {
+            return None;
+        }
+        ages.into_iter().reduce(f64::min).map(|m| -m)
     }
 }
 
@@ -322,8 +352,7 @@ impl Truth {
             p.trusted.push((g.ts, age));
         }
         p.newest_ts = p.newest_ts.max(g.ts);
-        // The cause of a time rejection (issue 13), in plain comparisons: this world has no
-        // `received`, so no `in_transit`; nbf = iat.
+        // The cause of a time rejection (issue 13), in plain comparisons; nbf = iat.
         if let Some(r @ ("expired" | "not_yet_valid" | "issued_in_future")) = g.reason {
             let lead = p.running_lead(g, age);
             let (margin, skew) = if r == "expired" {
@@ -331,8 +360,19 @@ impl Truth {
             } else {
                 (g.iat - g.ts, lead)
             };
+            // Still valid when the request arrived.
+            let in_transit = spec.verdict_fields
+                && if r == "expired" {
+                    g.received() < g.exp
+                } else {
+                    g.received() >= g.iat
+                };
+            // An expired token needs −lead beyond twice the 1 s NumericDate slack
+            // (verdict::cause).
+            let floor = if r == "expired" { 2.0 } else { 0.0 };
             let cause = match skew {
-                Some(k) if k > 0.0 && margin <= k + 1.0 => "clock_skew",
+                _ if in_transit => "in_transit",
+                Some(k) if k > floor && margin <= k + 1.0 => "clock_skew",
                 _ if r == "expired" && margin <= 5.0 => "expiry_edge",
                 _ if r == "expired" && margin > 60.0 => "stale_token",
                 _ => "unexplained",
@@ -350,11 +390,20 @@ impl PairTruth {
     /// slot by slot here, apart from the exporter's `LeadWindow`.
     fn running_lead(&mut self, g: &Generated, age: f64) -> Option<f64> {
         let slot = (g.ts / 10.0).floor() as i64;
-        let m = self.slot_min.entry(slot).or_insert(age);
-        *m = m.min(age);
+        let m = self.slot_min.entry(slot).or_insert((age, 0));
+        m.0 = m.0.min(age);
+        m.1 += 1;
         let newest = (self.newest_ts / 10.0).floor() as i64;
         self.slot_min.retain(|&s, _| s > newest - 30);
-        self.slot_min.values().copied().reduce(f64::min).map(|m| -m)
+        let samples: u64 = self.slot_min.values().map(|(_, n)| n).sum();
+        if samples < LEAD_MIN_SAMPLES as u64 {
+            return None;
+        }
+        self.slot_min
+            .values()
+            .map(|(m, _)| *m)
+            .reduce(f64::min)
+            .map(|m| -m)
     }
 }
 
@@ -391,6 +440,62 @@ mod tests {
         let synced = &truth.pairs[&("orders".to_string(), "https://synced.example".to_string())];
         assert_eq!(synced.reasons.get("not_yet_valid"), None);
         assert!(synced.reasons.get("expired").copied().unwrap_or(0) > 0);
+    }
+
+    /// Issue 13's fields: the same stream otherwise, and the exporter's causes (in-process
+    /// recorder) equal the truth's, `in_transit` among them.
+    #[test]
+    fn verdict_fields_keep_the_stream_and_the_truth_knows_in_transit() {
+        // One-second lifetimes and up to 2 s of delivery delay: many tokens expire while their
+        // request waits.
+        let mut spec = Spec {
+            verdict_fields: true,
+            ..Spec::default()
+        };
+        for i in &mut spec.issuers {
+            i.lifetime = 1.0;
+        }
+        let (with, truth) = stream(spec.clone(), 20_000);
+        let (without, _) = stream(
+            Spec {
+                verdict_fields: false,
+                ..spec
+            },
+            20_000,
+        );
+        for (a, b) in with.iter().zip(&without) {
+            let e = crate::event::parse_event(a.as_bytes(), 0.0).unwrap();
+            let f = crate::event::parse_event(b.as_bytes(), 0.0).unwrap();
+            assert_eq!(
+                (e.ts, e.iat, e.exp, e.reason),
+                (f.ts, f.iat, f.exp, f.reason)
+            );
+            let r = e.received.expect("received");
+            assert!((0.0..=0.5).contains(&(e.ts - r)), "{a}");
+        }
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new().unwrap());
+        let recorder = crate::record::Recorder::new(metrics.clone(), &Default::default());
+        let mut b = recorder.batch(crate::metrics::Transport::File);
+        for l in &with {
+            b.record(&crate::event::parse_event(l.as_bytes(), 0.0).unwrap());
+        }
+        let text = metrics.render().unwrap();
+        let mut in_transit = 0;
+        for ((source, issuer), p) in &truth.pairs {
+            for ((reason, cause), n) in &p.causes {
+                let line = format!(
+                    "skew_jwt_time_rejections_total{{cause=\"{cause}\",issuer=\"{issuer}\",reason=\"{reason}\",source=\"{source}\"}} {n}\n"
+                );
+                assert!(text.contains(&line), "{line}");
+                if *cause == "in_transit" {
+                    in_transit += n;
+                }
+            }
+        }
+        assert!(
+            in_transit > 0,
+            "the world has requests that waited past exp"
+        );
     }
 
     /// The optional reasons: every reason of the closed set occurs, premature_by holds the

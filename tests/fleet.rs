@@ -97,8 +97,11 @@ const NOT_FROM_EVENTS: [(&str, &str); 3] = [
 /// the pair, and three exporters seeing a third of a pair's events each measure three leads.
 const STATEFUL_LABEL: [(&str, &str); 1] = [("skew_jwt_time_rejections_total", "cause")];
 
-/// The families these events must produce (histograms by their base name).
-const PRODUCED: [&str; 8] = [
+/// The families these events must produce (histograms by their base name). Of issue 13's
+/// counters and histograms, `skew_jwt_leeway_used_seconds` is the one this world cannot
+/// produce (its verifier accepts no token outside the strict window); it sums like any
+/// histogram of per-event observations.
+const PRODUCED: [&str; 12] = [
     "skew_events_received_total",
     "skew_events_invalid_total",
     "skew_label_overflow_total",
@@ -107,6 +110,10 @@ const PRODUCED: [&str; 8] = [
     "skew_jwt_age_seconds",
     "skew_jwt_expired_by_seconds",
     "skew_jwt_premature_by_seconds",
+    "skew_jwt_time_rejections_total",
+    "skew_jwt_verification_delay_seconds",
+    "skew_jwt_rejection_lifetime_fraction",
+    "skew_jwt_key_verifications_total",
 ];
 
 /// The synthetic world: issuers from 400 s ahead to a day behind, so that token ages (delay
@@ -141,6 +148,8 @@ fn world() -> Spec {
         bad_signature_share: 0.01,
         issued_in_future_share: 0.3,
         other_reason_share: 0.05,
+        // received, leeway and kid on every line: their families must sum too.
+        verdict_fields: true,
         ..Spec::default()
     }
 }

@@ -154,7 +154,7 @@ fn the_html_report_opens_from_disk_with_the_verdict_and_every_chart() {
     }
 
     let png = dir.path().join("report.png");
-    let shot = shoot(&format!("file://{}", report.display()), &png, 1200, 4400);
+    let shot = shoot(&format!("file://{}", report.display()), &png, 1200, 5200);
     assert!(shot.console.is_empty(), "console: {:?}", shot.console);
     assert_hostile_issuer_is_text(&html, &shot.dom);
 
@@ -289,6 +289,8 @@ fn the_live_page_shows_the_verdict_the_servers_and_the_issuers() {
                 .is_some_and(|n| n > 0.0)
         },
     );
+    // This host is 0.4 ms behind in truth; on a loaded machine loopback delays can flip the
+    // measured sign, so the host sentence is checked for its shape only.
     let (status, html) = ex.get("/");
     assert_eq!(status, 200);
 
@@ -297,9 +299,14 @@ fn the_live_page_shows_the_verdict_the_servers_and_the_issuers() {
     let shot = shoot(&ex.url("/"), &png, 1200, 1500);
     assert!(shot.console.is_empty(), "console: {:?}", shot.console);
     assert_hostile_issuer_is_text(&html, &shot.dom);
+    assert!(
+        shot.dom.contains("ms behind its NTP servers (bound ")
+            || shot.dom.contains("ms ahead of its NTP servers (bound "),
+        "no host sentence in:\n{}",
+        shot.dom
+    );
     for needle in [
         "issuer clock ~3.2 s ahead of verifiers: 200 nbf/iat rejections",
-        "ms behind its NTP servers (bound ",
         "<td>not_yet_valid 200</td>",
     ] {
         assert!(shot.dom.contains(needle), "{needle} not in:\n{}", shot.dom);

@@ -65,8 +65,11 @@ const PLANNED: &[(&str, &str)] = &[];
 
 /// The issuer allow-list of the exporters under test: events from any other issuer are folded
 /// into `other` and counted in `skew_label_overflow_total`, so that panel has data too.
+/// `orders` runs on the exporter's host (`events.local-sources`): its lead gives the issuer
+/// clock error.
 const EXPORTER_CONFIG: &str =
-    "# written by tests/rules.rs\n[events]\nissuers = [\"https://idp.example\"]\n";
+    "# written by tests/rules.rs\n[events]\nissuers = [\"https://idp.example\"]\n\
+     local-sources = [\"orders\"]\n";
 
 /// The `for:` every rule that has one gets in the end-to-end copy of the rule file (nothing
 /// else is rewritten: the [160s], [5m] and [10m] windows stay, since a single server is its own
@@ -550,22 +553,25 @@ fn unix_now() -> f64 {
 }
 
 /// Valid events in [`event_batch`].
-const BATCH_VALID: u64 = 6;
+const BATCH_VALID: u64 = 7;
 /// Invalid lines in [`event_batch`].
 const BATCH_INVALID: u64 = 2;
 
 /// An NDJSON batch stamped `now` (the exporter's receive time): accepted tokens 1 s and 0.3 s
 /// old; an `expired` rejection 2 s past `exp`; a `not_yet_valid` one 3 s before `nbf`; an
 /// `invalid_signature` one; an accepted token from an issuer outside the allow-list (label
-/// overflow); and two invalid lines (`missing_field`, `json`).
+/// overflow); and two invalid lines (`missing_field`, `json`). The `orders` events say when
+/// their request arrived (`received`, 50 ms earlier: the verification delay) and the leeway
+/// their verifier applies (0), and one of its accepted tokens needed 0.5 s of a 5 s leeway.
 fn event_batch(now: f64) -> String {
     let idp = "https://idp.example";
     [
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"accepted"}}"#, now - 1.0, now + 899.0),
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"accepted"}}"#, now - 0.3, now + 899.7),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"accepted"}}"#, now - 1.0, now + 899.0, now - 0.05),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"accepted"}}"#, now - 0.3, now + 899.7, now - 0.05),
         format!(r#"{{"source":"billing","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"rejected","reason":"ExpiredSignatureError"}}"#, now - 902.0, now - 2.0),
         format!(r#"{{"source":"billing","iss":"{idp}","aud":"api","iat":{},"nbf":{},"exp":{},"outcome":"rejected","reason":"not_yet_valid"}}"#, now + 3.0, now + 3.0, now + 903.0),
-        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"outcome":"rejected","reason":"invalid_signature"}}"#, now - 5.0, now + 895.0),
+        format!(r#"{{"source":"orders","iss":"{idp}","aud":"api","iat":{},"exp":{},"received":{},"leeway":0,"outcome":"rejected","reason":"invalid_signature"}}"#, now - 5.0, now + 895.0, now - 0.05),
+        format!(r#"{{"source":"payments","iss":"{idp}","aud":"api","iat":{},"exp":{},"leeway":5,"outcome":"accepted"}}"#, now - 900.5, now - 0.5),
         format!(r#"{{"source":"orders","iss":"https://stranger.example","iat":{},"outcome":"accepted"}}"#, now - 1.0),
         r#"{"iat":1790000000}"#.to_owned(),
         "this is not json".to_owned(),
@@ -872,7 +878,11 @@ fn every_query_parses_and_uses_only_exposed_metrics() {
     let server = Scripted::start(ip(51), 0, Behaviour::Shifted(150_000_000)).expect("bind");
     let exporter = start_exporter(&server, dir.path());
     let client = http_client();
-    post_batch(&client, &exporter.url("/v1/events")).unwrap_or_else(|e| panic!("{e}"));
+    // Three batches: the issuer lead is exported from `events.lead-min-samples` (3) tokens of a
+    // pair on, and one batch holds two per pair.
+    for _ in 0..3 {
+        post_batch(&client, &exporter.url("/v1/events")).unwrap_or_else(|e| panic!("{e}"));
+    }
     exporter.wait_for("NTP and HTTP Date series", Duration::from_secs(15), |s| {
         s.has("skew_ntp_system_offset_seconds", &[])
             && s.series("skew_ntp_sample_offset_seconds_bucket").count() > 0
@@ -1138,6 +1148,10 @@ fn prometheus_end_to_end_panels_have_data_and_clock_drift_high_fires_only_beyond
     for (q, expr) in &checks {
         let Some(legend) = &q.legend else { continue };
         let result = prom.query(expr).expect("query");
+        // A PLANNED metric's panel has no series yet: nothing to check its legend against.
+        if result.is_empty() && may_be_empty(q).is_some() {
+            continue;
+        }
         for placeholder in legend.split("{{").skip(1) {
             let label = placeholder.split("}}").next().unwrap_or_default().trim();
             if !result.iter().any(|s| s["metric"].get(label).is_some()) {

@@ -53,7 +53,13 @@ fn in_time_range(t: f64) -> bool {
 /// What every accepted event must satisfy.
 fn check_event(e: &Event<'_>) {
     assert!(in_time_range(e.ts), "ts out of range: {}", e.ts);
-    for (name, t) in [("iat", e.iat), ("nbf", e.nbf), ("exp", e.exp)] {
+    for (name, t) in [
+        ("iat", e.iat),
+        ("nbf", e.nbf),
+        ("exp", e.exp),
+        ("received", e.received),
+        ("leeway", e.leeway),
+    ] {
         if let Some(t) = t {
             assert!(in_time_range(t), "{name} out of range: {t}");
         }
@@ -172,6 +178,9 @@ fn same_event(a: &Event<'_>, b: &Event<'_>) -> bool {
         && a.outcome == b.outcome
         && a.reason == b.reason
         && a.token_unreadable == b.token_unreadable
+        && same_opt(a.received, b.received)
+        && same_opt(a.leeway, b.leeway)
+        && a.kid == b.kid
 }
 
 /// Target `event`: one event, as `POST /v1/events` and the tailer hand it over.

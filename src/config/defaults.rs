@@ -20,6 +20,8 @@ pub const EXPIRY_EDGE: Duration = Duration::from_secs(5);
 /// `events.stale-after`: expired by more than this is `stale_token`.
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
 pub const MAX_LABEL_VALUES: usize = 32;
+/// `events.lead-min-samples`: no issuer lead from fewer tokens in the window.
+pub const LEAD_MIN_SAMPLES: u64 = 3;
 pub const FILE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const FILE_IDLE_DROP: Duration = Duration::from_secs(5);
 pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);

@@ -49,6 +49,14 @@ pub struct RawEvents {
     /// An `expired` rejection more than this far past `exp` has cause `stale_token`.
     #[serde(default, deserialize_with = "de_duration")]
     pub stale_after: Option<Duration>,
+    /// No issuer lead is exported (or used for a cause) from fewer tokens in the window.
+    pub lead_min_samples: Option<u64>,
+    /// Allow-list of `kid` values; everything else becomes `other`.
+    pub kids: Option<Vec<String>>,
+    pub max_kids: Option<usize>,
+    /// Sources that verify on this host (their clock is this host's, whose NTP offset is
+    /// known): their lead gives `skew_jwt_issuer_clock_error_seconds`.
+    pub local_sources: Option<Vec<String>>,
     /// JSON-lines files or globs to follow.
     pub files: Option<Vec<String>>,
     pub file_start: Option<StartAt>,
@@ -279,13 +287,26 @@ fn recorder(
     };
     check_allow(&raw.sources, "events.sources")?;
     check_allow(&raw.issuers, "events.issuers")?;
+    check_allow(&raw.kids, "events.kids")?;
+    check_allow(&raw.local_sources, "events.local-sources")?;
+    let lead_min_samples = raw.lead_min_samples.unwrap_or(defaults::LEAD_MIN_SAMPLES);
+    if !(1..=1_000_000).contains(&lead_min_samples) {
+        return Err(invalid(
+            "events.lead-min-samples",
+            "must be between 1 and 1000000",
+        ));
+    }
     Ok(RecorderSettings {
         max_sources: limit(raw.max_sources, "events.max-sources")?,
         max_issuers: limit(raw.max_issuers, "events.max-issuers")?,
+        max_kids: limit(raw.max_kids, "events.max-kids")?,
         source_allow: raw.sources,
         issuer_allow: raw.issuers,
+        kid_allow: raw.kids,
+        local_sources: raw.local_sources.unwrap_or_default(),
         lead_window,
         causes,
+        lead_min_samples,
     })
 }
 
@@ -478,6 +499,34 @@ mod tests {
                     ..RawEvents::default()
                 },
                 "events.max-sources",
+            ),
+            (
+                RawEvents {
+                    max_kids: Some(0),
+                    ..RawEvents::default()
+                },
+                "events.max-kids",
+            ),
+            (
+                RawEvents {
+                    kids: Some(vec![]),
+                    ..RawEvents::default()
+                },
+                "events.kids",
+            ),
+            (
+                RawEvents {
+                    local_sources: Some(vec![String::new()]),
+                    ..RawEvents::default()
+                },
+                "events.local-sources",
+            ),
+            (
+                RawEvents {
+                    lead_min_samples: Some(0),
+                    ..RawEvents::default()
+                },
+                "events.lead-min-samples",
             ),
         ];
         for (raw, key) in cases {

@@ -36,7 +36,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus::core::{Collector, Desc};
@@ -44,15 +44,18 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 
 use super::lead::{LeadWindow, LEAD_SLOT};
 use crate::event::{Outcome, Reason};
-use crate::verdict::Cause;
+use crate::verdict::{Cause, Edge};
 
-/// One of the six families, in the order `/metrics` lists them (sorted by name).
+/// One of the per-pair families, in the order `/metrics` lists them (sorted by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     Age,
     ExpiredBy,
+    LeadSamples,
     IssuerLead,
+    LeewayUsed,
     PrematureBy,
+    LifetimeFraction,
     Rejections,
     TimeRejections,
     Verifications,
@@ -60,11 +63,14 @@ pub enum Family {
 
 impl Family {
     /// Every family, sorted by name.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 10] = [
         Family::Age,
         Family::ExpiredBy,
+        Family::LeadSamples,
         Family::IssuerLead,
+        Family::LeewayUsed,
         Family::PrematureBy,
+        Family::LifetimeFraction,
         Family::Rejections,
         Family::TimeRejections,
         Family::Verifications,
@@ -101,6 +107,24 @@ impl Family {
                 "skew_jwt_expired_by_seconds",
                 "ts - exp of expired rejections (small: skew or zero leeway; hours: clients not refreshing).",
                 PAIR,
+                MetricType::HISTOGRAM,
+            ),
+            Family::LeadSamples => (
+                "skew_jwt_issuer_lead_samples",
+                "Tokens in the issuer-lead window behind skew_jwt_issuer_lead_seconds (no lead is exported from fewer than events.lead-min-samples).",
+                PAIR,
+                MetricType::GAUGE,
+            ),
+            Family::LeewayUsed => (
+                "skew_jwt_leeway_used_seconds",
+                "Accepted tokens outside the strict window, by edge (exp: ts - exp, nbf: nbf - ts, iat: iat - ts): how much of the verifier's leeway they needed.",
+                &["source", "issuer", "edge"],
+                MetricType::HISTOGRAM,
+            ),
+            Family::LifetimeFraction => (
+                "skew_jwt_rejection_lifetime_fraction",
+                "(ts - iat) / (exp - iat) of rejections: near 1 = skew or delay at the edge, spread = refresh or revocation logic.",
+                &["source", "issuer", "reason"],
                 MetricType::HISTOGRAM,
             ),
             Family::IssuerLead => (
@@ -314,12 +338,21 @@ pub struct PairSeries {
     age: [OnceLock<AtomicHistogram>; 2],
     expired_by: OnceLock<AtomicHistogram>,
     premature_by: OnceLock<AtomicHistogram>,
+    /// `skew_jwt_leeway_used_seconds{edge}`, at [`Edge::index`].
+    leeway_used: [OnceLock<AtomicHistogram>; Edge::ALL.len()],
+    /// `skew_jwt_rejection_lifetime_fraction{reason}`, at [`Reason::index`].
+    lifetime: [OnceLock<AtomicHistogram>; Reason::ALL.len()],
     /// `f64` bits; absent until the first lead is known.
     lead: OnceLock<AtomicU64>,
+    /// Whether `lead` is exported: a window with fewer tokens than the minimum hides it.
+    lead_shown: AtomicBool,
+    /// `skew_jwt_issuer_lead_samples`: tokens in the window; absent before the first.
+    lead_samples: OnceLock<AtomicU64>,
     /// The lowest token ages behind `lead`, created by the first [`PairSeries::observe_lead`].
     window: OnceLock<Mutex<LeadWindow>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,
+    lifetime_buckets: Arc<Buckets>,
 }
 
 impl PairSeries {
@@ -328,6 +361,7 @@ impl PairSeries {
         issuer: Arc<str>,
         age_buckets: Arc<Buckets>,
         edge_buckets: Arc<Buckets>,
+        lifetime_buckets: Arc<Buckets>,
     ) -> Self {
         let issuer_label = format!("issuer=\"{}\"", escape(&issuer, true));
         let source_label = format!("source=\"{}\"", escape(&source, true));
@@ -346,11 +380,26 @@ impl PairSeries {
             age: Default::default(),
             expired_by: OnceLock::new(),
             premature_by: OnceLock::new(),
+            leeway_used: Default::default(),
+            lifetime: Default::default(),
             lead: OnceLock::new(),
+            lead_shown: AtomicBool::new(false),
+            lead_samples: OnceLock::new(),
             window: OnceLock::new(),
             age_buckets,
             edge_buckets,
+            lifetime_buckets,
         }
+    }
+
+    /// The pair's `source` label value (bounded).
+    pub fn source(&self) -> Arc<str> {
+        self.source.clone()
+    }
+
+    /// The pair's `issuer` label value (bounded).
+    pub fn issuer(&self) -> Arc<str> {
+        self.issuer.clone()
     }
 
     /// `skew_jwt_verifications_total{outcome}` += 1.
@@ -376,9 +425,40 @@ impl PairSeries {
 
     /// The issuer lead exported now, if any.
     pub fn lead(&self) -> Option<f64> {
+        if !self.lead_shown.load(Ordering::Relaxed) {
+            return None;
+        }
         self.lead
             .get()
             .map(|v| f64::from_bits(v.load(Ordering::Relaxed)))
+    }
+
+    /// One `skew_jwt_leeway_used_seconds{edge}` observation.
+    pub fn observe_leeway_used(&self, edge: Edge, v: f64) {
+        let b = &self.edge_buckets.bounds;
+        self.leeway_used[edge.index()]
+            .get_or_init(|| AtomicHistogram::new(b.len()))
+            .observe(b, v);
+    }
+
+    /// One `skew_jwt_rejection_lifetime_fraction{reason}` observation.
+    pub fn observe_lifetime_fraction(&self, reason: Reason, v: f64) {
+        let b = &self.lifetime_buckets.bounds;
+        self.lifetime[reason.index()]
+            .get_or_init(|| AtomicHistogram::new(b.len()))
+            .observe(b, v);
+    }
+
+    /// Sets `skew_jwt_issuer_lead_samples`.
+    pub fn set_lead_samples(&self, n: u64) {
+        self.lead_samples
+            .get_or_init(|| AtomicU64::new(n))
+            .store(n, Ordering::Relaxed);
+    }
+
+    /// Removes `skew_jwt_issuer_lead_seconds` until it is set again (too few tokens behind it).
+    pub fn hide_issuer_lead(&self) {
+        self.lead_shown.store(false, Ordering::Relaxed);
     }
 
     /// One `skew_jwt_age_seconds{outcome}` observation.
@@ -411,20 +491,28 @@ impl PairSeries {
         self.lead
             .get_or_init(|| AtomicU64::new(lead.to_bits()))
             .store(lead.to_bits(), Ordering::Relaxed);
+        self.lead_shown.store(true, Ordering::Relaxed);
     }
 
     /// One token age seen at `ts` that may move the lead (the recorder decides which may): into
-    /// the pair's lead window, and `skew_jwt_issuer_lead_seconds` set from it unless `ts` is
-    /// older than the window. The window has `slots` slots of [`LEAD_SLOT`], fixed by the first
-    /// call. The gauge is set under the window's lock, so it always shows the window's latest
-    /// state.
-    pub fn observe_lead(&self, ts: f64, age: f64, slots: usize) {
+    /// the pair's lead window, `skew_jwt_issuer_lead_samples` set to the tokens in it, and
+    /// `skew_jwt_issuer_lead_seconds` set from it when at least `min_samples` tokens back it
+    /// (removed when fewer do), unless `ts` is older than the window. The window has `slots`
+    /// slots of [`LEAD_SLOT`], fixed by the first call. The gauges are set under the window's
+    /// lock, so they always show the window's latest state.
+    pub fn observe_lead(&self, ts: f64, age: f64, slots: usize, min_samples: u64) {
         let window = self
             .window
             .get_or_init(|| Mutex::new(LeadWindow::new(slots, LEAD_SLOT.as_secs_f64())));
         if let Ok(mut w) = window.lock() {
             if let Some(lead) = w.observe(ts, age) {
-                self.set_issuer_lead(lead);
+                let n = w.samples();
+                self.set_lead_samples(n);
+                if n >= min_samples {
+                    self.set_issuer_lead(lead);
+                } else {
+                    self.hide_issuer_lead();
+                }
             }
         }
     }
@@ -441,6 +529,7 @@ pub struct JwtMetrics {
     pairs: RwLock<BTreeMap<IssuerSource, Arc<PairSeries>>>,
     age_buckets: Arc<Buckets>,
     edge_buckets: Arc<Buckets>,
+    lifetime_buckets: Arc<Buckets>,
     text: [FamilyText; Family::ALL.len()],
     descs: Vec<Desc>,
     /// Reasons sorted by their label value: the series order of `skew_jwt_rejections_total`.
@@ -452,6 +541,13 @@ pub struct JwtMetrics {
 pub struct Snapshot {
     pairs: Vec<Arc<PairSeries>>,
     issuers: Vec<Range<usize>>,
+}
+
+impl Snapshot {
+    /// The pairs, sorted by (issuer, source).
+    pub fn pairs(&self) -> &[Arc<PairSeries>] {
+        &self.pairs
+    }
 }
 
 impl JwtMetrics {
@@ -476,6 +572,7 @@ impl JwtMetrics {
             pairs: RwLock::new(BTreeMap::new()),
             age_buckets: Arc::new(Buckets::new(age_buckets)?),
             edge_buckets: Arc::new(Buckets::new(edge_buckets)?),
+            lifetime_buckets: Arc::new(Buckets::new(super::LIFETIME_BUCKETS)?),
             text: Family::ALL.map(FamilyText::new),
             descs,
             reasons_by_name,
@@ -506,6 +603,7 @@ impl JwtMetrics {
                     issuer.clone(),
                     self.age_buckets.clone(),
                     self.edge_buckets.clone(),
+                    self.lifetime_buckets.clone(),
                 ))
             })
             .clone()
@@ -548,6 +646,7 @@ impl JwtMetrics {
         out.push_str(&text.header);
         let header_end = out.len();
         let mut prefix = String::new();
+        let mut labels = String::new();
         match family {
             Family::Age => {
                 let b = &self.age_buckets;
@@ -581,10 +680,66 @@ impl JwtMetrics {
             }
             Family::IssuerLead => {
                 for p in &snap.pairs {
-                    if let Some(v) = p.lead.get() {
+                    if let Some(v) = p.lead() {
                         write_line(out, &text.open, &[&p.pair_labels]);
-                        push_f64(out, f64::from_bits(v.load(Ordering::Relaxed)));
+                        push_f64(out, v);
                         out.push('\n');
+                    }
+                }
+            }
+            Family::LeadSamples => {
+                for p in &snap.pairs {
+                    if let Some(n) = p.lead_samples.get() {
+                        write_line(out, &text.open, &[&p.pair_labels]);
+                        push_f64(out, n.load(Ordering::Relaxed) as f64);
+                        out.push('\n');
+                    }
+                }
+            }
+            Family::LeewayUsed => {
+                for e in Edge::ALL {
+                    for group in &snap.issuers {
+                        for p in &snap.pairs[group.clone()] {
+                            if let Some(h) = p.leeway_used[e.index()].get() {
+                                prefix_labels(&mut labels, &["edge=\"", e.as_str(), "\","], p);
+                                write_histogram(
+                                    out,
+                                    &mut prefix,
+                                    text,
+                                    &labels,
+                                    h,
+                                    &self.edge_buckets,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Family::LifetimeFraction => {
+                for group in &snap.issuers {
+                    for r in self.reasons_by_name {
+                        for p in &snap.pairs[group.clone()] {
+                            if let Some(h) = p.lifetime[r.index()].get() {
+                                labels.clear();
+                                for part in [
+                                    &p.issuer_label,
+                                    ",reason=\"",
+                                    r.as_str(),
+                                    "\",",
+                                    &p.source_label,
+                                ] {
+                                    labels.push_str(part);
+                                }
+                                write_histogram(
+                                    out,
+                                    &mut prefix,
+                                    text,
+                                    &labels,
+                                    h,
+                                    &self.lifetime_buckets,
+                                );
+                            }
+                        }
                     }
                 }
             }
@@ -709,14 +864,52 @@ impl JwtMetrics {
                     }
                 }
             }
-            Family::IssuerLead => {
+            Family::IssuerLead | Family::LeadSamples => {
                 for p in &snap.pairs {
-                    if let Some(v) = p.lead.get() {
+                    let v = match family {
+                        Family::IssuerLead => p.lead(),
+                        _ => p
+                            .lead_samples
+                            .get()
+                            .map(|n| n.load(Ordering::Relaxed) as f64),
+                    };
+                    if let Some(v) = v {
                         let mut g = proto::Gauge::default();
-                        g.set_value(f64::from_bits(v.load(Ordering::Relaxed)));
+                        g.set_value(v);
                         let mut m = proto::Metric::from_label(labels(p, None));
                         m.set_gauge(g);
                         metrics.push(m);
+                    }
+                }
+            }
+            Family::LeewayUsed => {
+                for e in Edge::ALL {
+                    for group in &snap.issuers {
+                        for p in &snap.pairs[group.clone()] {
+                            if let Some(h) = p.leeway_used[e.index()].get() {
+                                let mut l = vec![label_pair("edge", e.as_str())];
+                                l.extend(labels(p, None));
+                                let mut m = proto::Metric::from_label(l);
+                                m.set_histogram(histogram_proto(h, &self.edge_buckets));
+                                metrics.push(m);
+                            }
+                        }
+                    }
+                }
+            }
+            Family::LifetimeFraction => {
+                for group in &snap.issuers {
+                    for r in self.reasons_by_name {
+                        for p in &snap.pairs[group.clone()] {
+                            if let Some(h) = p.lifetime[r.index()].get() {
+                                let mut m = proto::Metric::from_label(labels(
+                                    p,
+                                    Some(("reason", r.as_str())),
+                                ));
+                                m.set_histogram(histogram_proto(h, &self.lifetime_buckets));
+                                metrics.push(m);
+                            }
+                        }
                     }
                 }
             }
@@ -843,6 +1036,15 @@ fn histogram_proto(h: &AtomicHistogram, b: &Buckets) -> proto::Histogram {
     p
 }
 
+/// `labels` = `first` then the pair's `issuer="…",source="…"`.
+fn prefix_labels(labels: &mut String, first: &[&str], p: &PairSeries) {
+    labels.clear();
+    for part in first {
+        labels.push_str(part);
+    }
+    labels.push_str(&p.pair_labels);
+}
+
 /// `open` then `parts` then `} `: a sample line up to its value.
 fn write_line(out: &mut String, open: &str, parts: &[&str]) {
     out.push_str(open);
@@ -938,6 +1140,9 @@ pub(crate) mod reference {
         pub expired_by: HistogramVec,
         pub premature_by: HistogramVec,
         pub issuer_lead: GaugeVec,
+        pub lead_samples: GaugeVec,
+        pub leeway_used: HistogramVec,
+        pub lifetime: HistogramVec,
     }
 
     impl Reference {
@@ -964,7 +1169,24 @@ pub(crate) mod reference {
             )
             .unwrap();
             registry.register(Box::new(issuer_lead.clone())).unwrap();
+            let lead_samples = GaugeVec::new(
+                Opts::new(Family::LeadSamples.name(), Family::LeadSamples.help()),
+                pair,
+            )
+            .unwrap();
+            registry.register(Box::new(lead_samples.clone())).unwrap();
             Reference {
+                leeway_used: histogram(
+                    Family::LeewayUsed,
+                    &["source", "issuer", "edge"],
+                    edge_buckets,
+                ),
+                lifetime: histogram(
+                    Family::LifetimeFraction,
+                    &["source", "issuer", "reason"],
+                    crate::metrics::LIFETIME_BUCKETS,
+                ),
+                lead_samples,
                 verifications: counter(Family::Verifications, &["source", "issuer", "outcome"]),
                 rejections: counter(Family::Rejections, &["source", "issuer", "reason"]),
                 time_rejections: counter(
@@ -1014,6 +1236,10 @@ mod tests {
         ExpiredBy(f64),
         PrematureBy(f64),
         Lead(f64),
+        HideLead,
+        LeadSamples(u64),
+        LeewayUsed(Edge, f64),
+        Lifetime(Reason, f64),
     }
 
     fn apply(jwt: &JwtMetrics, r: &Reference, source: &str, issuer: &str, op: &Op) {
@@ -1057,6 +1283,26 @@ mod tests {
             Op::Lead(v) => {
                 p.set_issuer_lead(v);
                 r.issuer_lead.with_label_values(&l).set(v);
+            }
+            Op::HideLead => {
+                p.hide_issuer_lead();
+                let _ = r.issuer_lead.remove_label_values(&l);
+            }
+            Op::LeadSamples(n) => {
+                p.set_lead_samples(n);
+                r.lead_samples.with_label_values(&l).set(n as f64);
+            }
+            Op::LeewayUsed(e, v) => {
+                p.observe_leeway_used(e, v);
+                r.leeway_used
+                    .with_label_values(&[source, issuer, e.as_str()])
+                    .observe(v);
+            }
+            Op::Lifetime(reason, v) => {
+                p.observe_lifetime_fraction(reason, v);
+                r.lifetime
+                    .with_label_values(&[source, issuer, reason.as_str()])
+                    .observe(v);
             }
         }
     }
@@ -1124,6 +1370,16 @@ mod tests {
             ),
             ("api", "https://idp", Op::Lead(-1.25)),
             ("web", "https://idp", Op::Lead(0.0)),
+            ("api", "https://idp", Op::LeadSamples(7)),
+            ("web", "a\"b\\c\nd", Op::LeadSamples(2)),
+            ("web", "a\"b\\c\nd", Op::Lead(3.0)),
+            ("web", "a\"b\\c\nd", Op::HideLead),
+            ("api", "https://idp", Op::LeewayUsed(Edge::Nbf, 1.5)),
+            ("api", "https://idp", Op::LeewayUsed(Edge::Exp, 0.3)),
+            ("web", "a\"b\\c\nd", Op::LeewayUsed(Edge::Exp, 2.0)),
+            ("web", "https://idp", Op::Lifetime(Reason::Expired, 1.01)),
+            ("web", "https://idp", Op::Lifetime(Reason::Revoked, 0.4)),
+            ("api", "https://idp", Op::Lifetime(Reason::Expired, -0.1)),
             ("ünï", "https://idp", Op::Touch),
         ];
         for (s, i, op) in &ops {
@@ -1365,6 +1621,12 @@ mod tests {
             value().prop_map(Op::ExpiredBy),
             value().prop_map(Op::PrematureBy),
             value().prop_map(Op::Lead),
+            Just(Op::HideLead),
+            (0u64..1000).prop_map(Op::LeadSamples),
+            (prop::sample::select(Edge::ALL.to_vec()), value())
+                .prop_map(|(e, v)| Op::LeewayUsed(e, v)),
+            (prop::sample::select(Reason::ALL.to_vec()), value())
+                .prop_map(|(r, v)| Op::Lifetime(r, v)),
         ]
     }
 

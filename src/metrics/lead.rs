@@ -8,29 +8,41 @@ use std::time::Duration;
 pub const LEAD_SLOT: Duration = Duration::from_secs(10);
 
 /// The lowest token age per slot of event time, over a sliding window that ends at the newest
-/// `ts` seen. Fixed size: a ring of `slots` minima, no allocation per event.
+/// `ts` seen, and how many tokens each slot holds. Fixed size: a ring of `slots` minima and
+/// counts, no allocation per event.
 #[derive(Debug, Clone)]
 pub struct LeadWindow {
     minima: Box<[f64]>,
+    counts: Box<[u64]>,
     slot_secs: f64,
     /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
     newest: Option<i64>,
     /// The minimum over the whole window.
     min: f64,
+    /// Tokens in the whole window (`skew_jwt_issuer_lead_samples`).
+    samples: u64,
 }
 
 impl LeadWindow {
     pub fn new(slots: usize, slot_secs: f64) -> Self {
         LeadWindow {
             minima: vec![f64::INFINITY; slots.max(1)].into_boxed_slice(),
+            counts: vec![0; slots.max(1)].into_boxed_slice(),
             slot_secs,
             newest: None,
             min: f64::INFINITY,
+            samples: 0,
         }
     }
 
+    /// Tokens in the window after the last [`LeadWindow::observe`] that fell in it.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
     /// Adds one token age seen at `ts`. Returns the lead (−lowest age in the window) when the
-    /// event falls in the window, `None` when it is older than the window.
+    /// event falls in the window, `None` when it is older than the window; [`LeadWindow::samples`]
+    /// then says how many tokens are behind it.
     pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
         let n = self.minima.len() as i64;
         let slot = (ts / self.slot_secs).floor() as i64;
@@ -40,9 +52,11 @@ impl LeadWindow {
             Some(newest) if slot > newest => {
                 if slot - newest >= n {
                     self.minima.fill(f64::INFINITY);
+                    self.counts.fill(0);
                 } else {
                     for s in newest + 1..=slot {
                         self.minima[s.rem_euclid(n) as usize] = f64::INFINITY;
+                        self.counts[s.rem_euclid(n) as usize] = 0;
                     }
                 }
                 self.newest = Some(slot);
@@ -55,11 +69,14 @@ impl LeadWindow {
         if age < self.minima[i] {
             self.minima[i] = age;
         }
-        self.min = if recompute {
-            self.minima.iter().copied().fold(f64::INFINITY, f64::min)
+        self.counts[i] += 1;
+        if recompute {
+            self.min = self.minima.iter().copied().fold(f64::INFINITY, f64::min);
+            self.samples = self.counts.iter().sum();
         } else {
-            self.min.min(age)
-        };
+            self.min = self.min.min(age);
+            self.samples += 1;
+        }
         Some(-self.min)
     }
 }
@@ -85,6 +102,23 @@ mod tests {
             Some(-1.0),
             "a jump clears everything"
         );
+    }
+
+    #[test]
+    fn lead_window_counts_the_tokens_behind_the_lead() {
+        let mut w = LeadWindow::new(30, 10.0);
+        assert_eq!(w.samples(), 0);
+        w.observe(1000.0, 1.0);
+        w.observe(1005.0, 2.0);
+        w.observe(1010.0, 0.5);
+        assert_eq!(w.samples(), 3);
+        assert_eq!(w.observe(600.0, -50.0), None, "older than the window");
+        assert_eq!(w.samples(), 3, "not counted");
+        // ts 1300: the slot of 1000/1005 leaves the window, 1010's stays.
+        assert_eq!(w.observe(1300.0, 0.7), Some(-0.5));
+        assert_eq!(w.samples(), 2);
+        w.observe(9000.0, 1.0);
+        assert_eq!(w.samples(), 1, "a jump clears everything");
     }
 
     #[test]

@@ -225,6 +225,20 @@ pub fn render(input: &Input<'_>) -> String {
         out.push_str("<p>No verification events in the input.</p>\n");
     }
     verdict_list(&mut out, &sentences);
+    // The text format's other sentences per issuer: whose clock, and the causes of its time
+    // rejections (`verdict::clock_words`, `verdict::cause_words`).
+    let words: Vec<String> = s
+        .issuers
+        .iter()
+        .flat_map(|i| i.clock.iter().chain(&i.causes).cloned())
+        .collect();
+    if !words.is_empty() {
+        out.push_str("<ul class=\"words\">\n");
+        for w in &words {
+            let _ = writeln!(out, "<li>{}</li>", escape(w));
+        }
+        out.push_str("</ul>\n");
+    }
 
     // Token age per issuer.
     out.push_str(
@@ -396,10 +410,39 @@ pub fn render(input: &Input<'_>) -> String {
         );
     }
 
-    out.push_str(
-        "<h2>Verification delay</h2>\n<p>Not drawn: the events read carry no \
-        <code>received</code> time in this version.</p>\n",
-    );
+    // Verification delay (`ts − received`), when events carried `received`.
+    out.push_str("<h2>Verification delay (verifier clock − received)</h2>\n");
+    let delay = sum_buckets(&super::histograms_by(
+        input.families,
+        "skew_jwt_verification_delay_seconds",
+        "source",
+    ));
+    match delay.last() {
+        Some(&(_, total)) if total > 0 => {
+            let counts = super::per_bucket(&delay);
+            let chart = svg::bars(&Bars {
+                title: "seconds".into(),
+                categories: super::bucket_labels(&delay),
+                series: vec![Series {
+                    name: "events".into(),
+                    color: super::DELAY_COLOR,
+                    values: counts.iter().map(|&c| Some(c as f64)).collect(),
+                }],
+                width: 1000,
+                height: 220,
+                ..Bars::default()
+            });
+            let words = match crate::analyze::histogram_quantile(0.99, &delay) {
+                Some(p99) => format!("{total} events carried received; p99 delay {p99:.3} s"),
+                None => format!("{total} events carried received"),
+            };
+            let _ = writeln!(
+                out,
+                "<figure id=\"chart-delay\">{chart}<figcaption>{words}.</figcaption></figure>"
+            );
+        }
+        _ => out.push_str("<p>No event carried <code>received</code>.</p>\n"),
+    }
 
     // The numbers.
     out.push_str(

@@ -158,6 +158,15 @@ fn label<'a>(m: &'a prometheus::proto::Metric, name: &str) -> &'a str {
 /// A histogram family summed per issuer over sources (and outcomes): cumulative
 /// `(upper bound, count)` buckets, +Inf last.
 pub fn histograms(families: &[MetricFamily], name: &str) -> BTreeMap<String, Vec<(f64, u64)>> {
+    histograms_by(families, name, "issuer")
+}
+
+/// As [`histograms`], summed per value of `by`.
+pub fn histograms_by(
+    families: &[MetricFamily],
+    name: &str,
+    by: &str,
+) -> BTreeMap<String, Vec<(f64, u64)>> {
     let mut out: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
     let Some(f) = families.iter().find(|f| f.name() == name) else {
         return out;
@@ -171,7 +180,7 @@ pub fn histograms(families: &[MetricFamily], name: &str) -> BTreeMap<String, Vec
             .filter(|b| b.0.is_finite())
             .chain(std::iter::once((f64::INFINITY, h.get_sample_count())))
             .collect();
-        let e = out.entry(label(m, "issuer").to_owned()).or_default();
+        let e = out.entry(label(m, by).to_owned()).or_default();
         if e.is_empty() {
             *e = buckets;
         } else {
@@ -230,6 +239,8 @@ pub const AGE_COLOR: &str = "#4c78a8";
 pub const EXPIRED_COLOR: &str = "#f58518";
 /// Intervals of the NTP offset chart.
 pub const NTP_COLOR: &str = "#2a9d8f";
+/// Bars of the verification delay chart.
+pub const DELAY_COLOR: &str = "#e45756";
 /// Bars of the premature-by chart.
 pub const PREMATURE_COLOR: &str = "#b279a2";
 
@@ -252,6 +263,8 @@ mod tests {
         IssuerSummary {
             issuer: name.to_owned(),
             verdict: String::new(),
+            clock: None,
+            causes: Vec::new(),
             totals,
             sources: sources
                 .iter()

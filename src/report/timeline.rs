@@ -170,6 +170,9 @@ mod tests {
             },
             reason,
             token_unreadable: false,
+            received: None,
+            leeway: None,
+            kid: None,
         }
     }
 

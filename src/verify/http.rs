@@ -60,6 +60,10 @@ pub fn start(
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) -> Option<Router> {
+    // Its source verifies on this host: its lead gives skew_jwt_issuer_clock_error_seconds.
+    recorder
+        .metrics()
+        .set_verify_source(settings.enabled().then_some(settings.source.as_str()));
     if !settings.enabled() {
         return None;
     }
@@ -140,17 +144,26 @@ async fn verify(State(s): State<VerifyState>, headers: HeaderMap) -> Response {
 /// The whole answer to one request, judged and recorded at `now`: the one clock reading the
 /// request gets (the token's times are checked against it, and it is the event's `ts`).
 fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
-    let verdict = match bearer(headers) {
+    let b = bearer(headers);
+    let verdict = match b {
         Bearer::Missing => Verdict::missing_token(),
         Bearer::Malformed => Verdict::reject(Reason::Malformed, Default::default()),
         Bearer::Token(token) => s.verifier.verify(token, &s.keys.current(), now),
     };
+    // The key id for skew_jwt_key_verifications_total, from the header as any token carries it
+    // (bounded by the recorder's kid guard, as an event's kid is).
+    let kid = match b {
+        Bearer::Token(token) => crate::event::header_kid(token),
+        _ => None,
+    };
     if verdict.unknown_kid && s.refetch {
         s.keys.request_refetch();
     }
-    s.recorder
-        .batch(Transport::Verify)
-        .record(&verdict.event(now, &s.source));
+    let mut event = verdict.event(now, &s.source);
+    // Its own leeway, as a verifier that reports one: skew_jwt_verifier_leeway_seconds{source}.
+    event.leeway = Some(s.verifier.leeway());
+    event.kid = kid.map(Into::into);
+    s.recorder.batch(Transport::Verify).record(&event);
     if let Some(r) = verdict.reason {
         tracing::debug!(reason = r.as_str(), "token refused");
     }
@@ -329,10 +342,39 @@ mod tests {
             "skew_jwt_expired_by_seconds_count{issuer=\"idp\",source=\"gw\"} 1",
             "skew_verify_keys 1",
             "skew_verify_key_reloads_total{result=\"error\"} 0",
+            // Issue 13: its own leeway, under its source; the signer sets no kid.
+            "skew_jwt_verifier_leeway_seconds{source=\"gw\"} 5\n",
+            "skew_jwt_key_verifications_total{kid=\"none\",outcome=\"accepted\",source=\"gw\"} 2\n",
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
         assert!(!text.contains(&good[..30]));
+    }
+
+    /// Issue 13: the key id of a token's header reaches skew_jwt_key_verifications_total.
+    #[tokio::test]
+    async fn key_ids_are_recorded() {
+        let signer = Signer::new(Algorithm::HS256, Some("k1"));
+        let st = state(&signer);
+        let t = crate::unix_now();
+        let good = signer.sign(&serde_json::json!({"iss": "idp", "iat": t, "exp": t + 60.0}));
+        let expired =
+            signer.sign(&serde_json::json!({"iss": "idp", "iat": t - 100.0, "exp": t - 60.0}));
+        assert_eq!(
+            call(&st, Some(&format!("Bearer {good}"))).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&st, Some(&format!("Bearer {expired}"))).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let text = st.recorder.metrics().render().unwrap();
+        for line in [
+            "skew_jwt_key_verifications_total{kid=\"k1\",outcome=\"accepted\",source=\"gw\"} 1\n",
+            "skew_jwt_key_verifications_total{kid=\"k1\",outcome=\"rejected\",source=\"gw\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
     }
 
     #[tokio::test]

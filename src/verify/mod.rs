@@ -161,6 +161,9 @@ impl Verdict {
             reason: self.reason,
             // /v1/verify reads its tokens itself: a garbage one is its `malformed` verdict.
             token_unreadable: false,
+            received: None,
+            leeway: None,
+            kid: None,
         }
     }
 }
@@ -205,6 +208,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// The leeway it applies to `exp`, `nbf` and `iat`, in seconds.
+    pub fn leeway(&self) -> f64 {
+        self.policy.leeway as f64
+    }
+
     pub fn new(policy: Policy) -> Self {
         let mut library_required: Vec<&str> = policy
             .required_claims
