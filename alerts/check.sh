@@ -3,6 +3,7 @@
 # promtool.
 #   alerts/check.sh            (from anywhere; PROMTOOL=/path/to/promtool to pick a binary)
 # Exits non-zero when a rule is invalid or a test fails.
+# The rule files are generated from the mixin (mixin/generate.sh); the tests are not.
 set -eu
 
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)

@@ -1,35 +1,45 @@
 #!/usr/bin/env bash
-# Benchmarks /v1/verify on loopback against a release build (see benches/README.md):
-#  1. throughput: wrk (a Lua script sets `Authorization: Bearer`) against /v1/verify with HS256 and
-#     RS256 tokens, and against /healthz as the reference, each for $DURATION;
-#  2. latency at a steady $RATE requests/s (examples/verify_load.rs `pace`) for /healthz (the peer)
-#     and /v1/verify HS256, one after the other in the same run; the added p99 is the difference
-#     to /healthz. RS256 cannot sustain 5 000/s on 2 cores (see step 1), so it is paced at
-#     $RS_RATE/s, again beside /healthz at that rate.
-# Every request is checked: a non-2xx answer or a socket error is printed and fails the run.
+# /v1/verify against /healthz in ONE run of the release binary (issue 18; benches/README.md):
+#  1. throughput, wrk -t1 -c64 (a Lua script sets `Authorization: Bearer`, round robin over a
+#     token file): /healthz (the peer); RS256 with every request a distinct token (cache misses,
+#     checked: the exporter's hit counter must not move); RS256 and ES256 with 1 000 tokens in
+#     rotation (the cache's case); each figure also as a ratio to /healthz;
+#  2. latency at a steady $RATE requests/s (examples/verify_load.rs `pace`, 50 keep-alive
+#     connections): /healthz, RS256 over the 1 000 tokens, RS256 with distinct tokens; the
+#     added p99 is the difference to /healthz;
+#  3. memory: the distinct tokens above (more than verify.cache-size) fill the default cache;
+#     the exporter's peak RSS (VmHWM) with `skew_verify_cache_entries` beside it.
+# Every request is checked: a non-2xx answer or a socket error fails the run. Tokens are signed
+# before the exporter starts (verify_load sign --count, every core): a full run signs ~130 000
+# RSA tokens first (a minute or two).
 #
-#   benches/verify.sh          # full run (about 2 minutes after the build)
-#   benches/verify.sh smoke    # a few seconds each, to check the script itself
-#
-# Honours CARGO_TARGET_DIR; PORT (default 19797) is the loopback port the exporter listens on.
+#   bash benches/verify.sh            # full run
+#   SMOKE=1 bash benches/verify.sh    # seconds: CI's check that the script still works
+#   BIN=path/to/skew-exporter bash benches/verify.sh   # measure a prebuilt binary (e.g. built
+#                                                      # with --no-default-features --features rust-crypto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=${1:-full}
-if [ "$mode" = smoke ]; then
-  DURATION=${DURATION:-2s} PACE=${PACE:-2s}
+if [ "${SMOKE:-0}" = 1 ] || [ "${1:-}" = smoke ]; then
+  SMOKE=1 DURATION=${DURATION:-2} MISS_DURATION=${MISS_DURATION:-1} PACE=${PACE:-2}
+  MISS_TOKENS=${MISS_TOKENS:-4000}
 else
-  DURATION=${DURATION:-10s} PACE=${PACE:-20s}
+  SMOKE=0 DURATION=${DURATION:-10} MISS_DURATION=${MISS_DURATION:-4} PACE=${PACE:-10}
+  # The miss phases must never run out: wrk's misses (measured up to ~14 000/s here) plus a
+  # pace at $RATE, plus margin. Checked after each phase by the exporter's hit counter.
+  MISS_TOKENS=${MISS_TOKENS:-130000}
 fi
 RATE=${RATE:-5000}
-RS_RATE=${RS_RATE:-2000}
+ROTATION=${ROTATION:-1000}
 CONNECTIONS=${CONNECTIONS:-64}
-PORT=${PORT:-19797}
 target=${CARGO_TARGET_DIR:-target}
 
 command -v wrk >/dev/null || { echo "verify.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet --bin skew-exporter --example verify_load
-bin=$target/release/skew-exporter
+cargo build --release --quiet --example verify_load
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --bin skew-exporter
+  BIN=$target/release/skew-exporter
+fi
 load=$target/release/examples/verify_load
 data=tests/data/verify
 
@@ -41,73 +51,127 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+t0=$(date +%s.%N)
+"$load" sign --alg RS256 --key "$data/rsa.key.pem" --kid r1 --count "$MISS_TOKENS" >"$work/rs-distinct"
+"$load" sign --alg RS256 --key "$data/rsa.key.pem" --kid r1 --count "$ROTATION" >"$work/rs-rotation"
+"$load" sign --alg ES256 --key "$data/ec.key.pem" --kid e1 --count "$ROTATION" >"$work/es-rotation"
+printf '== tokens: %d distinct RS256, %d RS256 and %d ES256 in rotation (%s bytes each), signed in %.1f s\n' \
+  "$MISS_TOKENS" "$ROTATION" "$ROTATION" "$(head -c 2000 "$work/rs-rotation" | head -1 | tr -d '\n' | wc -c)" \
+  "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')"
+
 cat >"$work/skew.toml" <<EOF
 [verify]
 issuers = ["https://bench.example"]
 [verify.claim-headers]
 sub = "X-Auth-Subject"
 [[verify.keys]]
-file = "$PWD/$data/hmac.secret"
-type = "hmac"
-kid = "h1"
-[[verify.keys]]
 file = "$PWD/$data/rsa.pub.pem"
 kid = "r1"
+[[verify.keys]]
+file = "$PWD/$data/ec.pub.pem"
+kid = "e1"
 EOF
-"$bin" --config.file "$work/skew.toml" --web.listen-address "127.0.0.1:$PORT" \
-  --ntp.server 127.0.0.1:9 --log.level warn 2>"$work/exporter.log" &
+"$BIN" --config.file "$work/skew.toml" --web.listen-address 127.0.0.1:0 --ntp.server 127.0.0.1:9 \
+  --log.level warn,skew_exporter::app=info 2>"$work/log" &
 pid=$!
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
+for _ in $(seq 100); do grep -q 'listening' "$work/log" && break; sleep 0.05; done
+addr=$(grep -o 'address=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
+base="http://$addr"
+curl -fsS "$base/healthz" >/dev/null
+for f in rs-distinct rs-rotation es-rotation; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(tail -1 "$work/$f")" "$base/v1/verify")
+  [ "$code" = 200 ] || { echo "a benchmark token ($f) was refused ($code)" >&2; exit 1; }
 done
-curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null
+metric() { curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+hits() { metric 'skew_verify_cache_requests_total{result="hit"}'; }
+misses() { metric 'skew_verify_cache_requests_total{result="miss"}'; }
 
-hs=$("$load" sign --alg HS256 --key "$data/hmac.secret" --kid h1)
-rs=$("$load" sign --alg RS256 --key "$data/rsa.key.pem" --kid r1)
-for t in "$hs" "$rs"; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" "http://127.0.0.1:$PORT/v1/verify")
-  [ "$code" = 200 ] || { echo "a benchmark token was refused ($code)" >&2; exit 1; }
-done
-
-cat >"$work/auth.lua" <<'EOF'
-local token = os.getenv("TOKEN")
-if token and token ~= "" then
-  wrk.headers["Authorization"] = "Bearer " .. token
+# The distinct tokens are consumed in order across phases: each phase starts where the last
+# stopped (the offset file), so no token is ever sent twice.
+echo 1 >"$work/offset"
+cat >"$work/tokens.lua" <<'EOF'
+local tokens, i = {}, 0
+local file = os.getenv("TOKENS")
+if file and file ~= "" then
+  for line in io.lines(file) do tokens[#tokens + 1] = line end
+  i = tonumber(os.getenv("OFFSET") or "1") - 1
+end
+request = function()
+  if #tokens == 0 then return wrk.format("GET") end
+  i = i % #tokens + 1
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+done = function(summary, latency, requests)
+  local f = io.open(os.getenv("WORK") .. "/sent", "w")
+  f:write(summary.requests)
+  f:close()
 end
 EOF
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "== throughput: wrk -t1 -c$CONNECTIONS -d$DURATION (load generator on the same machine)"
 fail=0
-throughput() { # name path token
-  out=$(TOKEN=$3 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/auth.lua" "http://127.0.0.1:$PORT$2")
+healthz_rps=
+echo "== throughput: wrk -t1 -c$CONNECTIONS (load generator on the same machine)"
+throughput() { # name path tokens-file seconds
+  local offset=1
+  [ "$3" = "$work/rs-distinct" ] && offset=$(cat "$work/offset")
+  local h0 m0 out rps p99 bad errs ratio
+  h0=$(hits) m0=$(misses)
+  out=$(TOKENS=$3 OFFSET=$offset WORK=$work wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$work/tokens.lua" "$base$2")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   errs=$(grep -o 'Socket errors:.*' <<<"$out" || true)
-  printf '%-12s %10s req/s   p99 %s%s%s\n' "$1" "$rps" "$p99" "${bad:+   non-2xx $bad}" "${errs:+   $errs}"
+  [ -n "$healthz_rps" ] || healthz_rps=$rps
+  ratio=$(awk -v a="$rps" -v b="$healthz_rps" 'BEGIN {print a / b}')
+  local h=$(( $(hits) - h0 )) m=$(( $(misses) - m0 ))
+  printf '%-22s %9s req/s  %5.3fx healthz  p99 %-8s cache hits %d misses %d%s%s\n' \
+    "$1" "$rps" "$ratio" "$p99" "$h" "$m" "${bad:+   non-2xx $bad}" "${errs:+   $errs}"
   if [ -n "$bad" ] || [ -n "$errs" ]; then fail=1; fi
+  if [ "$3" = "$work/rs-distinct" ]; then
+    # wrk counts completed requests; up to one per connection was sent and not counted.
+    echo $((offset + $(cat "$work/sent") + CONNECTIONS)) >"$work/offset"
+    if [ "$h" != 0 ]; then echo "  the distinct tokens ran out (hits > 0): raise MISS_TOKENS" >&2; fail=1; fi
+  fi
 }
-throughput healthz /healthz ""
-throughput HS256 /v1/verify "$hs"
-throughput RS256 /v1/verify "$rs"
+throughput healthz /healthz "" "$DURATION"
+throughput "RS256 distinct (miss)" /v1/verify "$work/rs-distinct" "$MISS_DURATION"
+throughput "RS256 1000 (hits)" /v1/verify "$work/rs-rotation" "$DURATION"
+throughput "ES256 1000 (hits)" /v1/verify "$work/es-rotation" "$DURATION"
+throughput "healthz again" /healthz "" "$DURATION"
 
-echo "== latency at a steady rate for $PACE each (50 keep-alive connections)"
-pace() { # name path token rate
-  out=$("$load" pace --name "$1" --url "http://127.0.0.1:$PORT$2" ${3:+--token "$3"} --rate "$4" --duration "$PACE")
+echo "== latency at a steady $RATE requests/s for ${PACE}s each (50 keep-alive connections)"
+pace() { # name path tokens-file
+  local out
+  out=$("$load" pace --name "$1" --url "$base$2" ${3:+--tokens "$3"} --rate "$RATE" --duration "${PACE}s")
   echo "$out"
   grep -q ' non2xx=0 errors=0 ' <<<"$out" || fail=1
 }
-pace "healthz@$RATE" /healthz "" "$RATE"
-pace "HS256@$RATE" /v1/verify "$hs" "$RATE"
-pace "healthz@$RS_RATE" /healthz "" "$RS_RATE"
-pace "RS256@$RS_RATE" /v1/verify "$rs" "$RS_RATE"
+pace healthz /healthz ""
+pace "RS256 1000" /v1/verify "$work/rs-rotation"
+# Distinct tokens for the paced misses: the ones wrk has not sent.
+offset=$(cat "$work/offset")
+tail -n +"$offset" "$work/rs-distinct" | head -n $((RATE * PACE)) >"$work/rs-pace"
+if [ "$(wc -l <"$work/rs-pace")" -lt $((RATE * PACE)) ]; then
+  echo "  not enough distinct tokens left for the paced misses: raise MISS_TOKENS" >&2
+  fail=1
+fi
+h0=$(hits)
+pace "RS256 distinct" /v1/verify "$work/rs-pace"
+[ "$(hits)" = "$h0" ] || { echo "  the paced distinct tokens hit the cache" >&2; fail=1; }
+pace "healthz again" /healthz ""
+
+echo "== memory"
+entries=$(metric skew_verify_cache_entries)
+echo "skew_verify_cache_entries $entries (verify.cache-size default 10000)"
+awk '/VmHWM|VmRSS/ {printf "%s %.1f MiB\n", $1, $2 / 1024}' "/proc/$pid/status"
+[ "$SMOKE" = 1 ] || [ "$entries" = 10000 ] || { echo "  the cache is not full" >&2; fail=1; }
 
 echo "== exporter counters"
-curl -fsS "http://127.0.0.1:$PORT/metrics" |
-  grep -E '^skew_(events_received_total\{transport="verify"\}|jwt_verifications_total|jwt_rejections_total)' || true
+curl -fsS "$base/metrics" |
+  grep -E '^skew_(events_received_total\{transport="verify"\}|jwt_verifications_total|jwt_rejections_total|verify_cache)' || true
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$fail" != 0 ]; then
-  echo "FAILED: some requests were refused or failed" >&2
+  echo "FAILED: see above" >&2
   exit 1
 fi

@@ -1,11 +1,14 @@
 //! Tools for `benches/verify.sh`:
 //!
-//! - `verify_load sign --alg HS256|RS256|ES256|EdDSA --key FILE [--kid K] [--ttl SECS]` prints a
-//!   token signed with a private key (PEM) or HMAC secret file, `iss` = `https://bench.example`.
-//! - `verify_load pace --url http://127.0.0.1:PORT/PATH [--token T] --rate N --duration D
-//!   [--connections C]` sends GET requests at a steady `rate` per second over `C` keep-alive
-//!   connections (connection `i` sends requests `i`, `i + C`, …, each at its scheduled time) and
-//!   prints the latency distribution. Latency is measured from the moment a request is written
+//! - `verify_load sign --alg HS256|RS256|ES256|EdDSA --key FILE [--kid K] [--ttl SECS]
+//!   [--count N]` prints a token signed with a private key (PEM) or HMAC secret file,
+//!   `iss` = `https://bench.example`, with the claims of a typical OpenID Connect access token;
+//!   with `--count`, N distinct tokens (a `jti` each), one per line, signed on every core.
+//! - `verify_load pace --url http://127.0.0.1:PORT/PATH [--token T | --tokens FILE] --rate N
+//!   --duration D [--connections C]` sends GET requests at a steady `rate` per second over `C`
+//!   keep-alive connections (connection `i` sends requests `i`, `i + C`, …, each at its
+//!   scheduled time; request `k` carries token `k` of the file, round robin) and prints the
+//!   latency distribution. Latency is measured from the moment a request is written
 //!   to the moment its response is read completely; the send lag (how late a request left
 //!   against its schedule, which tokio's 1 ms timer makes up to ~1 ms) is reported beside it,
 //!   so a generator that fell behind is visible.
@@ -39,6 +42,9 @@ enum Cmd {
         kid: Option<String>,
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        /// How many distinct tokens (each with its own `jti`).
+        #[arg(long)]
+        count: Option<usize>,
     },
     /// Steady-rate GETs; prints latency percentiles.
     Pace {
@@ -46,6 +52,9 @@ enum Cmd {
         url: String,
         #[arg(long)]
         token: Option<String>,
+        /// A file of tokens, one per line, used round robin.
+        #[arg(long, conflicts_with = "token")]
+        tokens: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 5000)]
         rate: u32,
         #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
@@ -60,10 +69,17 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
-        Cmd::Sign { alg, key, kid, ttl } => sign(&alg, &key, kid, ttl),
+        Cmd::Sign {
+            alg,
+            key,
+            kid,
+            ttl,
+            count,
+        } => sign(&alg, &key, kid, ttl, count),
         Cmd::Pace {
             url,
             token,
+            tokens,
             rate,
             duration,
             connections,
@@ -73,14 +89,17 @@ fn main() -> std::process::ExitCode {
             .build()
             .map_err(|e| e.to_string())
             .and_then(|rt| {
-                rt.block_on(pace(
-                    &url,
-                    token.as_deref(),
-                    rate,
-                    duration,
-                    connections,
-                    &name,
-                ))
+                let tokens = match (token, tokens) {
+                    (Some(t), _) => vec![t],
+                    (None, Some(file)) => std::fs::read_to_string(&file)
+                        .map_err(|e| format!("{}: {e}", file.display()))?
+                        .lines()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    (None, None) => Vec::new(),
+                };
+                rt.block_on(pace(&url, &tokens, rate, duration, connections, &name))
             }),
     };
     match result {
@@ -92,7 +111,13 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn sign(alg: &str, key: &std::path::Path, kid: Option<String>, ttl: u64) -> Result<(), String> {
+fn sign(
+    alg: &str,
+    key: &std::path::Path,
+    kid: Option<String>,
+    ttl: u64,
+    count: Option<usize>,
+) -> Result<(), String> {
     let alg: Algorithm = alg
         .parse()
         .map_err(|_| format!("unknown algorithm {alg}"))?;
@@ -110,13 +135,59 @@ fn sign(alg: &str, key: &std::path::Path, kid: Option<String>, ttl: u64) -> Resu
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_secs();
-    let claims = serde_json::json!({
-        "iss": "https://bench.example", "sub": "bench", "iat": now, "nbf": now, "exp": now + ttl,
-    });
     let mut header = Header::new(alg);
     header.kid = kid;
-    let token = encode(&header, &claims, &key).map_err(|e| e.to_string())?;
-    println!("{token}");
+    let one = |jti: Option<String>| {
+        let mut claims = serde_json::json!({
+            "iss": "https://bench.example", "sub": "bench", "iat": now, "nbf": now, "exp": now + ttl,
+        });
+        if count.is_some() {
+            // The rest of a typical OpenID Connect access token (~450 bytes of claims).
+            claims["aud"] = "api.bench.example".into();
+            claims["azp"] = "bench-gateway-client".into();
+            claims["scope"] = "openid profile email orders:read orders:write".into();
+            claims["email"] = "bench.user@bench.example".into();
+            claims["name"] = "Bench User".into();
+            claims["sid"] = "2f6c8a0e-5b1d-4c7e-9a3f-1d2e3f4a5b6c".into();
+            claims["jti"] = jti.into();
+        }
+        encode(&header, &claims, &key).map_err(|e| e.to_string())
+    };
+    let Some(count) = count else {
+        println!("{}", one(None)?);
+        return Ok(());
+    };
+    // Distinct tokens, signed on every core (RSA signing is the slow part of a bench set-up).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let seed = std::process::id();
+    let chunks: Vec<Result<Vec<String>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let one = &one;
+                s.spawn(move || {
+                    (t..count)
+                        .step_by(threads)
+                        .map(|i| one(Some(format!("{seed:x}-{i}"))))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a signing thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut out = String::new();
+    for chunk in chunks {
+        for token in chunk? {
+            out.push_str(&token);
+            out.push('\n');
+        }
+    }
+    print!("{out}");
     Ok(())
 }
 
@@ -152,7 +223,7 @@ struct ConnResult {
 
 async fn pace(
     url: &str,
-    token: Option<&str>,
+    tokens: &[String],
     rate: u32,
     duration: Duration,
     connections: usize,
@@ -163,14 +234,21 @@ async fn pace(
         return Err("rate and connections must be positive".into());
     }
     let total = (f64::from(rate) * duration.as_secs_f64()) as usize;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").into_bytes();
+    let requests: std::sync::Arc<[Vec<u8>]> = if tokens.is_empty() {
+        vec![format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()].into()
+    } else {
+        tokens
+            .iter()
+            .map(|t| {
+                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {t}\r\n\r\n")
+                    .into_bytes()
+            })
+            .collect()
+    };
     let start = Instant::now() + Duration::from_millis(200);
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
-            let request = request.clone();
+            let request = requests.clone();
             tokio::spawn(async move {
                 connection(addr, request, start, i, connections, rate, total).await
             })
@@ -214,7 +292,7 @@ async fn pace(
 
 async fn connection(
     addr: SocketAddr,
-    request: Vec<u8>,
+    requests: std::sync::Arc<[Vec<u8>]>,
     start: Instant,
     first: usize,
     step: usize,
@@ -232,7 +310,8 @@ async fn connection(
         let due = start + Duration::from_secs_f64(k as f64 / f64::from(rate));
         tokio::time::sleep_until(due).await;
         let sent = Instant::now();
-        let status = match exchange(&mut stream, &request, &mut buf).await {
+        let request = &requests[k % requests.len()];
+        let status = match exchange(&mut stream, request, &mut buf).await {
             Ok(s) => s,
             Err(_) => {
                 out.errors += 1;

@@ -48,9 +48,10 @@
 //!   and the report's time axis (`report::timeline`).
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
-//!   decision (token → verdict), `verify::config` the `[verify]` table, `verify::keys` the keys
-//!   (parsing, fingerprints), `verify::refresh` the tasks that keep them current, `verify::http`
-//!   the endpoint. Each verification becomes an event.
+//!   decision (token → verdict), `verify::cache` the verified-token cache it consults,
+//!   `verify::config` the `[verify]` table, `verify::keys` the keys (parsing, fingerprints),
+//!   `verify::refresh` the tasks that keep them current, `verify::http` the endpoint. Each
+//!   verification, from the cache or not, becomes an event.
 //! - [`probe`]: remote clocks over HTTP: `probe::estimate` is the pure core (a `Date` header
 //!   and the request's timing → an interval holding the target's offset; bisection of its
 //!   second), `probe::prober` the task per target; its targets are `config::probe`. And the
@@ -80,6 +81,16 @@
 //! `skew_events_invalid_total` and reports it to the sender. `/v1/verify` has no parsing step:
 //! `verify::Verifier::verify` returns a `Verdict`, whose `event()` goes to the same
 //! `record::Batch::record` with `transport="verify"`.
+
+// jsonwebtoken's crypto backend is chosen by exactly one of our features (Cargo.toml); with
+// none or both it would panic at the first verification instead.
+#[cfg(not(any(feature = "aws-lc", feature = "rust-crypto")))]
+compile_error!("enable one JWT crypto backend: feature `rust-crypto` (the default) or `aws-lc`");
+#[cfg(all(feature = "aws-lc", feature = "rust-crypto"))]
+compile_error!(
+    "features `aws-lc` and `rust-crypto` exclude each other: for aws-lc build with \
+     `--no-default-features --features aws-lc`"
+);
 
 pub mod analyze;
 pub mod app;

@@ -271,6 +271,10 @@ pub struct VerifyMetrics {
     pub key_reloads: IntCounterVec,
     /// No labels: keys currently loaded.
     pub keys: IntGaugeVec,
+    /// `result` ∈ `hit`, `miss`: lookups in the verified-token cache (when it is on).
+    pub cache_requests: IntCounterVec,
+    /// No labels: verified tokens the cache holds (when it is on).
+    pub cache_entries: IntGaugeVec,
 }
 
 impl VerifyMetrics {
@@ -286,6 +290,18 @@ impl VerifyMetrics {
                 r,
                 "skew_verify_keys",
                 "Verification keys /v1/verify currently holds.",
+                &[],
+            )?,
+            cache_requests: counter(
+                r,
+                "skew_verify_cache_requests_total",
+                "Lookups of a token in the /v1/verify verified-token cache, by result (hit, miss). A hit skips the signature check; the token's times and the policy are still checked.",
+                &["result"],
+            )?,
+            cache_entries: int_gauge(
+                r,
+                "skew_verify_cache_entries",
+                "Verified tokens the /v1/verify cache holds.",
                 &[],
             )?,
         })

@@ -560,13 +560,10 @@ fn systemd_unit_exposure_stays_at_the_readme_figure() {
 // Kubernetes
 // ------------------------------------------------------------------------------------------
 
-/// The opening of `prometheusrule.yaml`, printed with the expected file.
+/// The opening of `prometheusrule.yaml`, printed with the expected file. The file is rendered
+/// by the mixin (`mixin/generate.sh`), like the rule files; tests/mixin.rs keeps it current.
 const PROMETHEUS_RULE_HEADER: &str = "\
-# Generated from alerts/*.rules.yml: spec.groups is the groups of every rule file there, in
-# file-name order. Do not edit by hand: after changing a rule file, run
-# `cargo test --test packaging prometheus_rule`, which prints this file when it is out of date.
-# The Prometheus Operator loads it when the Prometheus resource's ruleSelector matches its
-# labels (often `release: <helm release>`: add it under metadata.labels).
+# Out of date: edit mixin/ (not this file) and run mixin/generate.sh.
 ";
 
 fn yaml_docs(text: &str, what: &str) -> Vec<Value> {

@@ -645,170 +645,181 @@ impl JwtMetrics {
         let start = out.len();
         out.push_str(&text.header);
         let header_end = out.len();
+        match family {
+            Family::Age => self.encode_age(snap, text, out),
+            Family::ExpiredBy | Family::PrematureBy => self.encode_edge(snap, text, out, family),
+            Family::IssuerLead => self.encode_lead(snap, text, out),
+            Family::LeadSamples => self.encode_lead_samples(snap, text, out),
+            Family::LeewayUsed => self.encode_leeway_used(snap, text, out),
+            Family::LifetimeFraction => self.encode_lifetime(snap, text, out),
+            Family::Rejections => self.encode_rejections(snap, text, out),
+            Family::TimeRejections => self.encode_time_rejections(snap, text, out),
+            Family::Verifications => self.encode_verifications(snap, text, out),
+        }
+        if out.len() == header_end {
+            out.truncate(start);
+        }
+    }
+
+    // One function per family: its series in the order `Registry::gather` would sort them (by
+    // label values), which the reference tests below pin byte for byte.
+
+    fn encode_age(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        let mut prefix = String::new();
+        let b = &self.age_buckets;
+        for group in &snap.issuers {
+            for o in 0..OUTCOMES.len() {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.age[o].get() {
+                        write_histogram(out, &mut prefix, text, &p.outcome_labels[o], h, b);
+                    }
+                }
+            }
+        }
+    }
+
+    fn encode_edge(&self, snap: &Snapshot, text: &FamilyText, out: &mut String, family: Family) {
+        let mut prefix = String::new();
+        for p in &snap.pairs {
+            let h = match family {
+                Family::ExpiredBy => &p.expired_by,
+                _ => &p.premature_by,
+            };
+            if let Some(h) = h.get() {
+                write_histogram(
+                    out,
+                    &mut prefix,
+                    text,
+                    &p.pair_labels,
+                    h,
+                    &self.edge_buckets,
+                );
+            }
+        }
+    }
+
+    fn encode_lead(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        for p in &snap.pairs {
+            if let Some(v) = p.lead() {
+                write_line(out, &text.open, &[&p.pair_labels]);
+                push_f64(out, v);
+                out.push('\n');
+            }
+        }
+    }
+
+    fn encode_lead_samples(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        for p in &snap.pairs {
+            if let Some(n) = p.lead_samples.get() {
+                write_line(out, &text.open, &[&p.pair_labels]);
+                push_f64(out, n.load(Ordering::Relaxed) as f64);
+                out.push('\n');
+            }
+        }
+    }
+
+    fn encode_leeway_used(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
         let mut prefix = String::new();
         let mut labels = String::new();
-        match family {
-            Family::Age => {
-                let b = &self.age_buckets;
-                for group in &snap.issuers {
-                    for o in 0..OUTCOMES.len() {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.age[o].get() {
-                                write_histogram(out, &mut prefix, text, &p.outcome_labels[o], h, b);
-                            }
-                        }
+        for e in Edge::ALL {
+            for group in &snap.issuers {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.leeway_used[e.index()].get() {
+                        prefix_labels(&mut labels, &["edge=\"", e.as_str(), "\","], p);
+                        write_histogram(out, &mut prefix, text, &labels, h, &self.edge_buckets);
                     }
                 }
             }
-            Family::ExpiredBy | Family::PrematureBy => {
-                for p in &snap.pairs {
-                    let h = match family {
-                        Family::ExpiredBy => &p.expired_by,
-                        _ => &p.premature_by,
-                    };
-                    if let Some(h) = h.get() {
-                        write_histogram(
+        }
+    }
+
+    fn encode_lifetime(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        let mut prefix = String::new();
+        let mut labels = String::new();
+        for group in &snap.issuers {
+            for r in self.reasons_by_name {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.lifetime[r.index()].get() {
+                        labels.clear();
+                        for part in [
+                            &p.issuer_label,
+                            ",reason=\"",
+                            r.as_str(),
+                            "\",",
+                            &p.source_label,
+                        ] {
+                            labels.push_str(part);
+                        }
+                        write_histogram(out, &mut prefix, text, &labels, h, &self.lifetime_buckets);
+                    }
+                }
+            }
+        }
+    }
+
+    fn encode_rejections(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        for group in &snap.issuers {
+            for r in self.reasons_by_name {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(c) = p.rejections[r.index()].get() {
+                        write_line(
                             out,
-                            &mut prefix,
-                            text,
-                            &p.pair_labels,
-                            h,
-                            &self.edge_buckets,
+                            &text.open,
+                            &[
+                                &p.issuer_label,
+                                ",reason=\"",
+                                r.as_str(),
+                                "\",",
+                                &p.source_label,
+                            ],
                         );
-                    }
-                }
-            }
-            Family::IssuerLead => {
-                for p in &snap.pairs {
-                    if let Some(v) = p.lead() {
-                        write_line(out, &text.open, &[&p.pair_labels]);
-                        push_f64(out, v);
+                        push_u64(out, c.load(Ordering::Relaxed));
                         out.push('\n');
                     }
                 }
             }
-            Family::LeadSamples => {
-                for p in &snap.pairs {
-                    if let Some(n) = p.lead_samples.get() {
-                        write_line(out, &text.open, &[&p.pair_labels]);
-                        push_f64(out, n.load(Ordering::Relaxed) as f64);
-                        out.push('\n');
-                    }
-                }
-            }
-            Family::LeewayUsed => {
-                for e in Edge::ALL {
-                    for group in &snap.issuers {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.leeway_used[e.index()].get() {
-                                prefix_labels(&mut labels, &["edge=\"", e.as_str(), "\","], p);
-                                write_histogram(
-                                    out,
-                                    &mut prefix,
-                                    text,
-                                    &labels,
-                                    h,
-                                    &self.edge_buckets,
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            Family::LifetimeFraction => {
-                for group in &snap.issuers {
-                    for r in self.reasons_by_name {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.lifetime[r.index()].get() {
-                                labels.clear();
-                                for part in [
+        }
+    }
+
+    fn encode_time_rejections(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        for c in CAUSES_BY_NAME {
+            for group in &snap.issuers {
+                for r in TIME_REASONS {
+                    for p in &snap.pairs[group.clone()] {
+                        let Some(i) = time_index(r, c) else { continue };
+                        if let Some(n) = p.time_rejections[i].get() {
+                            write_line(
+                                out,
+                                &text.open,
+                                &[
+                                    "cause=\"",
+                                    c.as_str(),
+                                    "\",",
                                     &p.issuer_label,
                                     ",reason=\"",
                                     r.as_str(),
                                     "\",",
                                     &p.source_label,
-                                ] {
-                                    labels.push_str(part);
-                                }
-                                write_histogram(
-                                    out,
-                                    &mut prefix,
-                                    text,
-                                    &labels,
-                                    h,
-                                    &self.lifetime_buckets,
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            Family::Rejections => {
-                for group in &snap.issuers {
-                    for r in self.reasons_by_name {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(c) = p.rejections[r.index()].get() {
-                                write_line(
-                                    out,
-                                    &text.open,
-                                    &[
-                                        &p.issuer_label,
-                                        ",reason=\"",
-                                        r.as_str(),
-                                        "\",",
-                                        &p.source_label,
-                                    ],
-                                );
-                                push_u64(out, c.load(Ordering::Relaxed));
-                                out.push('\n');
-                            }
-                        }
-                    }
-                }
-            }
-            Family::TimeRejections => {
-                for c in CAUSES_BY_NAME {
-                    for group in &snap.issuers {
-                        for r in TIME_REASONS {
-                            for p in &snap.pairs[group.clone()] {
-                                let Some(i) = time_index(r, c) else { continue };
-                                if let Some(n) = p.time_rejections[i].get() {
-                                    write_line(
-                                        out,
-                                        &text.open,
-                                        &[
-                                            "cause=\"",
-                                            c.as_str(),
-                                            "\",",
-                                            &p.issuer_label,
-                                            ",reason=\"",
-                                            r.as_str(),
-                                            "\",",
-                                            &p.source_label,
-                                        ],
-                                    );
-                                    push_u64(out, n.load(Ordering::Relaxed));
-                                    out.push('\n');
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Family::Verifications => {
-                for group in &snap.issuers {
-                    for o in 0..OUTCOMES.len() {
-                        for p in &snap.pairs[group.clone()] {
-                            write_line(out, &text.open, &[&p.outcome_labels[o]]);
-                            push_u64(out, p.verifications[o].load(Ordering::Relaxed));
+                                ],
+                            );
+                            push_u64(out, n.load(Ordering::Relaxed));
                             out.push('\n');
                         }
                     }
                 }
             }
         }
-        if out.len() == header_end {
-            out.truncate(start);
+    }
+
+    fn encode_verifications(&self, snap: &Snapshot, text: &FamilyText, out: &mut String) {
+        for group in &snap.issuers {
+            for o in 0..OUTCOMES.len() {
+                for p in &snap.pairs[group.clone()] {
+                    write_line(out, &text.open, &[&p.outcome_labels[o]]);
+                    push_u64(out, p.verifications[o].load(Ordering::Relaxed));
+                    out.push('\n');
+                }
+            }
         }
     }
 
@@ -826,143 +837,15 @@ impl JwtMetrics {
     fn family_proto(&self, family: Family, snap: &Snapshot) -> MetricFamily {
         let (name, help, _, kind) = family.spec();
         let mut metrics = Vec::new();
-        let labels = |p: &PairSeries, third: Option<(&str, &str)>| {
-            let mut l = vec![label_pair("issuer", &p.issuer)];
-            if let Some((n, v)) = third {
-                l.push(label_pair(n, v));
-            }
-            l.push(label_pair("source", &p.source));
-            l
-        };
         match family {
-            Family::Age => {
-                for group in &snap.issuers {
-                    for (o, outcome) in OUTCOMES.iter().enumerate() {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.age[o].get() {
-                                let mut m = proto::Metric::from_label(labels(
-                                    p,
-                                    Some(("outcome", outcome.as_str())),
-                                ));
-                                m.set_histogram(histogram_proto(h, &self.age_buckets));
-                                metrics.push(m);
-                            }
-                        }
-                    }
-                }
-            }
-            Family::ExpiredBy | Family::PrematureBy => {
-                for p in &snap.pairs {
-                    let h = match family {
-                        Family::ExpiredBy => &p.expired_by,
-                        _ => &p.premature_by,
-                    };
-                    if let Some(h) = h.get() {
-                        let mut m = proto::Metric::from_label(labels(p, None));
-                        m.set_histogram(histogram_proto(h, &self.edge_buckets));
-                        metrics.push(m);
-                    }
-                }
-            }
-            Family::IssuerLead | Family::LeadSamples => {
-                for p in &snap.pairs {
-                    let v = match family {
-                        Family::IssuerLead => p.lead(),
-                        _ => p
-                            .lead_samples
-                            .get()
-                            .map(|n| n.load(Ordering::Relaxed) as f64),
-                    };
-                    if let Some(v) = v {
-                        let mut g = proto::Gauge::default();
-                        g.set_value(v);
-                        let mut m = proto::Metric::from_label(labels(p, None));
-                        m.set_gauge(g);
-                        metrics.push(m);
-                    }
-                }
-            }
-            Family::LeewayUsed => {
-                for e in Edge::ALL {
-                    for group in &snap.issuers {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.leeway_used[e.index()].get() {
-                                let mut l = vec![label_pair("edge", e.as_str())];
-                                l.extend(labels(p, None));
-                                let mut m = proto::Metric::from_label(l);
-                                m.set_histogram(histogram_proto(h, &self.edge_buckets));
-                                metrics.push(m);
-                            }
-                        }
-                    }
-                }
-            }
-            Family::LifetimeFraction => {
-                for group in &snap.issuers {
-                    for r in self.reasons_by_name {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(h) = p.lifetime[r.index()].get() {
-                                let mut m = proto::Metric::from_label(labels(
-                                    p,
-                                    Some(("reason", r.as_str())),
-                                ));
-                                m.set_histogram(histogram_proto(h, &self.lifetime_buckets));
-                                metrics.push(m);
-                            }
-                        }
-                    }
-                }
-            }
-            Family::Rejections => {
-                for group in &snap.issuers {
-                    for r in self.reasons_by_name {
-                        for p in &snap.pairs[group.clone()] {
-                            if let Some(c) = p.rejections[r.index()].get() {
-                                let mut m = proto::Metric::from_label(labels(
-                                    p,
-                                    Some(("reason", r.as_str())),
-                                ));
-                                m.set_counter(counter_proto(c.load(Ordering::Relaxed)));
-                                metrics.push(m);
-                            }
-                        }
-                    }
-                }
-            }
-            Family::TimeRejections => {
-                for c in CAUSES_BY_NAME {
-                    for group in &snap.issuers {
-                        for r in TIME_REASONS {
-                            for p in &snap.pairs[group.clone()] {
-                                let Some(i) = time_index(r, c) else { continue };
-                                if let Some(n) = p.time_rejections[i].get() {
-                                    let mut l = vec![label_pair("cause", c.as_str())];
-                                    l.extend(labels(p, Some(("reason", r.as_str()))));
-                                    let mut m = proto::Metric::from_label(l);
-                                    m.set_counter(counter_proto(n.load(Ordering::Relaxed)));
-                                    metrics.push(m);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Family::Verifications => {
-                for group in &snap.issuers {
-                    for (o, outcome) in OUTCOMES.iter().enumerate() {
-                        for p in &snap.pairs[group.clone()] {
-                            let mut m = proto::Metric::from_label(labels(
-                                p,
-                                Some(("outcome", outcome.as_str())),
-                            ));
-                            m.set_counter(counter_proto(
-                                p.verifications[o].load(Ordering::Relaxed),
-                            ));
-                            metrics.push(m);
-                        }
-                    }
-                }
-            }
+            Family::Age => self.proto_age(snap, &mut metrics),
+            Family::ExpiredBy | Family::PrematureBy => self.proto_edge(snap, &mut metrics, family),
+            Family::IssuerLead | Family::LeadSamples => self.proto_lead(snap, &mut metrics, family),
+            Family::LeewayUsed => self.proto_leeway_used(snap, &mut metrics),
+            Family::LifetimeFraction => self.proto_lifetime(snap, &mut metrics),
+            Family::Rejections => self.proto_rejections(snap, &mut metrics),
+            Family::TimeRejections => self.proto_time_rejections(snap, &mut metrics),
+            Family::Verifications => self.proto_verifications(snap, &mut metrics),
         }
         let mut mf = MetricFamily::default();
         mf.set_name(name.to_owned());
@@ -971,6 +854,147 @@ impl JwtMetrics {
         mf.set_metric(metrics);
         mf
     }
+
+    fn proto_age(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for group in &snap.issuers {
+            for (o, outcome) in OUTCOMES.iter().enumerate() {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.age[o].get() {
+                        let mut m = proto::Metric::from_label(pair_labels(
+                            p,
+                            Some(("outcome", outcome.as_str())),
+                        ));
+                        m.set_histogram(histogram_proto(h, &self.age_buckets));
+                        metrics.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn proto_edge(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>, family: Family) {
+        for p in &snap.pairs {
+            let h = match family {
+                Family::ExpiredBy => &p.expired_by,
+                _ => &p.premature_by,
+            };
+            if let Some(h) = h.get() {
+                let mut m = proto::Metric::from_label(pair_labels(p, None));
+                m.set_histogram(histogram_proto(h, &self.edge_buckets));
+                metrics.push(m);
+            }
+        }
+    }
+
+    fn proto_lead(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>, family: Family) {
+        for p in &snap.pairs {
+            let v = match family {
+                Family::IssuerLead => p.lead(),
+                _ => p
+                    .lead_samples
+                    .get()
+                    .map(|n| n.load(Ordering::Relaxed) as f64),
+            };
+            if let Some(v) = v {
+                let mut g = proto::Gauge::default();
+                g.set_value(v);
+                let mut m = proto::Metric::from_label(pair_labels(p, None));
+                m.set_gauge(g);
+                metrics.push(m);
+            }
+        }
+    }
+
+    fn proto_leeway_used(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for e in Edge::ALL {
+            for group in &snap.issuers {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.leeway_used[e.index()].get() {
+                        let mut l = vec![label_pair("edge", e.as_str())];
+                        l.extend(pair_labels(p, None));
+                        let mut m = proto::Metric::from_label(l);
+                        m.set_histogram(histogram_proto(h, &self.edge_buckets));
+                        metrics.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn proto_lifetime(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for group in &snap.issuers {
+            for r in self.reasons_by_name {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(h) = p.lifetime[r.index()].get() {
+                        let mut m =
+                            proto::Metric::from_label(pair_labels(p, Some(("reason", r.as_str()))));
+                        m.set_histogram(histogram_proto(h, &self.lifetime_buckets));
+                        metrics.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn proto_rejections(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for group in &snap.issuers {
+            for r in self.reasons_by_name {
+                for p in &snap.pairs[group.clone()] {
+                    if let Some(c) = p.rejections[r.index()].get() {
+                        let mut m =
+                            proto::Metric::from_label(pair_labels(p, Some(("reason", r.as_str()))));
+                        m.set_counter(counter_proto(c.load(Ordering::Relaxed)));
+                        metrics.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn proto_time_rejections(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for c in CAUSES_BY_NAME {
+            for group in &snap.issuers {
+                for r in TIME_REASONS {
+                    for p in &snap.pairs[group.clone()] {
+                        let Some(i) = time_index(r, c) else { continue };
+                        if let Some(n) = p.time_rejections[i].get() {
+                            let mut l = vec![label_pair("cause", c.as_str())];
+                            l.extend(pair_labels(p, Some(("reason", r.as_str()))));
+                            let mut m = proto::Metric::from_label(l);
+                            m.set_counter(counter_proto(n.load(Ordering::Relaxed)));
+                            metrics.push(m);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn proto_verifications(&self, snap: &Snapshot, metrics: &mut Vec<proto::Metric>) {
+        for group in &snap.issuers {
+            for (o, outcome) in OUTCOMES.iter().enumerate() {
+                for p in &snap.pairs[group.clone()] {
+                    let mut m = proto::Metric::from_label(pair_labels(
+                        p,
+                        Some(("outcome", outcome.as_str())),
+                    ));
+                    m.set_counter(counter_proto(p.verifications[o].load(Ordering::Relaxed)));
+                    metrics.push(m);
+                }
+            }
+        }
+    }
+}
+
+/// A pair's labels for the protobuf path: `issuer`, an optional third label, `source` (sorted,
+/// as `Registry::gather` sorts them).
+fn pair_labels(p: &PairSeries, third: Option<(&str, &str)>) -> Vec<proto::LabelPair> {
+    let mut l = vec![label_pair("issuer", &p.issuer)];
+    if let Some((n, v)) = third {
+        l.push(label_pair(n, v));
+    }
+    l.push(label_pair("source", &p.source));
+    l
 }
 
 impl Collector for JwtMetrics {

@@ -80,6 +80,7 @@ pub struct RawVerify {
     pub jwks_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     pub key_poll_interval: Option<Duration>,
+    pub cache_size: Option<usize>,
     #[serde(default)]
     pub keys: Vec<RawKey>,
 }
@@ -150,6 +151,8 @@ pub struct VerifySettings<K = FileSource> {
     pub skipped_keys: Vec<(PathBuf, Vec<Skipped>)>,
     pub jwks_url: Option<UrlSource>,
     pub key_poll_interval: Duration,
+    /// Entries of the verified-token cache (`verify::cache`); 0: no cache.
+    pub cache_size: usize,
 }
 
 impl<K> VerifySettings<K> {
@@ -245,6 +248,7 @@ pub fn validate(
         skipped_keys: Vec::new(),
         jwks_url,
         key_poll_interval,
+        cache_size: cache_size(raw.cache_size)?,
     };
     if settings.listen_address.is_some() && !settings.enabled() {
         return Err(invalid(
@@ -253,6 +257,21 @@ pub fn validate(
         ));
     }
     Ok(settings)
+}
+
+/// Entries of the verified-token cache: the default when not set, 0 for none, at most
+/// [`super::cache::MAX_SIZE`] (the cache sizes its tables for it at start).
+fn cache_size(raw: Option<usize>) -> Result<usize, ConfigError> {
+    match raw.unwrap_or(super::cache::DEFAULT_SIZE) {
+        n if n > super::cache::MAX_SIZE => Err(invalid(
+            "verify.cache-size",
+            format!(
+                "{n} is above the limit of {} entries",
+                super::cache::MAX_SIZE
+            ),
+        )),
+        n => Ok(n),
+    }
 }
 
 /// Every algorithm when not set; `none` never; duplicates dropped, order kept.
@@ -466,6 +485,7 @@ impl VerifySettings<FileSpec> {
             skipped_keys,
             jwks_url: self.jwks_url,
             key_poll_interval: self.key_poll_interval,
+            cache_size: self.cache_size,
         })
     }
 }
@@ -795,6 +815,26 @@ type = "hmac"
                 .contains(&std::fs::read_to_string(data("hmac.secret")).unwrap()[..16]),
             "Debug never shows a secret"
         );
+    }
+
+    #[test]
+    fn cache_size_defaults_to_10000_takes_0_for_off_and_has_a_limit() {
+        let rsa = data("rsa.pub.pem");
+        let table = |extra: &str| format!("[verify]\n{extra}\n[[verify.keys]]\nfile = \"{rsa}\"\n");
+        assert_eq!(parse(&table("")).unwrap().cache_size, 10_000);
+        assert_eq!(parse(&table("cache-size = 0")).unwrap().cache_size, 0);
+        assert_eq!(
+            parse(&table("cache-size = 1000000")).unwrap().cache_size,
+            1_000_000
+        );
+        let e = parse(&table("cache-size = 1000001"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("verify.cache-size") && e.contains("above the limit"),
+            "{e}"
+        );
+        assert!(parse(&table("cache-size = -1")).is_err());
     }
 
     #[test]

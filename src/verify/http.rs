@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cache::{CacheMetrics, TokenCache};
 use super::keys::{Key, KeyStore, StoreMetrics};
 use super::{refresh, Verdict, Verifier, VerifySettings};
 use crate::event::Reason;
@@ -49,6 +50,16 @@ pub fn store_metrics(m: &Metrics) -> StoreMetrics {
         reload_ok: m.verify.key_reloads.with_label_values(&["ok"]),
         reload_error: m.verify.key_reloads.with_label_values(&["error"]),
         keys: m.verify.keys.with_label_values::<&str>(&[]),
+    }
+}
+
+/// The cache's handles; only called when the cache is on, so an exporter without one exports
+/// no `skew_verify_cache_*` series.
+pub fn cache_metrics(m: &Metrics) -> CacheMetrics {
+    CacheMetrics {
+        hit: m.verify.cache_requests.with_label_values(&["hit"]),
+        miss: m.verify.cache_requests.with_label_values(&["miss"]),
+        entries: m.verify.cache_entries.with_label_values::<&str>(&[]),
     }
 }
 
@@ -92,8 +103,17 @@ pub fn start(
         cancel,
         tracker,
     );
+    let metrics = recorder.metrics();
+    let cache = match settings.cache_size {
+        0 => {
+            // Turned off by a reload: no cache holds anything any more.
+            metrics.verify.cache_entries.reset();
+            None
+        }
+        size => TokenCache::new(size, Some(cache_metrics(metrics))),
+    };
     Some(router(VerifyState {
-        verifier: Arc::new(Verifier::new(settings.policy.clone())),
+        verifier: Arc::new(Verifier::new(settings.policy.clone()).with_cache(cache)),
         keys: store,
         recorder,
         source: Arc::from(settings.source.as_str()),
@@ -407,6 +427,130 @@ mod tests {
             "skew_jwt_age_seconds_sum{issuer=\"idp\",outcome=\"accepted\",source=\"gw\"} 2\n",
         ] {
             assert!(text.contains(line), "{line} not in\n{text}");
+        }
+    }
+
+    /// The same token sequence through a handler with the cache and one without, at the same
+    /// clock readings: every metric but the cache's own is identical, line for line. The
+    /// sequence repeats tokens (hits), lets a cached one expire, holds forged, refused,
+    /// malformed and missing tokens, and rotates the keys half-way (a revoked key).
+    #[test]
+    fn metrics_are_the_same_with_the_cache_on_and_off() {
+        const NOW: f64 = 1_000_000_000.0;
+        let rs = Signer::new(Algorithm::RS256, Some("r1"));
+        let es = Signer::new(Algorithm::ES256, Some("e1"));
+        let forger = Signer::new(Algorithm::HS256, Some("r1"));
+        let claims = |sub: &str, iat: f64, exp: f64| serde_json::json!({"sub": sub, "iss": "idp", "iat": iat, "exp": exp});
+        let a = rs.sign(&claims("a", NOW - 3.0, NOW + 29.0));
+        let b = es.sign(&claims("b", NOW - 1.5, NOW + 600.0));
+        let c = rs.sign(&claims("c", NOW + 10.0, NOW + 600.0));
+        let expired = es.sign(&claims("d", NOW - 100.0, NOW - 50.0));
+        let forged = forger.sign(&claims("a", NOW - 3.0, NOW + 30.0));
+        let mut sequence: Vec<(f64, Option<String>)> = Vec::new();
+        for i in 0..40 {
+            let now = NOW + f64::from(i) * 0.9; // a passes exp + leeway (34 s) at i = 39
+            let tampered = format!(
+                "{}.{}",
+                a.rsplit_once('.').unwrap().0,
+                c.rsplit_once('.').unwrap().1
+            );
+            for t in [
+                &a,
+                &b,
+                &c,
+                &a,
+                &expired,
+                &forged,
+                &tampered,
+                &"x.y.z".to_owned(),
+            ] {
+                sequence.push((now, Some(t.clone())));
+            }
+            sequence.push((now, None));
+        }
+        let run = |cache: bool| {
+            let metrics = Arc::new(Metrics::new().unwrap());
+            let recorder = Arc::new(Recorder::new(metrics.clone(), &RecorderSettings::default()));
+            let cache = cache
+                .then(|| TokenCache::new(100, Some(cache_metrics(&metrics))))
+                .flatten();
+            let st = VerifyState {
+                verifier: Arc::new(Verifier::new(Policy::default()).with_cache(cache)),
+                keys: Arc::new(KeyStore::new(
+                    vec![vec![rs.key()], vec![es.key()]],
+                    Some(store_metrics(&metrics)),
+                )),
+                recorder,
+                source: Arc::from("gw"),
+                claim_headers: vec![("sub".to_string(), HeaderName::from_static("x-sub"))].into(),
+                reason_header: Some(HeaderName::from_static("x-auth-reason")),
+                refetch: false,
+            };
+            let mut answers = Vec::new();
+            for (i, (now, token)) in sequence.iter().enumerate() {
+                if i == sequence.len() / 2 {
+                    st.keys.replace(1, Vec::new()); // e1 revoked
+                }
+                let h = token
+                    .as_ref()
+                    .map(|t| headers(&format!("Bearer {t}")))
+                    .unwrap_or_default();
+                let r = answer(&st, &h, *now);
+                answers.push((
+                    r.status(),
+                    r.headers().get("x-auth-reason").cloned(),
+                    r.headers().get("x-sub").cloned(),
+                ));
+            }
+            let text = metrics.render().unwrap();
+            let cache_lines: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("skew_verify_cache_"))
+                .map(str::to_owned)
+                .collect();
+            let rest: Vec<String> = text
+                .lines()
+                .filter(|l| !l.contains("skew_verify_cache_") && !l.starts_with("process_"))
+                .map(str::to_owned)
+                .collect();
+            (answers, rest, cache_lines)
+        };
+        let (answers_on, on, cache_on) = run(true);
+        let (answers_off, off, cache_off) = run(false);
+        assert_eq!(answers_on, answers_off);
+        assert_eq!(on, off);
+        assert!(cache_off.is_empty(), "{cache_off:?}");
+        // 40 rounds of 8 tokens, each looked up (`x.y.z` has the shape checked before the
+        // lookup, and is `malformed` at its header, after it).
+        // The exact count. Rotation before round 20 (whose first lookup drops the cache);
+        // a alive to round 38 (exp + leeway = NOW + 34); c issued in the future to round 5.
+        // a: miss + hit in rounds 0 and 20, 2 hits in rounds 1-19 and 21-38, hit (expired,
+        //    removed) + miss in round 39: 77 hits, 3 misses.
+        // b: miss in round 0, hits in rounds 1-19, unknown_key (misses) from 20: 19 / 21.
+        // c: misses in rounds 0-6 and 20, hits in 7-19 and 21-39: 32 / 8.
+        // expired, forged, tampered, x.y.z: 160 misses. Left at the end: c.
+        let value = |name: &str| {
+            cache_on
+                .iter()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().parse::<u64>().unwrap())
+                .unwrap_or_else(|| panic!("{name} not in {cache_on:?}"))
+        };
+        let hits = value("skew_verify_cache_requests_total{result=\"hit\"}");
+        let misses = value("skew_verify_cache_requests_total{result=\"miss\"}");
+        assert_eq!((hits, misses), (128, 192));
+        assert_eq!(value("skew_verify_cache_entries"), 1);
+        for line in [
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"expired\",source=\"gw\"}",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"unknown_key\",source=\"gw\"}",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"invalid_algorithm\",source=\"gw\"}",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"issued_in_future\",source=\"gw\"}",
+            "skew_jwt_rejections_total{issuer=\"idp\",reason=\"invalid_signature\",source=\"gw\"}",
+        ] {
+            assert!(
+                on.iter().any(|l| l.starts_with(line)),
+                "{line} not in {on:?}"
+            );
         }
     }
 }

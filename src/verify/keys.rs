@@ -9,9 +9,14 @@
 //!
 //! A key is refused at load when RFC 7518 forbids it (RSA under 2048 bits, §3.3; an HMAC secret
 //! shorter than the hash, §3.2) or when it could never verify: the checks are those the
-//! verification runs on every token (jsonwebtoken's rust_crypto backend builds an
+//! verification runs on every token with jsonwebtoken's `rust_crypto` backend (it builds an
 //! `rsa::RsaPublicKey`, a `p256`/`p384` `VerifyingKey` from the SEC1 point, an `ed25519_dalek`
-//! `VerifyingKey`), so a key that passes here fails a token only on its signature. A JWK is used
+//! `VerifyingKey`), so a key that passes here fails a token only on its signature. They run
+//! whichever backend the build verifies with (the `rust-crypto` feature, the default, or
+//! `aws-lc`), so both accept the same keys: AWS-LC's own limits are as wide or wider
+//! (RSA: 2048 to 8192 bits, an odd exponent above 1 of at most 33 bits; EC points are checked
+//! on the curve when a signature is verified), and what it would take beyond them (RSA keys of
+//! 4097 to 8192 bits) is refused here as under `rust_crypto`. A JWK is used
 //! only when `use` and `key_ops` allow verification (RFC 7517 §4.2, §4.3). A JWKS keeps its
 //! usable keys and reports each one it skipped ([`Skipped`]: which, and why) for the caller to log.
 //!
@@ -248,7 +253,8 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(err) => Err(match err {
             rsa::Error::ModulusTooLarge => format!(
-                "an RSA key of {bits} bits; the verification library takes at most {}",
+                "an RSA key of {bits} bits; this exporter takes at most {} (the limit of the \
+                 rust-crypto verification backend, kept for both)",
                 rsa::RsaPublicKey::MAX_SIZE
             ),
             rsa::Error::InvalidModulus => {
@@ -526,15 +532,24 @@ fn purpose(value: &Value) -> Result<(), (SkipKind, String)> {
 }
 
 /// The keys a verification reads: every source's last good keys, combined.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeySet {
     keys: Vec<Arc<Key>>,
+    /// Unique and increasing in the process: the verified-token cache drops what it holds
+    /// when it sees a newer one (`verify::cache`).
+    generation: u64,
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet::new(Vec::new())
+    }
 }
 
 /// Which keys may verify a token, from its `kid` and `alg`.
 #[derive(Debug)]
 pub enum Selection<'a> {
-    Keys(Vec<&'a Key>),
+    Keys(Vec<&'a Arc<Key>>),
     /// The token names a `kid` no key has.
     UnknownKid,
     /// No key at all is loaded.
@@ -545,7 +560,17 @@ pub enum Selection<'a> {
 
 impl KeySet {
     pub fn new(keys: Vec<Arc<Key>>) -> Self {
-        KeySet { keys }
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static GENERATION: AtomicU64 = AtomicU64::new(1);
+        KeySet {
+            keys,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// This set's generation: a set made later has a larger one.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn len(&self) -> usize {
@@ -580,7 +605,7 @@ impl KeySet {
                 _ => true,
             };
             if candidate && fits {
-                fitting.push(&**k);
+                fitting.push(k);
             }
         }
         if !fitting.is_empty() {

@@ -35,6 +35,7 @@
 //! Tokens are credentials: nothing here logs, stores or returns one, and no message contains
 //! a part of one.
 
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod keys;
@@ -42,6 +43,7 @@ pub mod refresh;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -51,6 +53,7 @@ use serde_json::{Map, Value};
 pub use config::VerifySettings;
 
 use crate::event::{Event, Outcome, Reason, MAX_TIME};
+use cache::{Entry, TokenCache, TokenHash};
 use keys::{KeySet, Selection};
 
 /// Longer tokens are `malformed` without being decoded.
@@ -120,7 +123,7 @@ pub struct Verdict {
     pub reason: Option<Reason>,
     pub times: TokenTimes,
     /// The verified claims, only when allowed (for the claim → header mapping).
-    pub claims: Option<Map<String, Value>>,
+    pub claims: Option<Arc<Map<String, Value>>>,
     /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
     pub unknown_kid: bool,
 }
@@ -196,15 +199,21 @@ pub fn reason_for(kind: &ErrorKind) -> Reason {
     }
 }
 
-/// The pure verifier: a policy, with one jsonwebtoken `Validation` per allowed algorithm
-/// built once (jsonwebtoken wants every algorithm of a validation to fit the key).
+/// The verifier: a policy, with one jsonwebtoken `Validation` per allowed algorithm built
+/// once (jsonwebtoken wants every algorithm of a validation to fit the key), and optionally
+/// the verified-token cache ([`cache`]; its answers are the same as without it, by test).
 #[derive(Debug)]
 pub struct Verifier {
     policy: Policy,
     validations: HashMap<Algorithm, Validation>,
     /// Required claims jsonwebtoken does not check itself (`iat`, `jti`, custom ones).
     extra_required: Vec<String>,
+    /// Required claims jsonwebtoken checks (with `iss`/`aud` when they have allow-lists):
+    /// checked again on a cache hit.
+    library_required: Vec<String>,
     issuers: Option<HashSet<String>>,
+    audiences: Option<HashSet<String>>,
+    cache: Option<TokenCache>,
 }
 
 impl Verifier {
@@ -265,14 +274,30 @@ impl Verifier {
             .collect();
         Verifier {
             issuers: policy.issuers.as_ref().map(|i| i.iter().cloned().collect()),
+            audiences: policy
+                .audiences
+                .as_ref()
+                .map(|a| a.iter().cloned().collect()),
+            library_required: library_required.into_iter().map(str::to_owned).collect(),
             policy,
             validations,
             extra_required,
+            cache: None,
         }
+    }
+
+    /// The same verifier, remembering the tokens it allows in `cache` (`None`: no cache).
+    pub fn with_cache(mut self, cache: Option<TokenCache>) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    pub fn cache(&self) -> Option<&TokenCache> {
+        self.cache.as_ref()
     }
 
     /// Verifies `token` with `keys`; `now` is the verifier's clock (Unix seconds).
@@ -280,6 +305,77 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|&b| b == b'.').count() != 2 {
             return Verdict::reject(Reason::Malformed, TokenTimes::default());
         }
+        let Some(cache) = &self.cache else {
+            return self.verify_signed(token, keys, now, None);
+        };
+        let hash = cache::token_hash(token);
+        match cache.lookup(&hash, keys.generation()) {
+            Some(entry) => self.hit(cache, &hash, &entry, now),
+            None => self.verify_signed(token, keys, now, Some((cache, hash))),
+        }
+    }
+
+    /// A token the cache holds: its signature was verified under this key set, and the
+    /// policy and its times are checked again against `now`, in the order of a full
+    /// verification (required claims, `exp`/`nbf`, other required claims and `iat`, `iss`,
+    /// `aud`). Expired, it leaves the cache.
+    fn hit(&self, cache: &TokenCache, hash: &TokenHash, entry: &Entry, now: f64) -> Verdict {
+        let claims = &entry.claims;
+        let reason = self
+            .library_required
+            .iter()
+            .any(|c| !claims.contains_key(c))
+            .then_some(Reason::MissingClaim)
+            .or_else(|| self.time_checks(claims, now))
+            .or_else(|| self.own_checks(claims, now))
+            .or_else(|| self.issuer_and_audience(claims));
+        if reason == Some(Reason::Expired) {
+            cache.remove(hash);
+        }
+        Verdict {
+            reason,
+            times: entry.times.clone(),
+            claims: reason.is_none().then(|| entry.claims.clone()),
+            unknown_kid: false,
+        }
+    }
+
+    /// `iss` and `aud` against their allow-lists, as jsonwebtoken checks them (`aud` a string
+    /// or an array of them, one of which must be allowed).
+    fn issuer_and_audience(&self, claims: &Map<String, Value>) -> Option<Reason> {
+        if let Some(allowed) = &self.issuers {
+            if !claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .is_some_and(|iss| allowed.contains(iss))
+            {
+                return Some(Reason::InvalidIssuer);
+            }
+        }
+        if let Some(allowed) = &self.audiences {
+            let ok = match claims.get("aud") {
+                Some(Value::String(a)) => allowed.contains(a.as_str()),
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| allowed.contains(a))),
+                _ => false,
+            };
+            if !ok {
+                return Some(Reason::InvalidAudience);
+            }
+        }
+        None
+    }
+
+    /// The verification past the cache: header, key, signature, claims. An allowed token is
+    /// remembered in `cache` under `hash`.
+    fn verify_signed(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        now: f64,
+        cache: Option<(&TokenCache, TokenHash)>,
+    ) -> Verdict {
         let header = match jsonwebtoken::decode_header(token) {
             Ok(h) => h,
             Err(_) => return self.refuse(header_problem(token), token),
@@ -301,7 +397,25 @@ impl Verifier {
         let mut reason = Reason::InvalidSignature;
         for key in candidates {
             match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
-                Ok(data) => return self.signed(data.claims, now),
+                Ok(data) => {
+                    let claims = Arc::new(data.claims);
+                    let verdict = self.signed(claims.clone(), now);
+                    if let (Some((cache, hash)), true) = (cache, verdict.allowed()) {
+                        let deadline = claims
+                            .get("exp")
+                            .and_then(whole_seconds)
+                            .map(|exp| exp.saturating_add(self.policy.leeway));
+                        let entry = Entry::new(
+                            keys.generation(),
+                            Arc::clone(key),
+                            claims,
+                            verdict.times.clone(),
+                            deadline,
+                        );
+                        cache.insert(hash, entry, now);
+                    }
+                    return verdict;
+                }
                 Err(e) => match e.kind() {
                     ErrorKind::InvalidSignature => {}
                     k @ (ErrorKind::InvalidKeyFormat
@@ -342,7 +456,7 @@ impl Verifier {
     }
 
     /// After a good signature and jsonwebtoken's checks.
-    fn signed(&self, claims: Map<String, Value>, now: f64) -> Verdict {
+    fn signed(&self, claims: Arc<Map<String, Value>>, now: f64) -> Verdict {
         let times = self.times(&claims);
         match self
             .time_checks(&claims, now)
@@ -1119,5 +1233,254 @@ pub(crate) mod tests {
         assert_eq!(w("18446744073709551616"), None, "2^64, read as a float");
         assert_eq!(w("\"1\""), None);
         assert_eq!(w("null"), None);
+    }
+
+    // --- The verified-token cache (`cache`): same answers, fewer signature checks. ---
+
+    fn cached(policy: Policy, size: usize) -> Verifier {
+        Verifier::new(policy).with_cache(TokenCache::new(size, None))
+    }
+
+    /// Every answer from the cache is the answer a verifier without one gives, at every
+    /// `now` around the token's times, under policies with and without allow-lists.
+    #[test]
+    fn a_hit_answers_as_a_full_verification_would() {
+        let s = Signer::new(Algorithm::RS256, Some("k1"));
+        let keys = KeySet::new(vec![s.key()]);
+        let t = PAST;
+        let policies = [
+            policy(),
+            Policy::default(),
+            Policy {
+                required_claims: vec!["exp".into(), "iat".into(), "jti".into()],
+                leeway: 0,
+                ..policy()
+            },
+        ];
+        let tokens = [
+            s.sign(&good(t)),
+            s.sign(&with(good(t), "jti", "1".into())),
+            s.sign(&with(good(t), "aud", serde_json::json!(["other", "api"]))),
+            s.sign(&with(good(t), "iat", (t + 3.0).into())),
+            s.sign(&with(good(t), "exp", (t + 0.5).into())),
+            s.sign(&with(
+                with(good(t), "nbf", (t + 4.0).into()),
+                "exp",
+                Value::Null,
+            )),
+        ];
+        let offsets = [
+            -30.0, -7.0, -6.0, -5.0, 0.0, 0.9, 1.0, 5.0, 5.5, 6.0, 600.0, 605.0, 605.9, 606.0, 1e6,
+        ];
+        for p in policies {
+            let plain = Verifier::new(p.clone());
+            for token in &tokens {
+                let v = cached(p.clone(), 16);
+                // Filled at t (a miss), then asked at every offset, then again.
+                let first = v.verify(token, &keys, t);
+                assert_eq!(first, plain.verify(token, &keys, t));
+                assert_eq!(
+                    v.cache().unwrap().len(),
+                    usize::from(first.allowed()),
+                    "only allowed tokens enter"
+                );
+                for round in 0..2 {
+                    for dt in offsets {
+                        assert_eq!(
+                            v.verify(token, &keys, t + dt),
+                            plain.verify(token, &keys, t + dt),
+                            "{:?} round {round}, now = t + {dt}",
+                            p.required_claims
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A cached token expires on time: a hit one second past `exp` + leeway is `expired`
+    /// and removes the entry; the next request is a miss.
+    #[test]
+    fn a_cached_token_expires_on_time() {
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        let cm = crate::verify::http::cache_metrics(&metrics);
+        let s = Signer::new(Algorithm::ES256, Some("k1"));
+        let keys = KeySet::new(vec![s.key()]);
+        let v = Verifier::new(policy()).with_cache(TokenCache::new(16, Some(cm.clone())));
+        let t = PAST;
+        let token = s.sign(&with(good(t), "exp", (t + 60.0).into()));
+        assert_eq!(v.verify(&token, &keys, t).reason, None);
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (0, 1, 1));
+        let hit = v.verify(&token, &keys, t + 65.9);
+        assert_eq!(hit.reason, None, "exp + leeway (5 s), truncated");
+        assert_eq!(hit.claims.as_ref().unwrap()["sub"], "alice");
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (1, 1, 1));
+        let late = v.verify(&token, &keys, t + 66.0);
+        assert_eq!(late.reason, Some(Reason::Expired));
+        assert_eq!(late.claims, None);
+        assert_eq!(
+            late.times.exp,
+            Some(t + 60.0),
+            "the event still has the times"
+        );
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (2, 1, 0));
+        assert_eq!(
+            v.verify(&token, &keys, t + 67.0).reason,
+            Some(Reason::Expired)
+        );
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (2, 2, 0));
+    }
+
+    /// Expired entries nobody asks for again are swept out (on a miss, once a minute).
+    #[test]
+    fn expired_entries_are_swept() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let v = cached(policy(), 64);
+        let t = PAST;
+        for i in 0..10 {
+            let claims = with(good(t), "exp", (t + 10.0 + f64::from(i)).into());
+            assert_eq!(v.verify(&s.sign(&claims), &keys, t).reason, None);
+        }
+        assert_eq!(v.cache().unwrap().len(), 10);
+        // 20 s later (exp + leeway of the first five passed): a miss 60 s after the first
+        // sweep sweeps again.
+        let other = s.sign(&with(good(t), "jti", "x".into()));
+        assert_eq!(v.verify(&other, &keys, t + 60.0 - 40.0).reason, None);
+        assert_eq!(v.cache().unwrap().len(), 11, "no sweep within the minute");
+        let late = s.sign(&with(good(t), "jti", "y".into()));
+        assert_eq!(v.verify(&late, &keys, t + 60.0 + 0.0).reason, None);
+        // exp = t + 10 + i, dead when t + 60 > exp + 5: i < 45, so all ten are gone.
+        assert_eq!(v.cache().unwrap().len(), 2);
+    }
+
+    /// A new key set (rotation, reload) drops the whole cache at its first lookup: a revoked
+    /// key's token fails on the next request; a token of a key still present is verified
+    /// again (a miss) and cached under the new set.
+    #[test]
+    fn a_new_key_set_drops_the_cache() {
+        let s = Signer::new(Algorithm::RS256, Some("k1"));
+        let e = Signer::new(Algorithm::ES256, Some("k2"));
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        let cm = crate::verify::http::cache_metrics(&metrics);
+        let v = Verifier::new(policy()).with_cache(TokenCache::new(16, Some(cm.clone())));
+        let store = keys::KeyStore::new(vec![vec![s.key()], vec![e.key()]], None);
+        let t = now();
+        let (rs, es) = (s.sign(&good(t)), e.sign(&good(t)));
+        for _ in 0..2 {
+            assert_eq!(v.verify(&rs, &store.current(), t).reason, None);
+            assert_eq!(v.verify(&es, &store.current(), t).reason, None);
+        }
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (2, 2, 2));
+        // k1 revoked.
+        store.replace(0, Vec::new());
+        assert_eq!(
+            v.verify(&rs, &store.current(), t).reason,
+            Some(Reason::UnknownKey)
+        );
+        assert_eq!(cm.entries.get(), 0, "dropped whole");
+        assert_eq!(v.verify(&es, &store.current(), t).reason, None);
+        assert_eq!((cm.hit.get(), cm.miss.get(), cm.entries.get()), (2, 4, 1));
+        // A request that loaded the previous set before the swap neither uses nor fills it.
+        let old = KeySet::new(vec![s.key()]);
+        let newer = KeySet::new(vec![s.key(), e.key()]);
+        assert_eq!(v.verify(&es, &newer, t).reason, None);
+        assert_eq!(v.verify(&rs, &old, t).reason, None);
+        assert_eq!(
+            v.cache().unwrap().len(),
+            1,
+            "the older set's token was not cached"
+        );
+        assert_eq!(v.verify(&rs, &newer, t).reason, None);
+        assert_eq!(cm.hit.get(), 2, "…and is a miss under the newer set");
+        // The same key under another `kid` is another key set: same result.
+        let same_key_other_set = KeySet::new(vec![s.key()]);
+        assert_eq!(v.verify(&rs, &same_key_other_set, t).reason, None);
+        assert_eq!(v.cache().unwrap().len(), 1);
+    }
+
+    /// Forged and refused tokens never enter; the hash of the whole token is the key, so a
+    /// forgery of a cached token (same header and payload, another signature) is checked.
+    #[test]
+    fn refused_tokens_never_enter_the_cache() {
+        let s = Signer::new(Algorithm::RS256, Some("k1"));
+        let forger = Signer {
+            enc: EncodingKey::from_rsa_pem(&data("rsa2.key.pem")).unwrap(),
+            ..Signer::new(Algorithm::RS256, Some("k1"))
+        };
+        let keys = KeySet::new(vec![s.key()]);
+        let v = cached(policy(), 64);
+        let t = now();
+        for i in 0..200 {
+            let claims = with(good(t), "jti", format!("forged-{i}").into());
+            assert_eq!(
+                v.verify(&forger.sign(&claims), &keys, t).reason,
+                Some(Reason::InvalidSignature)
+            );
+            let wrong_issuer = with(claims, "iss", "https://evil.example".into());
+            assert_eq!(
+                v.verify(&s.sign(&wrong_issuer), &keys, t).reason,
+                Some(Reason::InvalidIssuer)
+            );
+        }
+        assert!(v.cache().unwrap().is_empty());
+        let genuine = s.sign(&good(t));
+        assert_eq!(v.verify(&genuine, &keys, t).reason, None);
+        let (body, _) = genuine.rsplit_once('.').unwrap();
+        let (_, other_sig) = forger
+            .sign(&good(t))
+            .rsplit_once('.')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .unwrap();
+        let forged = format!("{body}.{other_sig}");
+        assert_eq!(
+            v.verify(&forged, &keys, t).reason,
+            Some(Reason::InvalidSignature)
+        );
+        assert_eq!(v.cache().unwrap().len(), 1);
+    }
+
+    /// A flood of distinct valid tokens evicts: never more entries than the size, never more
+    /// bytes than size × ENTRY_BUDGET (large tokens count for several entries).
+    #[test]
+    fn a_flood_of_valid_tokens_stays_within_the_bounds() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let t = now();
+        for (size, padding, per_entry) in [(64, 0, 1), (64, 3000, 2), (100, 0, 1), (10, 0, 1)] {
+            let v = cached(policy(), size);
+            let c = v.cache().unwrap();
+            assert!(c.capacity() <= size as u64 && c.capacity() * 10 >= size as u64 * 9);
+            let pad = "x".repeat(padding);
+            for i in 0..2000 {
+                let claims = with(with(good(t), "jti", i.into()), "pad", pad.as_str().into());
+                let claims = if padding == 0 {
+                    with(claims, "pad", Value::Null)
+                } else {
+                    claims
+                };
+                assert_eq!(v.verify(&s.sign(&claims), &keys, t).reason, None);
+                assert!(c.len() <= size, "size {size}: {} entries", c.len());
+                assert!(c.weight() <= c.capacity());
+            }
+            assert!(
+                c.len() * per_entry <= c.capacity() as usize
+                    && c.len() >= c.capacity() as usize / per_entry / 2,
+                "size {size}, padding {padding}: {} entries",
+                c.len()
+            );
+        }
+        // A token larger than the whole cache is not kept.
+        let v = cached(policy(), 4);
+        let huge = with(good(t), "pad", "x".repeat(10_000).into());
+        assert_eq!(v.verify(&s.sign(&huge), &keys, t).reason, None);
+        assert!(v.cache().unwrap().is_empty());
+    }
+
+    #[test]
+    fn size_zero_is_no_cache() {
+        assert!(TokenCache::new(0, None).is_none());
+        let v = cached(policy(), 0);
+        assert!(v.cache().is_none());
     }
 }

@@ -47,6 +47,7 @@ fn debian_package(path: &str) -> Option<&'static str> {
         "nginx" => "nginx",
         "systemd-analyze" => "systemd",
         "chromium" => "chromium",
+        "jsonnet" => "jsonnet",
         f if f.starts_with("libfaketime") => "faketime",
         _ => return None,
     })
@@ -570,6 +571,7 @@ mod tests {
             Some("faketime")
         );
         assert_eq!(debian_package("/usr/bin/systemd-analyze"), Some("systemd"));
+        assert_eq!(debian_package("/usr/bin/jsonnet"), Some("jsonnet"));
         assert_eq!(debian_package("/usr/bin/true"), None);
         assert!(require_paths(&[]), "nothing required, nothing missing");
     }
