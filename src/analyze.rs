@@ -2,7 +2,8 @@
 //! `[[events.follow]]` table, a log as a service wrote it: [`line_format`]), records them
 //! through the same [`Recorder`] as the daemon, and reports what the metrics say: per issuer and
 //! source, accepted and rejected with reasons, age quantiles from the histogram, issuer lead,
-//! expired rejections within 5 s of `exp`, and a one-line verdict per issuer.
+//! expired rejections within 5 s of `exp`, and a one-line verdict per issuer. `--format html`
+//! (`report::html`) reads through [`read`] and says the same verdicts ([`judge`]) with charts.
 //!
 //! The report is computed from the gathered metric families, not from a second set of
 //! counters, so it shows exactly what `/metrics` would.
@@ -35,6 +36,8 @@ pub enum AnalyzeError {
     Write(#[from] io::Error),
     #[error("{0}")]
     Format(String),
+    #[error("--format html is written by report::html::run")]
+    Html,
 }
 
 /// How `analyze` reads its files: the `[[events.follow]]` table `--format-from` names (by
@@ -90,7 +93,7 @@ pub struct Stats {
     /// `skew_jwt_time_rejections_total`: reason → cause → count.
     pub time_rejections: BTreeMap<String, BTreeMap<String, u64>>,
     #[serde(skip)]
-    age_buckets: Vec<(f64, u64)>,
+    pub(crate) age_buckets: Vec<(f64, u64)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -115,30 +118,19 @@ pub struct Summary {
     pub issuers: Vec<IssuerSummary>,
 }
 
-/// Runs the subcommand, writing to `out`. Unreadable files are reported at the end and make
-/// the result an error, after every readable file was recorded.
+/// Runs the subcommand for the text, JSON and Prometheus formats, writing to `out`.
+/// Unreadable files are reported at the end and make the result an error, after every
+/// readable file was recorded. `--format html` is `report::html::run`, which reads through
+/// [`read`] too (the report module builds on this one, not the other way round).
 pub fn run(
     args: &AnalyzeArgs,
     settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<(), AnalyzeError> {
-    let metrics = Arc::new(Metrics::with_age_buckets(
-        settings.events.age_buckets.clone(),
-    )?);
-    let format = line_format(args, settings)?;
-    let recorder = Recorder::new(metrics.clone(), &settings.events.recorder);
-    let mut first_error = None;
-    {
-        let mut batch = recorder.batch(Transport::File);
-        let mut ingest = Ingest::new(&mut batch, settings.events.max_line, crate::unix_now());
-        for path in &args.files {
-            if let Err(source) = feed(path, &format, &mut ingest) {
-                let path = path.display().to_string();
-                eprintln!("skew-exporter analyze: cannot read {path}: {source}");
-                first_error.get_or_insert(AnalyzeError::Read { path, source });
-            }
-        }
+    if args.format == AnalyzeFormat::Html {
+        return Err(AnalyzeError::Html);
     }
+    let (metrics, read_error) = read(args, settings, None)?;
     match args.format {
         AnalyzeFormat::Prometheus => out.write_all(metrics.render()?.as_bytes())?,
         AnalyzeFormat::Json => {
@@ -146,25 +138,156 @@ pub fn run(
             serde_json::to_writer_pretty(&mut *out, &s).map_err(io::Error::from)?;
             writeln!(out)?;
         }
-        AnalyzeFormat::Text => write_text(&summarize(&metrics.gather()), out)?,
+        AnalyzeFormat::Text | AnalyzeFormat::Html => {
+            write_text(&summarize(&metrics.gather()), out)?
+        }
     }
-    first_error.map_or(Ok(()), Err)
+    read_error.map_or(Ok(()), Err)
+}
+
+/// Records every file of `args` (with a progress bar when standard error is a terminal),
+/// handing each recorded event to `observe` too. Returns the metrics and the first read error:
+/// an unreadable file is reported on standard error at once and returned after the others
+/// were read, so the report still covers them.
+pub fn read(
+    args: &AnalyzeArgs,
+    settings: &Settings,
+    observe: Option<&mut dyn FnMut(&crate::event::Event<'_>)>,
+) -> Result<(Arc<Metrics>, Option<AnalyzeError>), AnalyzeError> {
+    let metrics = Arc::new(Metrics::with_age_buckets(
+        settings.events.age_buckets.clone(),
+    )?);
+    let format = line_format(args, settings)?;
+    let recorder = Recorder::new(metrics.clone(), &settings.events.recorder);
+    let mut first_error = None;
+    let progress = Progress::new(args);
+    {
+        let mut batch = recorder.batch(Transport::File);
+        let mut ingest = Ingest::new(&mut batch, settings.events.max_line, crate::unix_now());
+        if let Some(o) = observe {
+            ingest = ingest.observed_by(o);
+        }
+        for path in &args.files {
+            if let Err(source) = feed(path, &format, &mut ingest, progress.as_ref()) {
+                let path = path.display().to_string();
+                let say = || eprintln!("skew-exporter analyze: cannot read {path}: {source}");
+                match &progress {
+                    Some(p) => p.bar.suspend(say),
+                    None => say(),
+                }
+                first_error.get_or_insert(AnalyzeError::Read { path, source });
+            }
+        }
+    }
+    if let Some(p) = progress {
+        p.bar.finish_and_clear();
+    }
+    Ok((metrics, first_error))
+}
+
+/// The progress bar on standard error: bytes read of the total, events per second, ETA. Only
+/// when standard error is a terminal and `--quiet` is not given; otherwise nothing is drawn.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    start: std::time::Instant,
+    lines: std::cell::Cell<u64>,
+}
+
+/// Lines between two updates of the events/s figure.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+impl Progress {
+    fn new(args: &AnalyzeArgs) -> Option<Progress> {
+        use std::io::IsTerminal;
+        if args.quiet || !io::stderr().is_terminal() {
+            return None;
+        }
+        // Standard input has no size: then a spinner with the bytes read.
+        let total: Option<u64> = args
+            .files
+            .iter()
+            .map(|f| {
+                (f.as_os_str() != "-")
+                    .then(|| std::fs::metadata(f).ok().map(|m| m.len()))
+                    .flatten()
+            })
+            .sum();
+        let (bar, template) = match total {
+            Some(t) => (
+                indicatif::ProgressBar::new(t),
+                "{bar:40} {bytes}/{total_bytes} {msg} ETA {eta}",
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {bytes} {msg} {elapsed}",
+            ),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        Some(Progress {
+            bar,
+            start: std::time::Instant::now(),
+            lines: std::cell::Cell::new(0),
+        })
+    }
+
+    fn line(&self) {
+        let n = self.lines.get() + 1;
+        self.lines.set(n);
+        if n % PROGRESS_EVERY == 0 {
+            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            self.bar
+                .set_message(format!("{:.0} events/s", n as f64 / secs));
+        }
+    }
+}
+
+/// A reader that moves the progress bar by what it reads.
+struct Counted<'p, R> {
+    inner: R,
+    progress: Option<&'p Progress>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = self.progress {
+            p.bar.inc(n as u64);
+        }
+        Ok(n)
+    }
 }
 
 /// How much of a file is read at once.
 const BLOCK: usize = 1 << 20;
 
 /// Streams one file (or stdin for `-`) line by line into `ingest`.
-fn feed(path: &Path, format: &LineFormat, ingest: &mut Ingest<'_, '_>) -> io::Result<()> {
-    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+fn feed(
+    path: &Path,
+    format: &LineFormat,
+    ingest: &mut Ingest<'_, '_>,
+    progress: Option<&Progress>,
+) -> io::Result<()> {
+    let inner: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path)?)
     };
+    let reader = Counted { inner, progress };
+    let counted = |number| {
+        if let Some(p) = progress {
+            p.line();
+        }
+        number
+    };
     match format {
-        LineFormat::Events => feed_from(reader, BLOCK, |line, number| ingest.line(line, number)),
+        LineFormat::Events => feed_from(reader, BLOCK, |line, number| {
+            ingest.line(line, counted(number))
+        }),
         LineFormat::Mapped(mapping) => feed_from(reader, BLOCK, |line, number| {
-            ingest.mapped_line(mapping, line, number);
+            ingest.mapped_line(mapping, line, counted(number));
         }),
     }
 }
@@ -415,42 +538,90 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, u64)]) -> Option<f64> {
     Some(lower + (upper - lower) * (rank - below as f64) / in_bucket)
 }
 
+/// How bad a verdict is; verdicts are listed worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Clock skew is rejecting tokens now.
+    Problem,
+    /// Skew seen but absorbed, or rejections that are not about time.
+    Warning,
+    /// Rejections with no time explanation, or nothing to say.
+    Info,
+    /// No rejections and no skew.
+    Fine,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Problem => "problem",
+            Level::Warning => "warning",
+            Level::Info => "info",
+            Level::Fine => "fine",
+        }
+    }
+}
+
 /// One line that tells an on-call engineer what the numbers mean.
 pub fn verdict(s: &Stats) -> String {
+    judge(s).1
+}
+
+/// The verdict with its level: the one decision behind the text report, the HTML report and
+/// the live page (`crate::report`).
+pub fn judge(s: &Stats) -> (Level, String) {
     let lead = s.issuer_lead_seconds.unwrap_or(f64::NEG_INFINITY);
     if lead >= LEAD_VERDICT {
         return if s.premature > 0 {
-            format!(
+            (Level::Problem, format!(
                 "issuer clock ~{lead:.1} s ahead of verifiers: {} nbf/iat rejections (not_yet_valid, issued_in_future)",
                 s.premature
-            )
+            ))
         } else {
-            format!("issuer clock ~{lead:.1} s ahead of verifiers; their leeway still absorbs it")
+            (
+                Level::Warning,
+                format!(
+                    "issuer clock ~{lead:.1} s ahead of verifiers; their leeway still absorbs it"
+                ),
+            )
         };
     }
     if let Some(p1) = s.age_p1.filter(|&p| p <= -LEAD_VERDICT) {
-        return format!(
-            "tokens seen {:.1} s before they were issued (p1 age): a verifier clock is behind",
-            -p1
+        return (
+            Level::Problem,
+            format!(
+                "tokens seen {:.1} s before they were issued (p1 age): a verifier clock is behind",
+                -p1
+            ),
         );
     }
     if s.expired > 0 && 2 * s.expired_within_5s >= s.expired {
-        return format!(
+        return (
+            Level::Problem,
+            format!(
             "{} of {} expired rejections within 5 s of exp: zero leeway or a verifier clock ahead",
             s.expired_within_5s, s.expired
+        ),
         );
     }
     if s.expired > 0 {
-        return format!(
+        return (Level::Warning, format!(
             "expired rejections are mostly long past exp ({} of {}): clients not refreshing, not skew",
             s.expired - s.expired_within_5s,
             s.expired
-        );
+        ));
     }
     if s.rejected == 0 {
-        "no rejections and no clock skew visible".to_owned()
+        (
+            Level::Fine,
+            "no rejections and no clock skew visible".to_owned(),
+        )
     } else {
-        "no clock skew visible; rejections are not time-related".to_owned()
+        (
+            Level::Info,
+            "no clock skew visible; rejections are not time-related".to_owned(),
+        )
     }
 }
 

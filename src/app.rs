@@ -97,6 +97,8 @@ pub async fn run(
         crate::clock::SystemClocks,
         cancel.clone(),
     ));
+    // The live page's five-minute counts: one snapshot of the counters per slot.
+    tracker.spawn(recent_snapshots(metrics.clone(), cancel.clone()));
     let tail = Reloader::start_tail(&settings, &recorder, &cancel);
     let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
     let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
@@ -297,5 +299,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// Keeps the live page's ring of recent counts ([`crate::metrics::recent`]) one snapshot per
+/// slot, whether or not anyone looks at the page.
+async fn recent_snapshots(metrics: Arc<Metrics>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs_f64(
+        crate::metrics::recent::SLOT,
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        metrics.recent.tick(crate::unix_now(), &metrics.gather());
     }
 }

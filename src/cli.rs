@@ -26,10 +26,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `skew-exporter analyze`: the report on stdout. Exit status 1 when the input cannot be read.
+/// `skew-exporter analyze`: the report on stdout (`--format html`: `report::html`). Exit
+/// status 1 when the input cannot be read.
 fn analyze(args: &crate::config::AnalyzeArgs, settings: &Settings) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    match crate::analyze::run(args, settings, &mut out) {
+    let result = match args.format {
+        crate::config::AnalyzeFormat::Html => crate::report::html::run(args, settings, &mut out),
+        _ => crate::analyze::run(args, settings, &mut out),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("skew-exporter analyze: {e}");

@@ -1,8 +1,9 @@
 //! The main listener's own routes: `router(state)` builds them apart from the connection loop
 //! ([`crate::server`]), so tests can drive them with `tower::ServiceExt::oneshot` and no socket.
 //!
-//! Routes: the telemetry path (default `/metrics`), `/healthz`, and `/`, a small landing page
-//! linking to the metrics, as Prometheus exporters have. The other routes are built with what
+//! Routes: the telemetry path (default `/metrics`), `/healthz`, and `/`, the live diagnosis
+//! page ([`crate::report::live`]: the verdict in words, NTP servers, issuers, small charts)
+//! linking to the metrics, as Prometheus exporters' landing pages do. The other routes are built with what
 //! they serve and merged in by [`crate::app`]: `POST /v1/events` ([`crate::ingest::http`]),
 //! `/v1/verify` ([`crate::verify::http`]) and `POST /-/reload` ([`crate::reload`]).
 
@@ -46,24 +47,29 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// The live diagnosis page ([`crate::report::live`]): drawn from the gathered families and
+/// the ring of recent counts, which it also ticks (the task in `app` keeps it current).
 async fn landing(State(state): State<AppState>) -> Html<String> {
-    let path = html_escape(&state.telemetry_path);
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><title>skew-exporter</title></head><body>\n\
-         <h1>skew-exporter</h1>\n\
-         <p>Clock skew between JWT issuers and verifiers: NTP offsets and token-age metrics.</p>\n\
-         <p><a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">Health</a></p>\n\
-         <p>Version {}, revision {}.</p>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION"),
-        crate::REVISION
+    Html(live_page(
+        &state.metrics,
+        &state.telemetry_path,
+        crate::unix_now(),
     ))
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The page at `now`, out of the handler for the bench and the tests.
+pub fn live_page(metrics: &Metrics, telemetry_path: &str, now: f64) -> String {
+    let families = metrics.gather();
+    metrics.recent.tick(now, &families);
+    let recent = metrics.recent.view(now, &families);
+    crate::report::live::render(
+        &crate::report::live::Input {
+            families: &families,
+            recent: &recent,
+            telemetry_path,
+        },
+        now,
+    )
 }
 
 #[cfg(test)]
@@ -81,8 +87,10 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    // The landing page's escaping moved to `report` with the page.
     use crate::ingest::http::EventsState;
     use crate::record::{Recorder, RecorderSettings};
+    use crate::report::escape as html_escape;
     use crate::verify::http::VerifyState;
     use crate::verify::keys::KeyStore;
     use crate::verify::tests::Signer;

@@ -8,7 +8,8 @@
 //!   `verify::config`), each pure `validate` first, then a step that reads the files the
 //!   settings name.
 //! - [`app`]: wiring; spawns every task under one cancellation token and serves HTTP.
-//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (`/probe` is `probe::jwt_http`'s).
+//! - [`http`]: `router(state)`: `/metrics`, `/healthz`, `/` (the live diagnosis page,
+//!   `report::live`; `/probe` is `probe::jwt_http`'s).
 //! - [`server`]: the connection loop behind every listener: header and idle timeouts, the
 //!   connection cap and the main listener's scrape reserve, graceful shutdown with a deadline
 //!   (`axum::serve` has none of these).
@@ -42,7 +43,11 @@
 //!   `skew_jwt_time_rejections_total`, with its table test), the leeway an accepted token used,
 //!   a rejection's lifetime fraction, the issuer clock error (lead − NTP offset, with the sign
 //!   algebra) and the sentences `analyze` prints ("issuer X runs 3.2 s fast; …").
-//! - [`analyze`]: the offline `analyze` subcommand, through the same recorder.
+//! - [`analyze`]: the offline `analyze` subcommand, through the same recorder; its verdict
+//!   (`analyze::judge`) is the one behind every report.
+//! - [`report`]: the pictures: `analyze --format html` (`report::html`, an incident report in
+//!   one file) and the live page `/` (`report::live`), with hand-written SVG (`report::svg`)
+//!   and the report's time axis (`report::timeline`).
 //! - [`synth`]: synthetic event streams with a known truth, for tests and benchmarks.
 //! - [`verify`]: `/v1/verify`, the token check a gateway calls; `verify` itself is the pure
 //!   decision (token → verdict), `verify::cache` the verified-token cache it consults,
@@ -105,6 +110,7 @@ pub mod ntp;
 pub mod probe;
 pub mod record;
 pub mod reload;
+pub mod report;
 pub mod server;
 pub mod summary;
 pub mod synth;

@@ -24,6 +24,7 @@ use crate::ntp::sample::QueryResult;
 mod growing;
 mod jwt;
 mod lead;
+pub mod recent;
 pub use growing::GrowingGaugeVec;
 #[cfg(test)]
 pub(crate) use jwt::reference;
@@ -144,6 +145,8 @@ pub struct Metrics {
     pub verify: VerifyMetrics,
     pub http: HttpMetrics,
     pub http_date: HttpDateMetrics,
+    /// Snapshots of the rejection and NTP query counters for the live page (not exported).
+    pub recent: recent::Recent,
     pub verdicts: VerdictMetrics,
     /// The sources whose verifier runs on this host: `events.local-sources` and `/v1/verify`'s.
     local_sources: ArcSwap<LocalSources>,
@@ -670,6 +673,7 @@ impl Metrics {
             verify,
             http,
             http_date,
+            recent: recent::Recent::new(crate::unix_now()),
             verdicts,
             local_sources: ArcSwap::from_pointee(LocalSources::default()),
         })

@@ -45,7 +45,8 @@ pub struct AnalyzeArgs {
     /// JSON-lines files of events; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Output: a human report, the Prometheus exposition, or a JSON summary.
+    /// Output: a human report, the Prometheus exposition, a JSON summary, or an HTML incident
+    /// report (one self-contained file with charts).
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
     pub format: AnalyzeFormat,
     /// Read the files as the `[[events.follow]]` table of this `name` (or `path`) in
@@ -53,6 +54,9 @@ pub struct AnalyzeArgs {
     /// that way, and one without any as our event schema.
     #[arg(long = "format-from", value_name = "NAME")]
     pub format_from: Option<String>,
+    /// No progress bar (it is shown on standard error only when that is a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +64,7 @@ pub enum AnalyzeFormat {
     Text,
     Prometheus,
     Json,
+    Html,
 }
 
 /// Every setting that can also be given on the command line. `None` means "not given".

@@ -18,7 +18,7 @@ pub mod tail;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::event::{parse_event, InvalidEvent, InvalidKind};
+use crate::event::{parse_event, Event, InvalidEvent, InvalidKind};
 use crate::record::Batch;
 
 /// How many per-line errors a report carries.
@@ -48,6 +48,8 @@ pub struct Ingest<'b, 'r> {
     max_event: usize,
     /// The time used for events without `ts` (Unix seconds).
     now: f64,
+    /// Sees every recorded event after the batch (`analyze --format html`'s time axis).
+    observer: Option<&'b mut dyn FnMut(&Event<'_>)>,
 }
 
 impl<'b, 'r> Ingest<'b, 'r> {
@@ -57,7 +59,14 @@ impl<'b, 'r> Ingest<'b, 'r> {
             report: Report::default(),
             max_event,
             now,
+            observer: None,
         }
+    }
+
+    /// Hands every recorded event to `observer` too.
+    pub fn observed_by(mut self, observer: &'b mut dyn FnMut(&Event<'_>)) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// One event; `line` numbers it in the report.
@@ -76,6 +85,9 @@ impl<'b, 'r> Ingest<'b, 'r> {
         match parse_event(bytes, self.now) {
             Ok(ev) => {
                 self.batch.record(&ev);
+                if let Some(o) = self.observer.as_mut() {
+                    o(&ev);
+                }
                 self.report.accepted += 1;
             }
             Err(e) => {

@@ -6,6 +6,7 @@
 //! Every test crate includes this file with `mod common;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod http_date;
 pub mod nginx;
 pub mod prometheus;
@@ -45,6 +46,7 @@ fn debian_package(path: &str) -> Option<&'static str> {
         "promtool" | "prometheus" => "prometheus",
         "nginx" => "nginx",
         "systemd-analyze" => "systemd",
+        "chromium" => "chromium",
         "jsonnet" => "jsonnet",
         f if f.starts_with("libfaketime") => "faketime",
         _ => return None,
