@@ -25,7 +25,9 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet --bin skew-exporter
+# With an example, as the other scripts build: a `--bin` build alone resolves the dependencies'
+# features without the dev-dependencies and would rebuild them all.
+cargo build --release --quiet --bin skew-exporter --example gen_events
 
 python3 - "$work" "$N" <<'PY'
 import base64, json, sys

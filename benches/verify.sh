@@ -35,11 +35,10 @@ CONNECTIONS=${CONNECTIONS:-64}
 target=${CARGO_TARGET_DIR:-target}
 
 command -v wrk >/dev/null || { echo "verify.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet --example verify_load
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet --bin skew-exporter
-  BIN=$target/release/skew-exporter
-fi
+# One build of both, as the other scripts do: a `--bin` build alone resolves the dependencies'
+# features without the dev-dependencies and would rebuild them all.
+cargo build --release --quiet --bin skew-exporter --example verify_load
+BIN=${BIN:-$target/release/skew-exporter}
 load=$target/release/examples/verify_load
 data=tests/data/verify
 
