@@ -130,7 +130,11 @@ throughput() { # name path tokens-file seconds
   if [ "$3" = "$work/rs-distinct" ]; then
     # wrk counts completed requests; up to one per connection was sent and not counted.
     echo $((offset + $(cat "$work/sent") + CONNECTIONS)) >"$work/offset"
-    if [ "$h" != 0 ]; then echo "  the distinct tokens ran out (hits > 0): raise MISS_TOKENS" >&2; fail=1; fi
+    if [ "$h" != 0 ]; then
+      echo "  the distinct tokens ran out (hits > 0): raise MISS_TOKENS" >&2
+      # A smoke run signs few tokens (its figures mean nothing): a note, not a failure.
+      [ "$SMOKE" = 1 ] || fail=1
+    fi
   fi
 }
 throughput healthz /healthz "" "$DURATION"
@@ -153,11 +157,13 @@ offset=$(cat "$work/offset")
 tail -n +"$offset" "$work/rs-distinct" | head -n $((RATE * PACE)) >"$work/rs-pace"
 if [ "$(wc -l <"$work/rs-pace")" -lt $((RATE * PACE)) ]; then
   echo "  not enough distinct tokens left for the paced misses: raise MISS_TOKENS" >&2
-  fail=1
+  # A smoke run skips that phase rather than send requests without a token.
+  [ "$SMOKE" = 1 ] || fail=1
+else
+  h0=$(hits)
+  pace "RS256 distinct" /v1/verify "$work/rs-pace"
+  [ "$(hits)" = "$h0" ] || { echo "  the paced distinct tokens hit the cache" >&2; fail=1; }
 fi
-h0=$(hits)
-pace "RS256 distinct" /v1/verify "$work/rs-pace"
-[ "$(hits)" = "$h0" ] || { echo "  the paced distinct tokens hit the cache" >&2; fail=1; }
 pace "healthz again" /healthz ""
 
 echo "== memory"
