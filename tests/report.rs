@@ -20,7 +20,7 @@ use common::chromium::{rgb, shoot, Shot, CHROMIUM};
 use common::scripted::{Behaviour, Scripted};
 use common::{require_paths, run_binary, Exporter};
 use skew_exporter::report::{
-    AGE_COLOR, EXPIRED_COLOR, ISSUER_COLORS, NTP_COLOR, PREMATURE_COLOR, REASON_COLORS,
+    AGE_COLOR, DELAY_COLOR, EXPIRED_COLOR, ISSUER_COLORS, NTP_COLOR, PREMATURE_COLOR, REASON_COLORS,
 };
 use skew_exporter::synth::{Generator, Spec};
 
@@ -34,7 +34,11 @@ fn tmp() -> tempfile::TempDir {
 /// `n` synthetic events (the default world: an issuer 3.2 s ahead, one in sync, one 1.5 s
 /// behind) and ten expired rejections from the hostile issuer, as JSON lines.
 fn events_file(dir: &Path, n: usize) -> PathBuf {
-    let spec = Spec::default();
+    // With issue 13's fields (`received` above all), so the verification-delay chart has data.
+    let spec = Spec {
+        verdict_fields: true,
+        ..Spec::default()
+    };
     let path = dir.join(format!("events-{n}.jsonl"));
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("events file"));
     for g in Generator::new(spec.clone()).take(n) {
@@ -189,6 +193,7 @@ fn the_html_report_opens_from_disk_with_the_verdict_and_every_chart() {
         ("issuer lead (second issuer's line)", ISSUER_COLORS[1], 1000),
         ("expired by", EXPIRED_COLOR, 1000),
         ("premature by", PREMATURE_COLOR, 1000),
+        ("verification delay", DELAY_COLOR, 1000),
     ] {
         let n = drawn(&shot, color);
         assert!(
