@@ -11,12 +11,10 @@
 
 mod common;
 
-use std::io::Read as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::http_date::{DateServer, Reply};
@@ -517,86 +515,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A running nginx, stopped (SIGTERM, then SIGKILL) on drop.
-struct Nginx {
-    child: Child,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = common::terminate_child(&mut self.child, Duration::from_secs(5));
-    }
-}
-
 /// Starts nginx in `dir` on 127.0.0.1:`port` answering 200 to everything, its clock moved
 /// 3 s ahead by libfaketime.
-fn start_nginx(dir: &Path, port: u16) -> Nginx {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false);
-    let d = dir.display();
-    let conf = format!(
-        r#"
-{user}
-worker_processes 1;
-# nginx clears its workers' environment; libfaketime re-reads FAKETIME every 10 s and, finding
-# it gone, falls back to the real clock: keep it.
-env FAKETIME;
-env FAKETIME_DONT_FAKE_MONOTONIC;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "ok\n"; }}
-    }}
-}}
-"#,
-        user = if root { "user root;" } else { "" },
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let error_log = dir.join("error.log");
-    let mut child = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(&error_log)
-        .args(["-g", "daemon off;"])
-        .env("LD_PRELOAD", FAKETIME_LIB)
-        .env("FAKETIME", "+3")
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nginx");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Nginx { child };
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut stderr);
-            }
-            panic!(
-                "nginx exited ({status}) before listening: {stderr}\n{}",
-                std::fs::read_to_string(&error_log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "nginx did not listen within 10s");
-        thread::sleep(Duration::from_millis(20));
-    }
+fn start_nginx(dir: &Path, port: u16) -> common::nginx::Nginx {
+    common::nginx::start(
+        dir,
+        port,
+        &common::nginx::Conf {
+            // nginx clears its workers' environment; libfaketime re-reads FAKETIME every 10 s
+            // and, finding it gone, falls back to the real clock: keep it.
+            main: "env FAKETIME;\nenv FAKETIME_DONT_FAKE_MONOTONIC;",
+            server: &format!(
+                "    server {{\n        listen 127.0.0.1:{port};\n        \
+                 location / {{ return 200 \"ok\\n\"; }}\n    }}"
+            ),
+            env: &[
+                ("LD_PRELOAD", FAKETIME_LIB),
+                ("FAKETIME", "+3"),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            ],
+            ..Default::default()
+        },
+    )
 }

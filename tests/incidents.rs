@@ -256,25 +256,8 @@ fn secret_file(dir: &Path) -> String {
 /// nginx on `port` in front of `upstream`, stamping each request's arrival as
 /// `X-Request-Start: t=<unix seconds with milliseconds>` (the verifier's `received`).
 fn request_start_proxy(dir: &Path, port: u16, upstream: u16) -> common::nginx::Nginx {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false);
-    let d = dir.display();
-    let conf = format!(
+    let server = format!(
         r#"
-{user}
-worker_processes 1;
-pid {d}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
     server {{
         listen 127.0.0.1:{port} backlog=512;
         location / {{
@@ -282,43 +265,17 @@ http {{
             proxy_set_header X-Request-Start "t=${{msec}}";
             proxy_read_timeout 120s;
         }}
-    }}
-}}
-"#,
-        user = if root { "user root;" } else { "" },
+    }}"#
     );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let error_log = dir.join("error.log");
-    let child = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(&error_log)
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn nginx");
-    let mut nginx = common::nginx::Nginx { child, error_log };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = nginx.child.try_wait() {
-            panic!(
-                "nginx exited ({status}): {}",
-                std::fs::read_to_string(&nginx.error_log).unwrap_or_default()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen within 10 s"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-    nginx
+    common::nginx::start(
+        dir,
+        port,
+        &common::nginx::Conf {
+            worker_connections: 512,
+            server: &server,
+            ..Default::default()
+        },
+    )
 }
 
 /// The exporter following `files` (created empty first), its NTP server a scripted one on

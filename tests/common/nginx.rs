@@ -1,5 +1,6 @@
-//! A real nginx in front of `/v1/verify` (`auth_request`), for tests/verify.rs and
-//! tests/probe.rs.
+//! A real nginx for the tests: [`start`] writes a configuration around a `server` block and waits
+//! until it listens; [`start_nginx`] is the gateway in front of `/v1/verify` (`auth_request`) of
+//! tests/verify.rs and tests/probe.rs; tests/http_date.rs and tests/incidents.rs give their own.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -32,25 +33,8 @@ pub fn free_port() -> u16 {
 /// Starts nginx in `dir` listening on 127.0.0.1:`port`, `auth_request` → `verify`, proxying
 /// allowed requests to `upstream` with the subject the exporter returned.
 pub fn start_nginx(dir: &Path, port: u16, verify: SocketAddr, upstream: SocketAddr) -> Nginx {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false);
-    let d = dir.display();
-    let conf = format!(
+    let server = format!(
         r#"
-{user}
-worker_processes 1;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -66,13 +50,69 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
         }}
-    }}
+    }}"#
+    );
+    start(
+        dir,
+        port,
+        &Conf {
+            server: &server,
+            ..Conf::default()
+        },
+    )
+}
+
+/// What differs between the tests' nginx configurations; the rest (pid, temp paths, no access
+/// log, `user root` when run as root) is [`start`]'s.
+#[derive(Default)]
+pub struct Conf<'a> {
+    /// Extra main-context lines (e.g. `env FAKETIME;`).
+    pub main: &'a str,
+    /// `worker_connections` (64 when 0).
+    pub worker_connections: u32,
+    /// The `server { ... }` block(s) inside `http`.
+    pub server: &'a str,
+    /// Environment for the nginx process (e.g. libfaketime's).
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+/// Writes `conf` into `dir`/nginx.conf, starts nginx on it, and waits (at most 10 s) until
+/// 127.0.0.1:`port` accepts; panics with nginx's stderr and error log if it exits first.
+pub fn start(dir: &Path, port: u16, conf: &Conf<'_>) -> Nginx {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false);
+    let d = dir.display();
+    let text = format!(
+        r#"
+{user}
+worker_processes 1;
+{main}
+pid {d}/nginx.pid;
+events {{ worker_connections {workers}; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{server}
 }}
 "#,
         user = if root { "user root;" } else { "" },
+        main = conf.main,
+        workers = if conf.worker_connections == 0 {
+            64
+        } else {
+            conf.worker_connections
+        },
+        server = conf.server,
     );
     let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    std::fs::write(&conf_path, text).expect("write nginx.conf");
     let error_log = dir.join("error.log");
     let child = Command::new(NGINX)
         .arg("-p")
@@ -82,6 +122,7 @@ http {{
         .arg("-e")
         .arg(&error_log)
         .args(["-g", "daemon off;"])
+        .envs(conf.env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
