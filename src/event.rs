@@ -936,6 +936,12 @@ fn de_leeway<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
+        // serde's default message would quote the string (`invalid type: string "…"`).
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(
+                "`leeway` must be a number of seconds, not a string",
+            ))
+        }
     }
     d.deserialize_any(V)
 }
@@ -1079,7 +1085,7 @@ mod tests {
                 r#"{"leeway":-0.5,"outcome":"accepted"}"#,
                 "`leeway` must be a number of seconds, at least 0",
             ),
-            (r#"{"leeway":"5s","outcome":"accepted"}"#, "invalid type"),
+            (r#"{"leeway":"5s","outcome":"accepted"}"#, "not a string"),
             (
                 r#"{"leeway":1e300,"outcome":"accepted"}"#,
                 "`leeway` must be",
