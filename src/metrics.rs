@@ -22,13 +22,15 @@ use crate::ingest::refusal::Refusal;
 use crate::ntp::sample::QueryResult;
 
 mod growing;
+mod histogram;
 mod jwt;
 mod lead;
 pub mod recent;
 pub use growing::GrowingGaugeVec;
+pub use histogram::{AtomicHistogram, Buckets, LocalHistogram, SourceHistograms};
 #[cfg(test)]
 pub(crate) use jwt::reference;
-pub use jwt::{Buckets, Family, JwtMetrics, PairSeries, Reserved, Snapshot};
+pub use jwt::{Family, JwtMetrics, PairSeries, Reserved, Snapshot};
 pub use lead::{LeadWindow, LEAD_SLOT};
 
 /// Buckets of `skew_ntp_sample_offset_seconds`: dense around the ±100 ms alert threshold.
@@ -67,8 +69,9 @@ pub const DELAY_BUCKETS: &[f64] = &[
 /// The families of issue 13 ("token verdicts") that are labelled by `source` (or `issuer`)
 /// alone, not by the pair: kept in the registry, resolved once per pair by the recorder.
 pub struct VerdictMetrics {
-    /// `skew_jwt_verification_delay_seconds{source}`: `ts − received`.
-    pub delay: HistogramVec,
+    /// `skew_jwt_verification_delay_seconds{source}`: `ts − received`, in atomics that a
+    /// [`crate::record::Batch`] adds its local counts to.
+    pub delay: SourceHistograms,
     /// `skew_jwt_verifier_leeway_seconds{source}`: the `leeway` a source reports.
     pub verifier_leeway: GaugeVec,
     /// `skew_jwt_key_verifications_total{source,kid,outcome}`: `kid` bounded like `issuer`.
@@ -99,7 +102,11 @@ impl VerdictMetrics {
     fn register(r: &Registry) -> prometheus::Result<Self> {
         use verdict_names::*;
         Ok(VerdictMetrics {
-            delay: histogram(r, DELAY.0, DELAY.1, &["source"], DELAY_BUCKETS.to_vec())?,
+            delay: {
+                let h = SourceHistograms::new(DELAY.0, DELAY.1, DELAY_BUCKETS)?;
+                r.register(Box::new(h.clone()))?;
+                h
+            },
             verifier_leeway: gauge(r, VERIFIER_LEEWAY.0, VERIFIER_LEEWAY.1, &["source"])?,
             key_verifications: counter(
                 r,

@@ -479,6 +479,7 @@ mod tests {
         for l in &with {
             b.record(&crate::event::parse_event(l.as_bytes(), 0.0).unwrap());
         }
+        drop(b);
         let text = metrics.render().unwrap();
         let mut in_transit = 0;
         for ((source, issuer), p) in &truth.pairs {

@@ -188,7 +188,9 @@ impl<'b, 'r> Ingest<'b, 'r> {
         }
     }
 
+    /// The report; what the batch counted is in the shared metrics from now on.
     pub fn finish(self) -> Report {
+        self.batch.flush();
         self.report
     }
 }

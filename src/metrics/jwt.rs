@@ -32,7 +32,6 @@
 //! hot/cold shards also kept `_sum` in step, at the price of a lock, a wait for writers in
 //! flight and two atomic adds per bucket per scrape: thousands of histograms per scrape here.)
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -42,6 +41,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 
+use super::histogram::{escape, histogram_proto, AtomicHistogram, Buckets, LocalHistogram};
 use super::lead::{LeadWindow, LEAD_SLOT};
 use crate::event::{Outcome, Reason};
 use crate::verdict::{Cause, Edge};
@@ -193,97 +193,6 @@ impl FamilyText {
     }
 }
 
-/// Upper bounds of a histogram and their `le` label text.
-#[derive(Debug)]
-pub struct Buckets {
-    bounds: Box<[f64]>,
-    /// `,le="<bound>"} ` for every bound, then `,le="+Inf"} `.
-    le: Box<[String]>,
-}
-
-impl Buckets {
-    /// Checks and adjusts the bounds exactly as `prometheus::HistogramOpts` does: empty means
-    /// the crate's default buckets, they must increase, a trailing `+Inf` is implicit and
-    /// dropped.
-    pub fn new(bounds: &[f64]) -> prometheus::Result<Self> {
-        let mut bounds = if bounds.is_empty() {
-            prometheus::DEFAULT_BUCKETS.to_vec()
-        } else {
-            bounds.to_vec()
-        };
-        for w in bounds.windows(2) {
-            if w[0] >= w[1] {
-                return Err(prometheus::Error::Msg(format!(
-                    "histogram buckets must be in increasing order: {} >= {}",
-                    w[0], w[1]
-                )));
-            }
-        }
-        if bounds
-            .last()
-            .is_some_and(|b| b.is_sign_positive() && b.is_infinite())
-        {
-            bounds.pop();
-        }
-        let le = bounds
-            .iter()
-            .map(|b| format!(",le=\"{}\"}} ", escape(&b.to_string(), true)))
-            .chain(std::iter::once(",le=\"+Inf\"} ".to_owned()))
-            .collect();
-        Ok(Buckets {
-            bounds: bounds.into_boxed_slice(),
-            le,
-        })
-    }
-
-    /// The upper bounds after adjustment, without the implicit `+Inf`.
-    pub fn bounds(&self) -> &[f64] {
-        &self.bounds
-    }
-}
-
-/// A histogram's counters: one per bucket, non-cumulative, plus one for everything above the
-/// last bound (NaN included, as the crate counts it in `_count` only), and the sum.
-#[derive(Debug)]
-struct AtomicHistogram {
-    counts: Box<[AtomicU64]>,
-    /// `f64` bits.
-    sum: AtomicU64,
-}
-
-impl AtomicHistogram {
-    fn new(bounds: usize) -> Self {
-        AtomicHistogram {
-            counts: (0..=bounds).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0.0f64.to_bits()),
-        }
-    }
-
-    fn observe(&self, bounds: &[f64], v: f64) {
-        // The first bound with `v <= bound`, found as the crate finds it (linear: ~25 bounds);
-        // NaN compares false with every bound and lands in the last counter.
-        let i = bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        add_f64(&self.sum, v);
-    }
-
-    fn sum(&self) -> f64 {
-        f64::from_bits(self.sum.load(Ordering::Relaxed))
-    }
-}
-
-/// `*cell += v` for an `f64` kept as bits: the crate's `AtomicF64::inc_by`.
-fn add_f64(cell: &AtomicU64, v: f64) {
-    let mut current = cell.load(Ordering::Relaxed);
-    loop {
-        let new = (f64::from_bits(current) + v).to_bits();
-        match cell.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(actual) => current = actual,
-        }
-    }
-}
-
 fn outcome_index(o: Outcome) -> usize {
     // "accepted" < "rejected": the index is also the series order.
     match o {
@@ -402,9 +311,30 @@ impl PairSeries {
         self.issuer.clone()
     }
 
-    /// `skew_jwt_verifications_total{outcome}` += 1.
-    pub fn count(&self, outcome: Outcome) {
-        self.verifications[outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);
+    /// `skew_jwt_verifications_total{outcome}` += `n` (accepted, rejected).
+    pub fn count(&self, n: [u64; 2]) {
+        for (c, n) in self.verifications.iter().zip(n) {
+            if n > 0 {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The bounds of `skew_jwt_age_seconds`, for a batch's [`LocalHistogram`].
+    pub fn age_bounds(&self) -> &[f64] {
+        &self.age_buckets.bounds
+    }
+
+    /// Adds a batch's `skew_jwt_age_seconds{outcome}` observations (a no-op when it holds
+    /// none, so an untouched series is not created).
+    pub fn merge_age(&self, outcome: Outcome, local: &mut LocalHistogram) {
+        if local.is_empty() {
+            return;
+        }
+        let b = &self.age_buckets.bounds;
+        self.age[outcome_index(outcome)]
+            .get_or_init(|| AtomicHistogram::new(b.len()))
+            .merge(local);
     }
 
     /// `skew_jwt_rejections_total{reason}` += 1.
@@ -459,14 +389,6 @@ impl PairSeries {
     /// Removes `skew_jwt_issuer_lead_seconds` until it is set again (too few tokens behind it).
     pub fn hide_issuer_lead(&self) {
         self.lead_shown.store(false, Ordering::Relaxed);
-    }
-
-    /// One `skew_jwt_age_seconds{outcome}` observation.
-    pub fn observe_age(&self, outcome: Outcome, age: f64) {
-        let b = &self.age_buckets.bounds;
-        self.age[outcome_index(outcome)]
-            .get_or_init(|| AtomicHistogram::new(b.len()))
-            .observe(b, age);
     }
 
     /// One `skew_jwt_expired_by_seconds` observation.
@@ -1042,24 +964,6 @@ fn counter_proto(v: u64) -> proto::Counter {
     c
 }
 
-fn histogram_proto(h: &AtomicHistogram, b: &Buckets) -> proto::Histogram {
-    let mut cumulative = 0;
-    let mut buckets = Vec::with_capacity(b.bounds.len());
-    for (c, bound) in h.counts.iter().zip(b.bounds.iter()) {
-        cumulative += c.load(Ordering::Relaxed);
-        let mut pb = proto::Bucket::default();
-        pb.set_cumulative_count(cumulative);
-        pb.set_upper_bound(*bound);
-        buckets.push(pb);
-    }
-    let above = h.counts.last().map_or(0, |c| c.load(Ordering::Relaxed));
-    let mut p = proto::Histogram::default();
-    p.set_sample_sum(h.sum());
-    p.set_sample_count(cumulative + above);
-    p.set_bucket(buckets);
-    p
-}
-
 /// `labels` = `first` then the pair's `issuer="…",source="…"`.
 fn prefix_labels(labels: &mut String, first: &[&str], p: &PairSeries) {
     labels.clear();
@@ -1122,27 +1026,6 @@ fn push_u64(out: &mut String, v: u64) {
 fn push_f64(out: &mut String, v: f64) {
     // Writing to a String cannot fail.
     let _ = write!(out, "{v}");
-}
-
-/// The text format's escaping, as the crate's `escape_string`: `\` → `\\`, newline → `\n`, and
-/// in label values `"` → `\"`.
-fn escape(v: &str, quote: bool) -> Cow<'_, str> {
-    if !v
-        .bytes()
-        .any(|b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
-    {
-        return Cow::Borrowed(v);
-    }
-    let mut s = String::with_capacity(v.len() + 8);
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '"' if quote => s.push_str("\\\""),
-            c => s.push(c),
-        }
-    }
-    Cow::Owned(s)
 }
 
 /// The pre-issue-6 path, kept as the reference the tests compare against: the same six
@@ -1247,6 +1130,20 @@ mod tests {
     use super::*;
     use crate::metrics::{DEFAULT_AGE_BUCKETS, EDGE_BUCKETS};
     use prometheus::{Encoder, TextEncoder};
+
+    /// One verification, as a batch of one adds it.
+    fn count(p: &PairSeries, o: Outcome) {
+        let mut n = [0; 2];
+        n[outcome_index(o)] = 1;
+        p.count(n);
+    }
+
+    /// One age observation, as a batch of one adds it.
+    fn observe_age(p: &PairSeries, o: Outcome, v: f64) {
+        let mut l = LocalHistogram::new(p.age_bounds().len());
+        l.observe(p.age_bounds(), v);
+        p.merge_age(o, &mut l);
+    }
     use proptest::prelude::*;
 
     /// One thing a recorder can do to a pair.
@@ -1273,7 +1170,7 @@ mod tests {
         match *op {
             Op::Touch => {}
             Op::Count(o) => {
-                p.count(o);
+                count(&p, o);
                 r.verifications
                     .with_label_values(&[source, issuer, o.as_str()])
                     .inc();
@@ -1291,7 +1188,7 @@ mod tests {
                     .inc();
             }
             Op::Age(o, v) => {
-                p.observe_age(o, v);
+                observe_age(&p, o, v);
                 r.age
                     .with_label_values(&[source, issuer, o.as_str()])
                     .observe(v);
@@ -1478,8 +1375,8 @@ mod tests {
         let a = jwt.pair(Arc::from("s"), Arc::from("i"));
         let b = jwt.pair(Arc::from("s"), Arc::from("i"));
         assert!(Arc::ptr_eq(&a, &b));
-        a.count(Outcome::Accepted);
-        b.count(Outcome::Accepted);
+        count(&a, Outcome::Accepted);
+        count(&b, Outcome::Accepted);
         assert!(text(&jwt).contains(
             "skew_jwt_verifications_total{issuer=\"i\",outcome=\"accepted\",source=\"s\"} 2\n"
         ));
@@ -1509,8 +1406,8 @@ mod tests {
                 scope.spawn(move || {
                     let p = jwt.pair(Arc::from("s"), Arc::from(format!("i{}", t % 2)));
                     for n in 0..PER_THREAD {
-                        p.count(Outcome::Accepted);
-                        p.observe_age(Outcome::Accepted, (n % 600) as f64 - 300.0);
+                        count(&p, Outcome::Accepted);
+                        observe_age(&p, Outcome::Accepted, (n % 600) as f64 - 300.0);
                         p.observe_expired_by((n % 50) as f64);
                     }
                     done.fetch_add(1, Ordering::SeqCst);
