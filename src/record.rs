@@ -99,6 +99,8 @@ struct Judge {
 /// A batch's cache entry: the raw (source, issuer) as they came in, what they resolved to, and
 /// what the batch has counted for the pair but not yet added to its series.
 struct Cached {
+    /// [`pair_hash`] of the raw pair: most entries are passed over without a string compare.
+    key: u64,
     source: Option<Box<str>>,
     issuer: Option<Box<str>>,
     resolved: Resolved,
@@ -134,6 +136,31 @@ impl Cached {
             k.flush();
         }
     }
+}
+
+/// A cheap hash of a raw (source, issuer), for the batch cache (FxHash's mixing, 8 bytes at a
+/// time; equal pairs are still confirmed by comparing the strings).
+fn pair_hash(source: Option<&str>, issuer: Option<&str>) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = 0u64;
+    let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    for part in [source, issuer] {
+        let Some(t) = part else {
+            add(u64::MAX);
+            continue;
+        };
+        add(t.len() as u64);
+        let mut chunks = t.as_bytes().chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            add(u64::from_le_bytes(w));
+        }
+        let mut w = [0u8; 8];
+        w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        add(u64::from_le_bytes(w));
+    }
+    h
 }
 
 /// Accepted, rejected: the index of [`Pending`]'s arrays.
@@ -331,11 +358,10 @@ impl Batch<'_> {
         }
         let source = e.source.as_deref();
         let issuer = e.issuer.as_deref();
-        let idx = match self
-            .cache
-            .iter()
-            .position(|c| c.source.as_deref() == source && c.issuer.as_deref() == issuer)
-        {
+        let key = pair_hash(source, issuer);
+        let idx = match self.cache.iter().position(|c| {
+            c.key == key && c.source.as_deref() == source && c.issuer.as_deref() == issuer
+        }) {
             Some(i) => i,
             None => {
                 let r = self.recorder.resolve(source, issuer);
@@ -344,6 +370,7 @@ impl Batch<'_> {
                 }
                 let ages = r.series.age_bounds().len();
                 self.cache.push(Cached {
+                    key,
                     source: source.map(Box::from),
                     issuer: issuer.map(Box::from),
                     resolved: r,
