@@ -14,7 +14,7 @@ use std::fmt::Write;
 use prometheus::proto::MetricFamily;
 
 use super::svg::{self, Bars, Lines, Series};
-use super::timeline::Timeline;
+use super::timeline::{Bin, Timeline};
 use super::{escape, verdicts, Sentence};
 use crate::analyze::{read, summarize, AnalyzeError, Stats, Summary};
 use crate::config::{AnalyzeArgs, Settings};
@@ -144,22 +144,6 @@ fn leeway_chart(title: &str, buckets: &[(f64, u64)], color: &'static str) -> (St
     (chart, words.join("; "))
 }
 
-fn sum_buckets(
-    per_issuer: &std::collections::BTreeMap<String, Vec<(f64, u64)>>,
-) -> Vec<(f64, u64)> {
-    let mut all: Vec<(f64, u64)> = Vec::new();
-    for b in per_issuer.values() {
-        if all.is_empty() {
-            all = b.clone();
-        } else {
-            for (a, x) in all.iter_mut().zip(b) {
-                a.1 += x.1;
-            }
-        }
-    }
-    all
-}
-
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
 }
@@ -180,12 +164,27 @@ fn stats_row(out: &mut String, name: &str, s: &Stats) {
     );
 }
 
-/// The whole report.
+/// The whole report: the header, then one section after another.
 pub fn render(input: &Input<'_>) -> String {
-    let s = input.summary;
     let mut out = String::with_capacity(64 * 1024);
+    let dense = input.timeline.dense();
+    header(&mut out, input, &dense);
+    verdict_section(&mut out, input.summary);
+    age_section(&mut out, input);
+    rejections_section(&mut out, input, &dense);
+    lead_section(&mut out, input, &dense);
+    edge_sections(&mut out, input);
+    delay_section(&mut out, input);
+    numbers_section(&mut out, input.summary);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The page's head, title, and what was read.
+fn header(out: &mut String, input: &Input<'_>, dense: &[(f64, Bin)]) {
+    let s = input.summary;
     let _ = write!(
-        out,
+        *out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Clock skew incident report</title><style>{STYLE}</style></head><body>\n\
@@ -193,7 +192,6 @@ pub fn render(input: &Input<'_>) -> String {
     );
     let invalid: u64 = s.events_invalid.values().sum();
     let files: Vec<String> = input.files.iter().map(|f| escape(f)).collect();
-    let dense = input.timeline.dense();
     let span = match (dense.first(), dense.last()) {
         (Some(a), Some(b)) => format!(
             ", event time {} to {} UTC",
@@ -203,7 +201,7 @@ pub fn render(input: &Input<'_>) -> String {
         _ => String::new(),
     };
     let _ = writeln!(
-        out,
+        *out,
         "<p class=\"meta\">From {}: {} events recorded, {invalid} refused{span}. \
          skew-exporter {} ({}).</p>",
         files.join(", "),
@@ -213,18 +211,21 @@ pub fn render(input: &Input<'_>) -> String {
     );
     for (label, n) in &s.label_overflow {
         let _ = writeln!(
-            out,
+            *out,
             "<p class=\"meta\">{n} events had a {} beyond the label limit: counted as <code>other</code>.</p>",
             escape(label)
         );
     }
+}
 
+/// The verdict sentences, worst first, and the per-issuer words.
+fn verdict_section(out: &mut String, s: &Summary) {
     out.push_str("<h2 id=\"verdict\">Verdict</h2>\n");
     let sentences = verdicts(s);
     if sentences.is_empty() {
         out.push_str("<p>No verification events in the input.</p>\n");
     }
-    verdict_list(&mut out, &sentences);
+    verdict_list(out, &sentences);
     // The text format's other sentences per issuer: whose clock, and the causes of its time
     // rejections (`verdict::clock_words`, `verdict::cause_words`).
     let words: Vec<String> = s
@@ -239,7 +240,11 @@ pub fn render(input: &Input<'_>) -> String {
         }
         out.push_str("</ul>\n");
     }
+}
 
+/// Token age per issuer.
+fn age_section(out: &mut String, input: &Input<'_>) {
+    let s = input.summary;
     // Token age per issuer.
     out.push_str(
         "<h2>Token age per issuer</h2>\n<p>Age = verifier clock − <code>iat</code>. \
@@ -262,11 +267,14 @@ pub fn render(input: &Input<'_>) -> String {
         );
     }
     out.push_str("</div>\n");
+}
 
+/// Rejections by reason over event time.
+fn rejections_section(out: &mut String, input: &Input<'_>, dense: &[(f64, Bin)]) {
     // Rejections by reason over event time.
     out.push_str("<h2>Rejections by reason over event time</h2>\n");
     let mut totals = [0u64; Reason::ALL.len()];
-    for (_, b) in &dense {
+    for (_, b) in dense {
         for (t, n) in totals.iter_mut().zip(b.rejections) {
             *t += n;
         }
@@ -307,9 +315,12 @@ pub fn render(input: &Input<'_>) -> String {
                 (x.color, format!("{} {}", x.name, totals[i]))
             })
             .collect();
-        legend(&mut out, &items);
+        legend(out, &items);
     }
+}
 
+/// Issuer lead over event time.
+fn lead_section(out: &mut String, input: &Input<'_>, dense: &[(f64, Bin)]) {
     // Issuer lead over event time.
     out.push_str(
         "<h2>Issuer lead over event time</h2>\n<p>Per time bin, −(lowest age of an \
@@ -376,9 +387,12 @@ pub fn render(input: &Input<'_>) -> String {
                 (x.color, format!("{} (max {:.3} s)", x.name, max))
             })
             .collect();
-        legend(&mut out, &items);
+        legend(out, &items);
     }
+}
 
+/// Expired-by and premature-by, with the leeway markers.
+fn edge_sections(out: &mut String, input: &Input<'_>) {
     // Expired-by and premature-by.
     for (id, name, title, color, what) in [
         (
@@ -397,7 +411,7 @@ pub fn render(input: &Input<'_>) -> String {
         ),
     ] {
         let _ = writeln!(out, "<h2>{title}</h2>");
-        let all = sum_buckets(&super::histograms(input.families, name));
+        let all = super::sum_buckets(&super::histograms(input.families, name));
         if all.last().is_none_or(|b| b.1 == 0) {
             let _ = writeln!(out, "<p>No {what} rejections.</p>");
             continue;
@@ -409,10 +423,13 @@ pub fn render(input: &Input<'_>) -> String {
             escape(&words)
         );
     }
+}
 
+/// Verification delay, when events carried `received`.
+fn delay_section(out: &mut String, input: &Input<'_>) {
     // Verification delay (`ts − received`), when events carried `received`.
     out.push_str("<h2>Verification delay (verifier clock − received)</h2>\n");
-    let delay = sum_buckets(&super::histograms_by(
+    let delay = super::sum_buckets(&super::histograms_by(
         input.families,
         "skew_jwt_verification_delay_seconds",
         "source",
@@ -443,7 +460,10 @@ pub fn render(input: &Input<'_>) -> String {
         }
         _ => out.push_str("<p>No event carried <code>received</code>.</p>\n"),
     }
+}
 
+/// The numbers per issuer and source.
+fn numbers_section(out: &mut String, s: &Summary) {
     // The numbers.
     out.push_str(
         "<h2>Numbers</h2>\n<table><tr><th>issuer / source</th><th>accepted</th>\
@@ -451,11 +471,10 @@ pub fn render(input: &Input<'_>) -> String {
         <th>lead (s)</th></tr>\n",
     );
     for i in &s.issuers {
-        stats_row(&mut out, &i.issuer, &i.totals);
+        stats_row(out, &i.issuer, &i.totals);
         for (source, st) in &i.sources {
-            stats_row(&mut out, &format!("  source {source}"), st);
+            stats_row(out, &format!("  source {source}"), st);
         }
     }
-    out.push_str("</table>\n</body></html>\n");
-    out
+    out.push_str("</table>\n");
 }

@@ -14,7 +14,7 @@ use prometheus::proto::MetricFamily;
 use super::html::{age_chart, legend, verdict_list, STYLE};
 use super::svg::{self, Bars, Intervals, Series};
 use super::{escape, host_clock, sort_worst_first, verdicts};
-use crate::analyze::{summarize, Level};
+use crate::analyze::{summarize, Level, Summary};
 use crate::event::Reason;
 use crate::metrics::recent::RecentView;
 
@@ -74,10 +74,10 @@ fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{:.3} ms", v * 1e3))
 }
 
-/// The page at `now` (Unix seconds).
+/// The page at `now` (Unix seconds): this host's and the issuers' verdicts, the NTP servers,
+/// the issuers, and the recent rejections and token ages.
 pub fn render(input: &Input<'_>, now: f64) -> String {
-    let families = input.families;
-    let summary = summarize(families);
+    let summary = summarize(input.families);
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
@@ -90,9 +90,31 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
         path = escape(input.telemetry_path)
     );
 
-    // The verdict: this host first, then issuers; per-source sentences only when they say
-    // more than "fine".
-    let mut sentences: Vec<_> = verdicts(&summary)
+    verdict_section(&mut out, input.families, &summary);
+    ntp_section(&mut out, input, now);
+    // "the last 5.0 min", or what there is shortly after start.
+    let span = input.recent.span;
+    let window = if span < 120.0 {
+        format!("{span:.0} s")
+    } else {
+        format!("{:.1} min", span / 60.0)
+    };
+    issuers_section(&mut out, input, &summary, &window);
+    charts_section(&mut out, input, &window);
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">Version {}, revision {}. Drawn at {} UTC.</p>\n</body></html>",
+        env!("CARGO_PKG_VERSION"),
+        crate::REVISION,
+        svg::clock(now, true)
+    );
+    out
+}
+
+/// The verdict: this host first, then issuers; per-source sentences only when they say more
+/// than "fine".
+fn verdict_section(out: &mut String, families: &[MetricFamily], summary: &Summary) {
+    let mut sentences: Vec<_> = verdicts(summary)
         .into_iter()
         .filter(|s| s.level != Level::Fine || !s.subject.contains(" at source "))
         .collect();
@@ -108,9 +130,12 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
     if sentences.is_empty() {
         out.push_str("<p>No NTP server configured and no verification event yet.</p>\n");
     }
-    verdict_list(&mut out, &sentences);
+    verdict_list(out, &sentences);
+}
 
-    // NTP servers.
+/// The NTP servers' table and their offsets ± bounds.
+fn ntp_section(out: &mut String, input: &Input<'_>, now: f64) {
+    let families = input.families;
     let servers = servers(families);
     out.push_str("<h2>NTP servers</h2>\n");
     if servers.is_empty() {
@@ -166,15 +191,10 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
             let _ = writeln!(out, "<figure id=\"chart-ntp\">{chart}</figure>");
         }
     }
+}
 
-    // Issuers.
-    // "the last 5.0 min", or what there is shortly after start.
-    let span = input.recent.span;
-    let window = if span < 120.0 {
-        format!("{span:.0} s")
-    } else {
-        format!("{:.1} min", span / 60.0)
-    };
+/// The issuers' table, with their rejections in the recent `window`.
+fn issuers_section(out: &mut String, input: &Input<'_>, summary: &Summary, window: &str) {
     let _ = writeln!(
         out,
         "<h2>Issuers</h2>\n<table><tr><th>issuer</th><th>lead (s)</th><th>accepted</th>\
@@ -208,8 +228,10 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
     if summary.issuers.is_empty() {
         out.push_str("<p>No verification event yet.</p>\n");
     }
+}
 
-    // Charts: recent rejections by reason, token age over all issuers.
+/// Charts: recent rejections by reason, token age over all issuers.
+fn charts_section(out: &mut String, input: &Input<'_>, window: &str) {
     let mut by_reason = [0u64; Reason::ALL.len()];
     for r in input.recent.rejections.values() {
         for (reason, n) in r {
@@ -245,17 +267,7 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
         });
         let _ = writeln!(out, "<figure id=\"chart-recent\">{chart}</figure>");
     }
-    let ages = super::histograms(families, "skew_jwt_age_seconds");
-    let mut all: Vec<(f64, u64)> = Vec::new();
-    for b in ages.values() {
-        if all.is_empty() {
-            all = b.clone();
-        } else {
-            for (a, x) in all.iter_mut().zip(b) {
-                a.1 += x.1;
-            }
-        }
-    }
+    let all = super::sum_buckets(&super::histograms(input.families, "skew_jwt_age_seconds"));
     if all.last().is_some_and(|b| b.1 > 0) {
         let _ = writeln!(
             out,
@@ -274,16 +286,8 @@ pub fn render(input: &Input<'_>, now: f64) -> String {
         })
         .collect();
     if !items.is_empty() {
-        legend(&mut out, &items);
+        legend(out, &items);
     }
-    let _ = writeln!(
-        out,
-        "<p class=\"meta\">Version {}, revision {}. Drawn at {} UTC.</p>\n</body></html>",
-        env!("CARGO_PKG_VERSION"),
-        crate::REVISION,
-        svg::clock(now, true)
-    );
-    out
 }
 
 #[cfg(test)]

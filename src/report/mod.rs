@@ -192,6 +192,21 @@ pub fn histograms_by(
     out
 }
 
+/// Cumulative buckets summed over every key (issuer or source), +Inf last; empty without any.
+pub fn sum_buckets(per_key: &BTreeMap<String, Vec<(f64, u64)>>) -> Vec<(f64, u64)> {
+    let mut all: Vec<(f64, u64)> = Vec::new();
+    for b in per_key.values() {
+        if all.is_empty() {
+            all = b.clone();
+        } else {
+            for (a, x) in all.iter_mut().zip(b) {
+                a.1 += x.1;
+            }
+        }
+    }
+    all
+}
+
 /// Counts per bucket from cumulative ones.
 pub fn per_bucket(cumulative: &[(f64, u64)]) -> Vec<u64> {
     let mut prev = 0;
