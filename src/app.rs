@@ -19,7 +19,7 @@ use crate::config::{parse_listen_address, Settings};
 use crate::http::{router, AppState};
 use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
-use crate::reload::{web_config, Reloader, Switch};
+use crate::reload::{web_config, Generation, Reloader, Switch};
 use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
@@ -71,10 +71,7 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let main = bind(&settings.web.listen_address).await?;
-    let events = bind_side(settings.events.listen_address.as_deref()).await?;
-    let verify = bind_side(settings.verify.listen_address.as_deref()).await?;
-    let probe_listener = bind_side(settings.jwt_probe.listen_address.as_deref()).await?;
+    let listeners = Listeners::bind(&settings).await?;
     // What this configuration does, before any task can log. No line of it says `listening`
     // (scripts read the first such line for the main listener's address).
     crate::summary::log(&settings);
@@ -85,46 +82,17 @@ pub async fn run(
     let recorder = Arc::new(Recorder::new(metrics.clone(), &settings.events.recorder));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-
-    // The NTP sampler, the HTTP Date probes, the tailer and /v1/verify run in generations a
-    // reload can replace.
-    let ntp = Reloader::start_ntp(&settings, &metrics, &cancel);
-    let probe = Reloader::start_probe(&settings, &metrics, &cancel);
-    // The host's own clocks: kernel sync state, steps and suspends (Linux only).
-    #[cfg(target_os = "linux")]
-    tracker.spawn(crate::clock::watch::run(
-        crate::clock::watch::ClockMetrics::register(metrics.registry())?,
-        crate::clock::SystemClocks,
-        cancel.clone(),
-    ));
-    // The live page's five-minute counts: one snapshot of the counters per slot.
-    tracker.spawn(recent_snapshots(metrics.clone(), cancel.clone()));
-    let tail = Reloader::start_tail(&settings, &recorder, &cancel);
-    let (verify_generation, verify_router) = Reloader::start_verify(&settings, &recorder, &cancel);
-    let events_switch = Switch::new(Some(Reloader::events_router(&settings, &recorder)));
-    let verify_enabled = verify_router.is_some();
-    let verify_switch = Switch::new(verify_router);
-    let probe_refused = crate::probe::jwt_http::register(&metrics)?;
-    let probe_switch = Switch::new(crate::probe::jwt_http::router(
-        &settings.jwt_probe,
-        &probe_refused,
-    ));
-
+    let tasks = Tasks::start(&settings, &metrics, &recorder, &cancel, &tracker)?;
     // Header and idle timeouts on every listener, and each listener's web config.
     let server = crate::server::Server::new(&settings.web, &metrics);
-    let web_main = LiveWebConfig::new(web_config(&settings.web.config));
-    let web_events = events
-        .as_ref()
-        .map(|_| LiveWebConfig::new(web_config(&settings.web.events_config)));
-    let web_verify = verify
-        .as_ref()
-        .map(|_| LiveWebConfig::new(web_config(&settings.web.verify_config)));
-    let web_probe = probe_listener
-        .as_ref()
-        .map(|_| LiveWebConfig::new(web_config(&settings.web.probe_config)));
+    let web = WebConfigs::new(&settings, &listeners);
+    let Listeners {
+        main,
+        sides: side_listeners,
+    } = listeners;
 
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let mut app = router(AppState {
+    let app = router(AppState {
         metrics: metrics.clone(),
         telemetry_path: settings.web.telemetry_path.clone(),
     })
@@ -141,49 +109,30 @@ pub async fn run(
         tracker: &tracker,
         cancel: &cancel,
     };
-    let events_routes = events_switch.routes(&["/v1/events"]);
-    app = sides.place(app, "events", events, web_events.as_ref(), events_routes);
-    // /v1/verify: on its own listener when one is set, else on the main one. A verify
-    // listener exists only with keys configured at start-up (configuration refuses one
-    // without); on the main listener a reload can turn /v1/verify on or off.
-    let verify_routes = verify_switch.routes(&["/v1/verify", "/v1/verify/{*rest}"]);
-    match verify {
-        Some(_) if !verify_enabled => {}
-        verify => app = sides.place(app, "verify", verify, web_verify.as_ref(), verify_routes),
-    }
-    // /probe: on its own listener when one is set (configuration requires modules for it),
-    // else on the main one.
-    let probe_routes = probe_switch.routes(&["/probe"]);
-    app = sides.place(
-        app,
-        "probe",
-        probe_listener,
-        web_probe.as_ref(),
-        probe_routes,
-    );
+    let app = sides.place_all(app, side_listeners, &tasks, &web);
     // The main listener: a few connections beyond the cap for scrapes.
     let shutdown_timeout = settings.web.shutdown_timeout;
     let scrape_paths = vec![settings.web.telemetry_path.clone(), "/healthz".to_owned()];
     let main_server = server
-        .for_listener("main", web_main.clone(), &metrics)
+        .for_listener("main", web.main.clone(), &metrics)
         .with_scrape_reserve(scrape_paths);
     let reloader = Reloader {
         current: settings,
         metrics,
         recorder,
         outcome,
-        web_main,
-        web_events,
-        web_verify,
-        ntp,
-        probe,
-        tail,
-        verify: verify_generation,
-        events_switch,
-        verify_switch,
-        probe_switch,
-        probe_refused,
-        web_probe,
+        web_main: web.main,
+        web_events: web.events,
+        web_verify: web.verify,
+        ntp: tasks.ntp,
+        probe: tasks.probe,
+        tail: tasks.tail,
+        verify: tasks.verify,
+        events_switch: tasks.events_switch,
+        verify_switch: tasks.verify_switch,
+        probe_switch: tasks.probe_switch,
+        probe_refused: tasks.probe_refused,
+        web_probe: web.probe,
         cancel: cancel.clone(),
     };
     tracker.spawn(reloader.run(hangup, reload_rx));
@@ -196,6 +145,114 @@ pub async fn run(
     }
     serve_until_stopped(main_server, main, app, &cancel, &tracker, shutdown_timeout).await;
     Ok(())
+}
+
+/// Every listener of a configuration: the main one, and the events, verify and probe ones
+/// when they are set.
+struct Listeners {
+    main: TcpListener,
+    sides: SideListeners,
+}
+
+/// The listeners besides the main one.
+struct SideListeners {
+    events: Option<TcpListener>,
+    verify: Option<TcpListener>,
+    probe: Option<TcpListener>,
+}
+
+impl Listeners {
+    async fn bind(settings: &Settings) -> Result<Self, RunError> {
+        Ok(Listeners {
+            main: bind(&settings.web.listen_address).await?,
+            sides: SideListeners {
+                events: bind_side(settings.events.listen_address.as_deref()).await?,
+                verify: bind_side(settings.verify.listen_address.as_deref()).await?,
+                probe: bind_side(settings.jwt_probe.listen_address.as_deref()).await?,
+            },
+        })
+    }
+}
+
+/// Each listener's live web configuration (`--web.config.file` and the per-listener ones);
+/// a side without a listener has none.
+struct WebConfigs {
+    main: LiveWebConfig,
+    events: Option<LiveWebConfig>,
+    verify: Option<LiveWebConfig>,
+    probe: Option<LiveWebConfig>,
+}
+
+impl WebConfigs {
+    fn new(settings: &Settings, listeners: &Listeners) -> Self {
+        let web = &settings.web;
+        let side = |listener: &Option<TcpListener>, file| {
+            listener
+                .as_ref()
+                .map(|_| LiveWebConfig::new(web_config(file)))
+        };
+        WebConfigs {
+            main: LiveWebConfig::new(web_config(&web.config)),
+            events: side(&listeners.sides.events, &web.events_config),
+            verify: side(&listeners.sides.verify, &web.verify_config),
+            probe: side(&listeners.sides.probe, &web.probe_config),
+        }
+    }
+}
+
+/// What runs besides the listeners: the NTP sampler, the HTTP Date probes, the tailer and
+/// `/v1/verify` in generations a reload can replace; the switches a reload turns the events,
+/// verify and probe routes with; and, for the life of the process, the host clock watcher and
+/// the live page's snapshots.
+struct Tasks {
+    ntp: Generation,
+    probe: Generation,
+    tail: Generation,
+    verify: Generation,
+    verify_enabled: bool,
+    events_switch: Switch,
+    verify_switch: Switch,
+    probe_switch: Switch,
+    probe_refused: prometheus::IntCounterVec,
+}
+
+impl Tasks {
+    fn start(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        recorder: &Arc<Recorder>,
+        cancel: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<Self, RunError> {
+        let ntp = Reloader::start_ntp(settings, metrics, cancel);
+        let probe = Reloader::start_probe(settings, metrics, cancel);
+        // The host's own clocks: kernel sync state, steps and suspends (Linux only).
+        #[cfg(target_os = "linux")]
+        tracker.spawn(crate::clock::watch::run(
+            crate::clock::watch::ClockMetrics::register(metrics.registry())?,
+            crate::clock::SystemClocks,
+            cancel.clone(),
+        ));
+        // The live page's five-minute counts: one snapshot of the counters per slot.
+        tracker.spawn(recent_snapshots(metrics.clone(), cancel.clone()));
+        let tail = Reloader::start_tail(settings, recorder, cancel);
+        let (verify, verify_router) = Reloader::start_verify(settings, recorder, cancel);
+        let probe_refused = crate::probe::jwt_http::register(metrics)?;
+        Ok(Tasks {
+            ntp,
+            probe,
+            tail,
+            verify,
+            verify_enabled: verify_router.is_some(),
+            events_switch: Switch::new(Some(Reloader::events_router(settings, recorder))),
+            verify_switch: Switch::new(verify_router),
+            probe_switch: Switch::new(crate::probe::jwt_http::router(
+                &settings.jwt_probe,
+                &probe_refused,
+            )),
+            probe_refused,
+        })
+    }
 }
 
 /// Serves the main listener until `cancel` fires, then waits for every tracked task, at most
@@ -246,6 +303,45 @@ struct Sides<'a> {
 }
 
 impl Sides<'_> {
+    /// The events, verify and probe routes, each on its own listener when it has one, else on
+    /// the main one.
+    fn place_all(
+        &self,
+        app: Router,
+        listeners: SideListeners,
+        tasks: &Tasks,
+        web: &WebConfigs,
+    ) -> Router {
+        let events_routes = tasks.events_switch.routes(&["/v1/events"]);
+        let mut app = self.place(
+            app,
+            "events",
+            listeners.events,
+            web.events.as_ref(),
+            events_routes,
+        );
+        // /v1/verify: on its own listener when one is set, else on the main one. A verify
+        // listener exists only with keys configured at start-up (configuration refuses one
+        // without); on the main listener a reload can turn /v1/verify on or off.
+        let verify_routes = tasks
+            .verify_switch
+            .routes(&["/v1/verify", "/v1/verify/{*rest}"]);
+        match listeners.verify {
+            Some(_) if !tasks.verify_enabled => {}
+            verify => app = self.place(app, "verify", verify, web.verify.as_ref(), verify_routes),
+        }
+        // /probe: on its own listener when one is set (configuration requires modules for
+        // it), else on the main one.
+        let probe_routes = tasks.probe_switch.routes(&["/probe"]);
+        self.place(
+            app,
+            "probe",
+            listeners.probe,
+            web.probe.as_ref(),
+            probe_routes,
+        )
+    }
+
     /// Serves `routes` on `listener` (with its web config) when the side has one, under the
     /// tracker and the shared cancel token, and returns `main` as it was; without a listener
     /// the routes join `main`.
