@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use prometheus::proto::MetricFamily;
+use prometheus::proto::{Metric, MetricFamily};
 use serde::Serialize;
 
 use crate::config::{AnalyzeArgs, AnalyzeFormat, Settings};
@@ -343,7 +343,8 @@ fn label<'a>(m: &'a prometheus::proto::Metric, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Builds the summary from gathered metric families.
+/// Builds the summary from gathered metric families: the ingestion counts, then the per-pair
+/// statistics, summed per issuer.
 pub fn summarize(families: &[MetricFamily]) -> Summary {
     let mut pairs: BTreeMap<(String, String), Stats> = BTreeMap::new();
     let mut summary = Summary {
@@ -354,69 +355,101 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
     };
     for f in families {
         for m in f.get_metric() {
-            let key = || (label(m, "issuer").to_owned(), label(m, "source").to_owned());
             let count = m.get_counter().value() as u64;
-            match f.name() {
-                "skew_events_received_total" => summary.events_recorded += count,
-                "skew_events_invalid_total" if count > 0 => {
-                    *summary
-                        .events_invalid
-                        .entry(label(m, "error").to_owned())
-                        .or_default() += count;
-                }
-                "skew_label_overflow_total" if count > 0 => {
-                    summary
-                        .label_overflow
-                        .insert(label(m, "label").to_owned(), count);
-                }
-                "skew_jwt_verifications_total" => {
-                    let s = pairs.entry(key()).or_default();
-                    match label(m, "outcome") {
-                        "accepted" => s.accepted += count,
-                        _ => s.rejected += count,
-                    }
-                }
-                "skew_jwt_rejections_total" => {
-                    let s = pairs.entry(key()).or_default();
-                    *s.reasons.entry(label(m, "reason").to_owned()).or_default() += count;
-                }
-                "skew_jwt_age_seconds" => {
-                    let s = pairs.entry(key()).or_default();
-                    let h = m.get_histogram();
-                    let inf = std::iter::once((f64::INFINITY, h.get_sample_count()));
-                    merge_buckets(
-                        &mut s.age_buckets,
-                        h.get_bucket().iter().map(bucket).chain(inf),
-                    );
-                }
-                "skew_jwt_expired_by_seconds" => {
-                    let s = pairs.entry(key()).or_default();
-                    let h = m.get_histogram();
-                    s.expired += h.get_sample_count();
-                    s.expired_within_5s += count_le(h.get_bucket(), 5.0);
-                }
-                "skew_jwt_premature_by_seconds" => {
-                    pairs.entry(key()).or_default().premature +=
-                        m.get_histogram().get_sample_count();
-                }
-                "skew_jwt_time_rejections_total" if count > 0 => {
-                    *pairs
-                        .entry(key())
-                        .or_default()
-                        .time_rejections
-                        .entry(label(m, "reason").to_owned())
-                        .or_default()
-                        .entry(label(m, "cause").to_owned())
-                        .or_default() += count;
-                }
-                "skew_jwt_issuer_lead_seconds" => {
-                    pairs.entry(key()).or_default().issuer_lead_seconds =
-                        Some(m.get_gauge().value());
-                }
-                _ => {}
+            if add_ingest(&mut summary, f.name(), m, count) || !counts_for_a_pair(f.name(), count) {
+                continue;
             }
+            let key = (label(m, "issuer").to_owned(), label(m, "source").to_owned());
+            add_pair(pairs.entry(key).or_default(), f.name(), m, count);
         }
     }
+    summary.issuers = issuer_summaries(pairs);
+    summary
+}
+
+/// Adds one series of the ingestion families; false for any other family.
+fn add_ingest(summary: &mut Summary, name: &str, m: &Metric, count: u64) -> bool {
+    match name {
+        "skew_events_received_total" => summary.events_recorded += count,
+        "skew_events_invalid_total" => {
+            if count > 0 {
+                *summary
+                    .events_invalid
+                    .entry(label(m, "error").to_owned())
+                    .or_default() += count;
+            }
+        }
+        "skew_label_overflow_total" => {
+            if count > 0 {
+                summary
+                    .label_overflow
+                    .insert(label(m, "label").to_owned(), count);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Whether a series of `name` adds to its pair's statistics (a zero time-rejection counter
+/// does not).
+fn counts_for_a_pair(name: &str, count: u64) -> bool {
+    match name {
+        "skew_jwt_time_rejections_total" => count > 0,
+        _ => PAIR_FAMILIES.contains(&name),
+    }
+}
+
+/// The per-pair families [`add_pair`] reads.
+const PAIR_FAMILIES: [&str; 7] = [
+    "skew_jwt_verifications_total",
+    "skew_jwt_rejections_total",
+    "skew_jwt_age_seconds",
+    "skew_jwt_expired_by_seconds",
+    "skew_jwt_premature_by_seconds",
+    "skew_jwt_time_rejections_total",
+    "skew_jwt_issuer_lead_seconds",
+];
+
+/// Adds one series of a per-pair family to the pair's statistics.
+fn add_pair(s: &mut Stats, name: &str, m: &Metric, count: u64) {
+    match name {
+        "skew_jwt_verifications_total" => match label(m, "outcome") {
+            "accepted" => s.accepted += count,
+            _ => s.rejected += count,
+        },
+        "skew_jwt_rejections_total" => {
+            *s.reasons.entry(label(m, "reason").to_owned()).or_default() += count;
+        }
+        "skew_jwt_age_seconds" => {
+            let h = m.get_histogram();
+            let inf = std::iter::once((f64::INFINITY, h.get_sample_count()));
+            merge_buckets(
+                &mut s.age_buckets,
+                h.get_bucket().iter().map(bucket).chain(inf),
+            );
+        }
+        "skew_jwt_expired_by_seconds" => {
+            let h = m.get_histogram();
+            s.expired += h.get_sample_count();
+            s.expired_within_5s += count_le(h.get_bucket(), 5.0);
+        }
+        "skew_jwt_premature_by_seconds" => s.premature += m.get_histogram().get_sample_count(),
+        "skew_jwt_time_rejections_total" => {
+            *s.time_rejections
+                .entry(label(m, "reason").to_owned())
+                .or_default()
+                .entry(label(m, "cause").to_owned())
+                .or_default() += count;
+        }
+        "skew_jwt_issuer_lead_seconds" => s.issuer_lead_seconds = Some(m.get_gauge().value()),
+        _ => {}
+    }
+}
+
+/// The pairs' statistics summed per issuer, with each issuer's verdict, clock words and
+/// causes, sorted by issuer.
+fn issuer_summaries(pairs: BTreeMap<(String, String), Stats>) -> Vec<IssuerSummary> {
     let mut issuers: BTreeMap<String, IssuerSummary> = BTreeMap::new();
     for ((issuer, source), mut stats) in pairs {
         stats.finish_quantiles();
@@ -433,26 +466,28 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
         entry.totals.absorb(&stats);
         entry.sources.insert(source, stats);
     }
-    for mut i in issuers.into_values() {
-        i.totals.finish_quantiles();
-        i.verdict = verdict(&i.totals);
-        i.clock = i
-            .totals
-            .issuer_lead_seconds
-            .map(|lead| crate::verdict::clock_words(&i.issuer, lead, None));
-        i.causes = i
-            .totals
-            .time_rejections
-            .iter()
-            .filter_map(|(reason, causes)| {
-                let causes: Vec<(&str, u64)> =
-                    causes.iter().map(|(c, n)| (c.as_str(), *n)).collect();
-                crate::verdict::cause_words(reason, &causes)
-            })
-            .collect();
-        summary.issuers.push(i);
-    }
-    summary
+    issuers
+        .into_values()
+        .map(|mut i| {
+            i.totals.finish_quantiles();
+            i.verdict = verdict(&i.totals);
+            i.clock = i
+                .totals
+                .issuer_lead_seconds
+                .map(|lead| crate::verdict::clock_words(&i.issuer, lead, None));
+            i.causes = i
+                .totals
+                .time_rejections
+                .iter()
+                .filter_map(|(reason, causes)| {
+                    let causes: Vec<(&str, u64)> =
+                        causes.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+                    crate::verdict::cause_words(reason, &causes)
+                })
+                .collect();
+            i
+        })
+        .collect()
 }
 
 fn bucket(b: &prometheus::proto::Bucket) -> (f64, u64) {

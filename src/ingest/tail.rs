@@ -657,39 +657,7 @@ impl Tailer {
         }
         f.last_growth = Instant::now();
         self.dirty = true;
-        let mut chunk = vec![0u8; CHUNK];
-        while f.offset < size {
-            let want = usize::try_from(size - f.offset).unwrap_or(CHUNK).min(CHUNK);
-            let n = match f.file.read_at(&mut chunk[..want], f.offset) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    m.read_errors.inc();
-                    tracing::debug!(path = %f.path.display(), error = %e, "read failed");
-                    break;
-                }
-            };
-            f.offset += n as u64;
-            m.bytes.inc_by(n as u64);
-            let invalid_before = ingest.invalid();
-            let (mut lines, mut skipped) = (0u64, 0u64);
-            f.buffer.feed(&chunk[..n], |piece| {
-                lines += 1;
-                match (piece, format) {
-                    (Piece::Line(line), LineFormat::Events) => ingest.line(line, 0),
-                    (Piece::Line(line), LineFormat::Mapped(mapping)) => {
-                        skipped += u64::from(ingest.mapped_line(mapping, line, 0));
-                    }
-                    (Piece::Overlong, _) => ingest.refuse(
-                        0,
-                        InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
-                    ),
-                }
-            });
-            m.lines.inc_by(lines);
-            m.skipped.inc_by(skipped);
-            m.refused.inc_by(ingest.invalid() - invalid_before);
-        }
+        read_lines(f, m, format, size, ingest);
         if f.fingerprint
             .as_ref()
             .is_none_or(|(_, len)| *len < FINGERPRINT_LEN)
@@ -811,6 +779,51 @@ impl Tailer {
                 }
             }
         }
+    }
+}
+
+/// Reads `f` from its offset up to `size`, a chunk at a time, and feeds each whole line to
+/// `ingest` (as events, or through the pattern's mapping), counting bytes, lines, skipped and
+/// refused lines.
+fn read_lines(
+    f: &mut Followed,
+    m: &PatternMetrics,
+    format: &LineFormat,
+    size: u64,
+    ingest: &mut Ingest<'_, '_>,
+) {
+    let mut chunk = vec![0u8; CHUNK];
+    while f.offset < size {
+        let want = usize::try_from(size - f.offset).unwrap_or(CHUNK).min(CHUNK);
+        let n = match f.file.read_at(&mut chunk[..want], f.offset) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                m.read_errors.inc();
+                tracing::debug!(path = %f.path.display(), error = %e, "read failed");
+                break;
+            }
+        };
+        f.offset += n as u64;
+        m.bytes.inc_by(n as u64);
+        let invalid_before = ingest.invalid();
+        let (mut lines, mut skipped) = (0u64, 0u64);
+        f.buffer.feed(&chunk[..n], |piece| {
+            lines += 1;
+            match (piece, format) {
+                (Piece::Line(line), LineFormat::Events) => ingest.line(line, 0),
+                (Piece::Line(line), LineFormat::Mapped(mapping)) => {
+                    skipped += u64::from(ingest.mapped_line(mapping, line, 0));
+                }
+                (Piece::Overlong, _) => ingest.refuse(
+                    0,
+                    InvalidEvent::new(InvalidKind::TooLarge, "line over --events.max-line"),
+                ),
+            }
+        });
+        m.lines.inc_by(lines);
+        m.skipped.inc_by(skipped);
+        m.refused.inc_by(ingest.invalid() - invalid_before);
     }
 }
 

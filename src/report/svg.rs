@@ -124,29 +124,45 @@ pub fn bars(c: &Bars) -> String {
         );
     }
     for i in 0..n {
-        let x = LEFT + slot * i as f64 + slot * 0.1;
-        let bw = (slot * 0.8).max(1.0);
-        let mut y = base;
-        for s in &c.series {
-            let v = s.values.get(i).copied().flatten().unwrap_or(0.0);
-            if v <= 0.0 {
-                continue;
-            }
-            let bh = (v * scale).max(1.0);
-            y -= bh;
-            let _ = write!(
-                out,
-                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>{}: {}</title></rect>",
-                s.color,
-                crate::report::escape(&s.name),
-                short(v)
-            );
-        }
+        stack(&mut out, c, i, slot, base, scale);
     }
-    // x labels, thinned to what fits (about 7 px per character).
-    let widest = c.categories.iter().map(|l| l.len()).max().unwrap_or(1) as f64;
+    x_labels(&mut out, &c.categories, slot, base);
+    markers(&mut out, &c.markers, slot, base);
+    let _ = write!(
+        out,
+        "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"{AXIS}\"/></svg>",
+        w - RIGHT
+    );
+    out
+}
+
+/// The stacked bars of category `i`, from `base` up.
+fn stack(out: &mut String, c: &Bars, i: usize, slot: f64, base: f64, scale: f64) {
+    let x = LEFT + slot * i as f64 + slot * 0.1;
+    let bw = (slot * 0.8).max(1.0);
+    let mut y = base;
+    for s in &c.series {
+        let v = s.values.get(i).copied().flatten().unwrap_or(0.0);
+        if v <= 0.0 {
+            continue;
+        }
+        let bh = (v * scale).max(1.0);
+        y -= bh;
+        let _ = write!(
+            out,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>{}: {}</title></rect>",
+            s.color,
+            crate::report::escape(&s.name),
+            short(v)
+        );
+    }
+}
+
+/// The categories under the bars, thinned to what fits (about 7 px per character).
+fn x_labels(out: &mut String, categories: &[String], slot: f64, base: f64) {
+    let widest = categories.iter().map(|l| l.len()).max().unwrap_or(1) as f64;
     let every = ((widest * 7.0 + 6.0) / slot).ceil().max(1.0) as usize;
-    for (i, l) in c.categories.iter().enumerate().step_by(every) {
+    for (i, l) in categories.iter().enumerate().step_by(every) {
         let x = LEFT + slot * (i as f64 + 0.5);
         let _ = write!(
             out,
@@ -155,7 +171,11 @@ pub fn bars(c: &Bars) -> String {
             crate::report::escape(l)
         );
     }
-    for (k, (i, label)) in c.markers.iter().enumerate() {
+}
+
+/// Dashed vertical markers at category boundaries, their labels staggered.
+fn markers(out: &mut String, markers: &[(usize, String)], slot: f64, base: f64) {
+    for (k, (i, label)) in markers.iter().enumerate() {
         let x = LEFT + slot * *i as f64;
         let ly = TOP + 12.0 + 12.0 * (k % 4) as f64;
         let _ = write!(
@@ -166,12 +186,6 @@ pub fn bars(c: &Bars) -> String {
             crate::report::escape(label)
         );
     }
-    let _ = write!(
-        out,
-        "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"{AXIS}\"/></svg>",
-        w - RIGHT
-    );
-    out
 }
 
 /// `HH:MM:SS` (UTC) of a Unix time, with the date when `date`.
@@ -228,23 +242,7 @@ pub fn lines(c: &Lines) -> String {
         );
     }
     for s in &c.series {
-        let mut d = String::new();
-        let mut pen_down = false;
-        for (x, v) in c.x.iter().zip(&s.values) {
-            match v {
-                Some(v) => {
-                    let _ = write!(
-                        d,
-                        "{}{:.1} {:.1}",
-                        if pen_down { " L" } else { " M" },
-                        px(*x),
-                        py(*v)
-                    );
-                    pen_down = true;
-                }
-                None => pen_down = false,
-            }
-        }
+        let d = path(&c.x, &s.values, px, py);
         if !d.is_empty() {
             let _ = write!(
                 out,
@@ -269,6 +267,33 @@ pub fn lines(c: &Lines) -> String {
         clock(x1, false)
     );
     out
+}
+
+/// An SVG path through the points that have a value, lifting the pen over the gaps.
+fn path(
+    xs: &[f64],
+    values: &[Option<f64>],
+    px: impl Fn(f64) -> f64,
+    py: impl Fn(f64) -> f64,
+) -> String {
+    let mut d = String::new();
+    let mut pen_down = false;
+    for (x, v) in xs.iter().zip(values) {
+        match v {
+            Some(v) => {
+                let _ = write!(
+                    d,
+                    "{}{:.1} {:.1}",
+                    if pen_down { " L" } else { " M" },
+                    px(*x),
+                    py(*v)
+                );
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    d
 }
 
 /// Intervals on one axis: per row, a value and a half-width (an NTP server's offset ± bound).

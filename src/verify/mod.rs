@@ -401,58 +401,88 @@ impl Verifier {
                     let claims = Arc::new(data.claims);
                     let verdict = self.signed(claims.clone(), now);
                     if let (Some((cache, hash)), true) = (cache, verdict.allowed()) {
-                        let deadline = claims
-                            .get("exp")
-                            .and_then(whole_seconds)
-                            .map(|exp| exp.saturating_add(self.policy.leeway));
-                        let entry = Entry::new(
-                            keys.generation(),
-                            Arc::clone(key),
-                            claims,
-                            verdict.times.clone(),
-                            deadline,
-                        );
-                        cache.insert(hash, entry, now);
+                        self.remember((cache, hash), keys, key, claims, &verdict, now);
                     }
                     return verdict;
                 }
-                Err(e) => match e.kind() {
-                    ErrorKind::InvalidSignature => {}
-                    k @ (ErrorKind::InvalidKeyFormat
-                    | ErrorKind::InvalidRsaKey(_)
-                    | ErrorKind::InvalidEcdsaKey
-                    | ErrorKind::InvalidEddsaKey) => {
-                        // This key is unusable; another may still verify.
-                        if reason == Reason::InvalidSignature {
-                            reason = reason_for(k);
-                        }
+                Err(e) => {
+                    if let Some(v) = self.after_error(e.kind(), token, now, &mut reason) {
+                        return v;
                     }
-                    ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
-                        // The signature and the required claims passed: the time and
-                        // other claim checks come before issuer and audience.
-                        let claims = read_claims(token).unwrap_or_default();
-                        let r = self
-                            .time_checks(&claims, now)
-                            .or_else(|| self.own_checks(&claims, now))
-                            .unwrap_or(reason_for(e.kind()));
-                        return Verdict::reject(r, self.times(&claims));
-                    }
-                    ErrorKind::MissingRequiredClaim(c) => {
-                        // jsonwebtoken calls a claim of the wrong type (`"exp": "soon"`)
-                        // missing; present but unreadable is malformed.
-                        let claims = read_claims(token).unwrap_or_default();
-                        let r = if claims.contains_key(c) {
-                            Reason::Malformed
-                        } else {
-                            Reason::MissingClaim
-                        };
-                        return Verdict::reject(r, self.times(&claims));
-                    }
-                    k => return self.refuse(reason_for(k), token),
-                },
+                }
             }
         }
         self.refuse(reason, token)
+    }
+
+    /// Puts an allowed token in the cache, until its `exp` + leeway.
+    fn remember(
+        &self,
+        (cache, hash): (&TokenCache, TokenHash),
+        keys: &KeySet,
+        key: &Arc<keys::Key>,
+        claims: Arc<Map<String, Value>>,
+        verdict: &Verdict,
+        now: f64,
+    ) {
+        let deadline = claims
+            .get("exp")
+            .and_then(whole_seconds)
+            .map(|exp| exp.saturating_add(self.policy.leeway));
+        let entry = Entry::new(
+            keys.generation(),
+            Arc::clone(key),
+            claims,
+            verdict.times.clone(),
+            deadline,
+        );
+        cache.insert(hash, entry, now);
+    }
+
+    /// What one key's error says: the token's verdict, or `None` to try the next key (a bad
+    /// signature, or an unusable key, which sets `reason` unless a key already did).
+    fn after_error(
+        &self,
+        kind: &ErrorKind,
+        token: &str,
+        now: f64,
+        reason: &mut Reason,
+    ) -> Option<Verdict> {
+        match kind {
+            ErrorKind::InvalidSignature => None,
+            k @ (ErrorKind::InvalidKeyFormat
+            | ErrorKind::InvalidRsaKey(_)
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey) => {
+                // This key is unusable; another may still verify.
+                if *reason == Reason::InvalidSignature {
+                    *reason = reason_for(k);
+                }
+                None
+            }
+            ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                // The signature and the required claims passed: the time and other claim
+                // checks come before issuer and audience.
+                let claims = read_claims(token).unwrap_or_default();
+                let r = self
+                    .time_checks(&claims, now)
+                    .or_else(|| self.own_checks(&claims, now))
+                    .unwrap_or(reason_for(kind));
+                Some(Verdict::reject(r, self.times(&claims)))
+            }
+            ErrorKind::MissingRequiredClaim(c) => {
+                // jsonwebtoken calls a claim of the wrong type (`"exp": "soon"`) missing;
+                // present but unreadable is malformed.
+                let claims = read_claims(token).unwrap_or_default();
+                let r = if claims.contains_key(c) {
+                    Reason::Malformed
+                } else {
+                    Reason::MissingClaim
+                };
+                Some(Verdict::reject(r, self.times(&claims)))
+            }
+            k => Some(self.refuse(reason_for(k), token)),
+        }
     }
 
     /// After a good signature and jsonwebtoken's checks.
