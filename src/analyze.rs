@@ -178,6 +178,8 @@ pub fn read(
                 first_error.get_or_insert(AnalyzeError::Read { path, source });
             }
         }
+        // Its counts in the metrics (the report is the metrics themselves here).
+        let _ = ingest.finish();
     }
     if let Some(p) = progress {
         p.bar.finish_and_clear();

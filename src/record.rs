@@ -471,6 +471,8 @@ fn count_kid(recorder: &Recorder, r: &mut Resolved, e: &Event<'_>) {
     k.pending[outcome_index(e.outcome)] += 1;
 }
 
+/// Every path flushes explicitly ([`crate::ingest::Ingest::finish`], `/v1/verify`); this only
+/// keeps a batch dropped early (a panic in a handler, a test) from losing what it counted.
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         self.flush();

@@ -183,7 +183,9 @@ fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
     // Its own leeway, as a verifier that reports one: skew_jwt_verifier_leeway_seconds{source}.
     event.leeway = Some(s.verifier.leeway());
     event.kid = kid.map(Into::into);
-    s.recorder.batch(Transport::Verify).record(&event);
+    let mut batch = s.recorder.batch(Transport::Verify);
+    batch.record(&event);
+    batch.flush();
     if let Some(r) = verdict.reason {
         tracing::debug!(reason = r.as_str(), "token refused");
     }
