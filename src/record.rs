@@ -156,9 +156,9 @@ fn pair_hash(source: Option<&str>, issuer: Option<&str>) -> u64 {
             w.copy_from_slice(c);
             add(u64::from_le_bytes(w));
         }
-        let mut w = [0u8; 8];
-        w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        add(u64::from_le_bytes(w));
+        // Byte by byte: a copy of a variable length is a call to memcpy.
+        let tail = chunks.remainder().iter().enumerate();
+        add(tail.fold(0, |w, (i, b)| w | u64::from(*b) << (8 * i)));
     }
     h
 }

@@ -84,9 +84,7 @@ impl AtomicHistogram {
     }
 
     pub(super) fn observe(&self, bounds: &[f64], v: f64) {
-        // The first bound with `v <= bound`, found as the crate finds it (linear: ~25 bounds);
-        // NaN compares false with every bound and lands in the last counter.
-        let i = bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
+        let i = bucket_index(bounds, v);
         self.counts[i].fetch_add(1, Ordering::Relaxed);
         add_f64(&self.sum, v);
     }
@@ -111,6 +109,17 @@ impl AtomicHistogram {
         local.sum = 0.0;
         local.observations = 0;
     }
+}
+
+/// The counter of `v`: the first bound with `v <= bound`, as the crate's linear search finds
+/// it, by binary search (the bounds increase: [`Buckets::new`] and the configuration check
+/// that); NaN compares false with every bound and lands in the last counter, above them all.
+#[inline]
+fn bucket_index(bounds: &[f64], v: f64) -> usize {
+    if v.is_nan() {
+        return bounds.len();
+    }
+    bounds.partition_point(|b| *b < v)
 }
 
 /// `*cell += v` for an `f64` kept as bits: the crate's `AtomicF64::inc_by`.
@@ -190,7 +199,7 @@ impl LocalHistogram {
     /// One observation, in the bucket [`AtomicHistogram::observe`] would choose.
     #[inline]
     pub fn observe(&mut self, bounds: &[f64], v: f64) {
-        let i = bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
+        let i = bucket_index(bounds, v);
         self.counts[i] += 1;
         self.sum += v;
         self.observations += 1;
@@ -310,6 +319,29 @@ mod tests {
         assert_eq!(counts(&direct), [4, 1, 1, 2]);
         assert_eq!(merged.sum(), 1033.9375);
         assert_eq!(merged.sum(), direct.sum());
+    }
+
+    /// The binary search picks the counter the crate's linear rule picks, at and between the
+    /// bounds, beyond both ends, for infinities, -0.0 and NaN.
+    #[test]
+    fn bucket_index_is_the_first_bound_not_below_the_value() {
+        let bounds = [-300.0, -1.0, 0.0, 0.5, 1.0, 5.0, 60.0, 3600.0];
+        let linear = |v: f64| bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
+        let mut values = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e-300,
+            7e9,
+        ];
+        for b in bounds {
+            values.extend([b, b - 1e-9, b + 1e-9, f64::from_bits(b.to_bits() + 1)]);
+        }
+        for v in values {
+            assert_eq!(bucket_index(&bounds, v), linear(v), "{v}");
+        }
+        assert_eq!(bucket_index(&[], 1.0), 0);
     }
 
     /// The delay family through the crate's own encoder: `source` label, cumulative buckets,

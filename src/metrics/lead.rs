@@ -17,6 +17,9 @@ pub struct LeadWindow {
     slot_secs: f64,
     /// Slot number (ts / slot_secs) of the newest event, `None` before the first.
     newest: Option<i64>,
+    /// Where the newest slot is in the ring (`newest` mod the slots): most events fall in it,
+    /// and then no division is needed.
+    newest_index: usize,
     /// The minimum over the whole window.
     min: f64,
     /// Tokens in the whole window (`skew_jwt_issuer_lead_samples`).
@@ -30,6 +33,7 @@ impl LeadWindow {
             counts: vec![0; slots.max(1)].into_boxed_slice(),
             slot_secs,
             newest: None,
+            newest_index: 0,
             min: f64::INFINITY,
             samples: 0,
         }
@@ -44,11 +48,24 @@ impl LeadWindow {
     /// event falls in the window, `None` when it is older than the window; [`LeadWindow::samples`]
     /// then says how many tokens are behind it.
     pub fn observe(&mut self, ts: f64, age: f64) -> Option<f64> {
-        let n = self.minima.len() as i64;
         let slot = (ts / self.slot_secs).floor() as i64;
+        if self.newest == Some(slot) {
+            let i = self.newest_index;
+            if age < self.minima[i] {
+                self.minima[i] = age;
+            }
+            self.counts[i] += 1;
+            self.min = self.min.min(age);
+            self.samples += 1;
+            return Some(-self.min);
+        }
+        let n = self.minima.len() as i64;
         let mut recompute = false;
         match self.newest {
-            None => self.newest = Some(slot),
+            None => {
+                self.newest = Some(slot);
+                self.newest_index = slot.rem_euclid(n) as usize;
+            }
             Some(newest) if slot > newest => {
                 if slot - newest >= n {
                     self.minima.fill(f64::INFINITY);
@@ -60,6 +77,7 @@ impl LeadWindow {
                     }
                 }
                 self.newest = Some(slot);
+                self.newest_index = slot.rem_euclid(n) as usize;
                 recompute = true;
             }
             Some(newest) if slot <= newest - n => return None,
@@ -119,6 +137,44 @@ mod tests {
         assert_eq!(w.samples(), 2);
         w.observe(9000.0, 1.0);
         assert_eq!(w.samples(), 1, "a jump clears everything");
+    }
+
+    /// Against a model that keeps every (slot, age) and recomputes from scratch: the newest
+    /// slot's shortcut, slides, jumps and late events give the same lead and sample count.
+    #[test]
+    fn lead_window_matches_a_recomputing_model() {
+        let (slots, width) = (30usize, 10.0);
+        let mut w = LeadWindow::new(slots, width);
+        let mut kept: Vec<(i64, f64)> = Vec::new();
+        let mut newest: Option<i64> = None;
+        let mut x = 12345u64;
+        let mut ts = 1000.0;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (x >> 33) as f64 / (1u64 << 31) as f64;
+            // Mostly small steps forward, sometimes back or a long jump.
+            ts += match (x >> 20) % 20 {
+                0 => -40.0 * r,
+                1 => 400.0 * r,
+                _ => 2.0 * r,
+            };
+            let age = 10.0 * r - 3.0;
+            let slot = (ts / width).floor() as i64;
+            let got = w.observe(ts, age);
+            let newest_now = newest.map_or(slot, |n| n.max(slot));
+            if slot <= newest_now - slots as i64 {
+                assert_eq!(got, None);
+                continue;
+            }
+            newest = Some(newest_now);
+            kept.push((slot, age));
+            kept.retain(|&(s, _)| s > newest_now - slots as i64);
+            let min = kept.iter().map(|&(_, a)| a).fold(f64::INFINITY, f64::min);
+            assert_eq!(got, Some(-min));
+            assert_eq!(w.samples(), kept.len() as u64);
+        }
     }
 
     #[test]
