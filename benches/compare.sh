@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # This tree against an earlier revision, in one run on this machine: replay CPU-seconds,
 # HTTP events per second and /metrics render time, each measured with the two binaries
-# alternated (base, new, base, new, ...) so that both see the same neighbours' load.
+# alternated (base, new, base, new, ...) so that both see the same neighbours' load; then replay
+# again with both binaries running at once on separate cores (the steadier ratio).
 #
 #   BASE=e15b795 bash benches/compare.sh          # 3 rounds, 1 M events, 10 s of HTTP load
 #   BASE=HEAD~5 RUNS=5 bash benches/compare.sh
@@ -69,6 +70,20 @@ for round in $(seq "$RUNS"); do
   done
   echo "round $round done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 done
+# Replay again, both binaries at the same time, one per core (taskset), swapping cores each
+# round: they share whatever the neighbours do at that moment, so the per-round ratio is far
+# steadier than the alternated runs above on this shared machine (one after the other, the
+# second of a pair ran up to 15 % slower or faster depending on the order).
+: > "$work/together"
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  for round in $(seq $((RUNS * 4))); do
+    if [ $((round % 2)) = 0 ]; then cb=0; cn=1; else cb=1; cn=0; fi
+    /usr/bin/time -f "%U %S" -o "$work/tb" taskset -c $cb "$base_bin" analyze --format prometheus "$work/events.jsonl" > /dev/null &
+    /usr/bin/time -f "%U %S" -o "$work/tn" taskset -c $cn "$new_bin" analyze --format prometheus "$work/events.jsonl" > /dev/null &
+    wait
+    echo "$(awk '{print $1 + $2}' "$work/tb") $(awk '{print $1 + $2}' "$work/tn")" >> "$work/together"
+  done
+fi
 # The two binaries must agree on what they counted (the families both have).
 grep '^skew_jwt_verifications_total\|^skew_jwt_rejections_total' "$work/base.out" | sort > "$work/base.counts"
 grep '^skew_jwt_verifications_total\|^skew_jwt_rejections_total' "$work/new.out" | sort > "$work/new.counts"
@@ -88,5 +103,12 @@ for title, what in rows:
     print(f"{title}: base {b} median {mb:g}; new {w} median {mw:g}; new/base {ratio:.3f}")
     if what == "replay":
         print(f"  = base {n / max(mb, 0.01) / 1e6:.2f} M, new {n / max(mw, 0.01) / 1e6:.2f} M events per CPU-second")
+rows = [tuple(map(float, l.split())) for l in open(f"{work}/together") if l.strip()]
+if len(rows) >= 4:
+    r = sorted(w / b for b, w in rows if b > 0)
+    q = statistics.quantiles(r, n=4)
+    print(f"replay, both at once on separate cores, {len(r)} rounds: new/base CPU per round "
+          f"median {statistics.median(r):.3f} (quartiles {q[0]:.3f}..{q[2]:.3f}); "
+          f"base median {statistics.median(b for b, _ in rows):g} s, new {statistics.median(w for _, w in rows):g} s")
 PY
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
