@@ -295,6 +295,10 @@ pub struct Mapping {
     source_value: Option<String>,
     outcome_value: Option<Outcome>,
     event_when_equals: Option<String>,
+    /// Whether a JSON mapping has `event-when` / `rejected-when` pointers: found once here
+    /// rather than by walking the pointer tree for every line.
+    has_event_when: bool,
+    has_rejected_when: bool,
 }
 
 impl PartialEq for Mapping {
@@ -388,7 +392,10 @@ impl Mapping {
                 "needs `event-when` (the pointer whose value it is compared with)",
             ));
         }
+        let json_has = |f| matches!(&extract, Extract::Json(root) if root_has(root, f));
         Ok(Mapping {
+            has_event_when: json_has(Field::EventWhen),
+            has_rejected_when: json_has(Field::RejectedWhen),
             extract,
             ts_format,
             source_value: spec.source_value,
@@ -444,10 +451,7 @@ impl Mapping {
 
     /// `event-when` (and `event-when-equals`): whether a JSON line is a verification at all.
     fn selected(&self, slots: &Slots<'_>) -> bool {
-        let Extract::Json(root) = &self.extract else {
-            return true;
-        };
-        if !root_has(root, Field::EventWhen) {
+        if !self.has_event_when {
             return true;
         }
         match (&slots[Field::EventWhen as usize], &self.event_when_equals) {
@@ -513,7 +517,7 @@ impl Mapping {
     }
 
     fn has_rejected_when(&self) -> bool {
-        matches!(&self.extract, Extract::Json(root) if root_has(root, Field::RejectedWhen))
+        self.has_rejected_when
     }
 
     /// `ts` in Unix seconds, as `ts-format` says.
@@ -765,7 +769,12 @@ impl Visitor<'_> for KeySeed<'_> {
         f.write_str("a key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|c| c.key == v))
+        // Length and first byte before the bytes: most keys of a log line (`pid`, `msg`, …)
+        // differ from the mapping's at once, without a call to memcmp.
+        let first = v.as_bytes().first();
+        Ok(self.0.iter().position(|c| {
+            c.key.len() == v.len() && c.key.as_bytes().first() == first && c.key == v
+        }))
     }
 }
 
