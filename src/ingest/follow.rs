@@ -759,7 +759,10 @@ struct KeySeed<'n>(&'n [Node]);
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
+        // As bytes: serde_json then skips the UTF-8 check of every key of the line (the keys
+        // we look for are UTF-8; a key that is not cannot match one and is passed over, as a
+        // value we do not read is).
+        d.deserialize_bytes(self)
     }
 }
 
@@ -768,13 +771,17 @@ impl Visitor<'_> for KeySeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
         // Length and first byte before the bytes: most keys of a log line (`pid`, `msg`, …)
         // differ from the mapping's at once, without a call to memcmp.
-        let first = v.as_bytes().first();
+        let first = v.first();
         Ok(self.0.iter().position(|c| {
-            c.key.len() == v.len() && c.key.as_bytes().first() == first && c.key == v
+            let k = c.key.as_bytes();
+            k.len() == v.len() && k.first() == first && k == v
         }))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        self.visit_bytes(v.as_bytes())
     }
 }
 
@@ -824,6 +831,21 @@ mod tests {
         ]);
         spec.ts_format = Some("unix_ms".into());
         Mapping::new(spec).unwrap()
+    }
+
+    /// Keys are matched as bytes (no UTF-8 check): a key that is not UTF-8 is passed over like
+    /// any key the mapping does not name, and an escaped key still matches its text.
+    #[test]
+    fn keys_are_matched_as_bytes() {
+        let m = pino();
+        let mut line = br#"{"time":1790000002250,"svc":"orders","jwt":true,"#.to_vec();
+        line.extend_from_slice(b"\"p\xffd\":7,");
+        line.extend_from_slice(br#""\u0065rr":{"type":"TokenExpiredError"}}"#);
+        let Mapped::Event(e) = m.map(&line, NOW) else {
+            panic!("not an event");
+        };
+        assert_eq!(e.source.as_deref(), Some("orders"));
+        assert_eq!(e.reason, Some(Reason::Expired), "`\\u0065rr` is `err`");
     }
 
     #[test]
