@@ -481,13 +481,7 @@ impl Drop for Batch<'_> {
 
 fn record_into(s: &PairSeries, pending: &mut Pending, e: &Event<'_>, judge: &Judge) {
     pending.verifications[outcome_index(e.outcome)] += 1;
-    let times = Times {
-        ts: e.ts,
-        received: e.received,
-        iat: e.iat,
-        nbf: e.nbf,
-        exp: e.exp,
-    };
+    let times = Times::of(e);
     if e.outcome == Outcome::Accepted {
         for (edge, used) in Edge::ALL.iter().zip(leeway_used(&times)) {
             if let Some(v) = used {
@@ -1002,13 +996,7 @@ mod tests {
             self.key_verifications
                 .with_label_values(&[pair[0], kid, e.outcome.as_str()])
                 .inc();
-            let times = Times {
-                ts: e.ts,
-                received: e.received,
-                iat: e.iat,
-                nbf: e.nbf,
-                exp: e.exp,
-            };
+            let times = Times::of(e);
             if e.outcome == Outcome::Accepted {
                 for (edge, used) in Edge::ALL.iter().zip(leeway_used(&times)) {
                     if let Some(v) = used {
@@ -1081,13 +1069,7 @@ mod tests {
             // Issue 13: the cause of a time rejection, from the lead exported after this event.
             if let Some(reason) = e.reason.filter(|r| r.is_time_related()) {
                 let lead = self.leads.get(&(pair[0].to_owned(), pair[1].to_owned()));
-                let times = Times {
-                    ts: e.ts,
-                    received: e.received,
-                    iat: e.iat,
-                    nbf: e.nbf,
-                    exp: e.exp,
-                };
+                let times = Times::of(e);
                 if let Some(c) = cause(reason, &times, lead.copied(), &self.causes) {
                     r.time_rejections
                         .with_label_values(&[pair[0], pair[1], reason.as_str(), c.as_str()])

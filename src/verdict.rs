@@ -30,7 +30,7 @@
 //! 5. `unexplained`: anything else. *Do*: look at `skew_jwt_rejection_lifetime_fraction` and the
 //!    verifier's own logs.
 
-use crate::event::Reason;
+use crate::event::{Event, Reason};
 
 /// The cause of a time rejection (closed set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +97,19 @@ pub struct Times {
     pub iat: Option<f64>,
     pub nbf: Option<f64>,
     pub exp: Option<f64>,
+}
+
+impl Times {
+    /// The times an event carries.
+    pub fn of(e: &Event<'_>) -> Self {
+        Times {
+            ts: e.ts,
+            received: e.received,
+            iat: e.iat,
+            nbf: e.nbf,
+            exp: e.exp,
+        }
+    }
 }
 
 /// The claim that failed and how far the token was outside it at `ts` (≥ 0 when the rejection
