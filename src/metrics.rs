@@ -725,7 +725,7 @@ impl Metrics {
     /// of the local sources' pairs and the NTP system offset (`verdict::issuer_clock_errors`,
     /// where the sign algebra is); `None` when it has no series.
     fn issuer_clock_error(&self) -> Option<MetricFamily> {
-        use prometheus::proto::{Gauge as GaugeProto, LabelPair, Metric, MetricType};
+        use prometheus::proto::{Gauge as GaugeProto, Metric, MetricType};
         let offset = self
             .ntp
             .system_offset
@@ -748,12 +748,9 @@ impl Metrics {
         let metrics = errors
             .into_iter()
             .map(|(issuer, e)| {
-                let mut l = LabelPair::default();
-                l.set_name("issuer".to_owned());
-                l.set_value(issuer.to_owned());
                 let mut g = GaugeProto::default();
                 g.set_value(e);
-                let mut m = Metric::from_label(vec![l]);
+                let mut m = Metric::from_label(vec![histogram::label_pair("issuer", issuer)]);
                 m.set_gauge(g);
                 m
             })

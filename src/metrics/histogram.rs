@@ -173,6 +173,14 @@ pub(super) fn escape(v: &str, quote: bool) -> Cow<'_, str> {
     Cow::Owned(s)
 }
 
+/// One label of a gathered series (the protobuf path of the exporter's own families).
+pub(super) fn label_pair(name: &str, value: &str) -> proto::LabelPair {
+    let mut l = proto::LabelPair::default();
+    l.set_name(name.to_owned());
+    l.set_value(value.to_owned());
+    l
+}
+
 /// A histogram's counts held by one thread: what [`AtomicHistogram::merge`] adds.
 #[derive(Debug, Clone)]
 pub struct LocalHistogram {
@@ -272,10 +280,7 @@ impl Collector for SourceHistograms {
         let metrics = series
             .iter()
             .map(|(source, h)| {
-                let mut l = proto::LabelPair::default();
-                l.set_name("source".to_owned());
-                l.set_value(source.to_string());
-                let mut m = proto::Metric::from_label(vec![l]);
+                let mut m = proto::Metric::from_label(vec![label_pair("source", source)]);
                 m.set_histogram(histogram_proto(h, &self.0.buckets));
                 m
             })

@@ -41,7 +41,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 
-use super::histogram::{escape, histogram_proto, AtomicHistogram, Buckets, LocalHistogram};
+use super::histogram::{
+    escape, histogram_proto, label_pair, AtomicHistogram, Buckets, LocalHistogram,
+};
 use super::lead::{LeadWindow, LEAD_SLOT};
 use crate::event::{Outcome, Reason};
 use crate::verdict::{Cause, Edge};
@@ -949,13 +951,6 @@ impl Collector for Reserved {
     fn collect(&self) -> Vec<MetricFamily> {
         Vec::new()
     }
-}
-
-fn label_pair(name: &str, value: &str) -> proto::LabelPair {
-    let mut l = proto::LabelPair::default();
-    l.set_name(name.to_owned());
-    l.set_value(value.to_owned());
-    l
 }
 
 fn counter_proto(v: u64) -> proto::Counter {
