@@ -173,7 +173,7 @@ fn outcome_index(o: Outcome) -> usize {
 /// How many events a batch records before it adds its local counts to the shared series, so
 /// that a long batch (`analyze`, a tailer catching up on a large file) shows while it runs. A
 /// batch also adds them when it forgets a pair and when it is dropped.
-pub const FLUSH_EVERY: u32 = 4096;
+pub const FLUSH_EVERY: u64 = 4096;
 
 /// What the guard made of the raw `source` and `issuer` of an event, and the series of the pair
 /// they map to.
@@ -277,7 +277,6 @@ impl Recorder {
                 .token_unreadable
                 .with_label_values(&[transport.as_str()]),
             received_pending: 0,
-            unflushed: 0,
             transport,
             judge: self.guards.load().judge,
             cache: Vec::with_capacity(BATCH_CACHE),
@@ -338,10 +337,8 @@ pub struct Batch<'r> {
     transport: Transport,
     /// `skew_events_received_total{transport}`, resolved once per batch.
     received: IntCounter,
-    /// Events counted, not yet added to `received`.
+    /// Events recorded since the last flush, not yet added to `received`.
     received_pending: u64,
-    /// Events recorded since the last flush.
-    unflushed: u32,
     /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
     token_unreadable: IntCounter,
     /// The cause thresholds and the lead's minimum, read once per batch.
@@ -417,8 +414,7 @@ impl Batch<'_> {
         }
         count_kid(recorder, &mut c.resolved, e);
         record_into(&c.resolved.series, &mut c.pending, e, &self.judge);
-        self.unflushed += 1;
-        if self.unflushed >= FLUSH_EVERY {
+        if self.received_pending >= FLUSH_EVERY {
             self.flush();
         }
     }
@@ -430,7 +426,6 @@ impl Batch<'_> {
         }
         self.received
             .inc_by(std::mem::take(&mut self.received_pending));
-        self.unflushed = 0;
     }
 
     /// Counts a refused event against this batch's transport. Called by
