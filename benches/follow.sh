@@ -2,8 +2,9 @@
 # `[[events.follow]]` benchmark (issue 22): `skew-exporter analyze` reading logs as services
 # write them, through the same mapping as the tailer, measured in this one run on this machine.
 #
-#   bash benches/follow.sh            # 1 000 000 lines per log, 3 runs each, medians
+#   bash benches/follow.sh            # 1 000 000 lines per log, 3 runs / rounds, medians
 #   SMOKE=1 bash benches/follow.sh    # 4 000 lines, 1 run each: CI's check that it still works
+#   BIN=path/to/skew-exporter bash benches/follow.sh  # a prebuilt binary (e.g. an older commit's)
 #
 # - JSON: a pino-shaped log (1 line in 4 a request log without claims, skipped by `event-when`;
 #   2 accepted verifications with the token's claims; 1 rejection with pino's `err`, stack
@@ -12,6 +13,8 @@
 #   access and "token accepted" lines the regex does not match), read by skew-exporter's regex
 #   table and by mtail with the equivalent program (benches/mtail-follow/), both on the same
 #   file; goal ≥ 10× mtail per CPU-second. Both must count the same rejections by reason.
+#   Measured in rounds, mtail between runs of skew-exporter (below); the ratio is the median of
+#   the rounds' ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +30,10 @@ trap 'rm -rf "$work"' EXIT
 target=${CARGO_TARGET_DIR:-target}
 # With an example, as the other scripts build: a `--bin` build alone resolves the dependencies'
 # features without the dev-dependencies and would rebuild them all.
-cargo build --release --quiet --bin skew-exporter --example gen_events
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --bin skew-exporter --example gen_events
+fi
+BIN=${BIN:-$target/release/skew-exporter}
 
 python3 - "$work" "$N" <<'PY'
 import base64, json, sys
@@ -105,10 +111,33 @@ measure() { # name command...: "cpu_seconds max_rss_kb" per run into $work/$name
   done
 }
 
-skew=("$target/release/skew-exporter" analyze --config.file "$work/skew.toml" --format prometheus)
+skew=("$BIN" analyze --config.file "$work/skew.toml" --format prometheus)
 measure json "${skew[@]}" --format-from orders "$work/pino.log"
-measure regex "${skew[@]}" --format-from api "$work/python.log"
-measure mtail mtail -one_shot -one_shot_format prometheus -progs benches/mtail-follow -logs "$work/python.log"
+
+# Regex against mtail, in rounds: skew-exporter twice, mtail once, skew-exporter twice again,
+# one after the other; the round's ratio is mtail's CPU over the median of the four around it.
+# This machine is shared: run apart, the two tools' figures moved by ±30 % between runs. Run at
+# once on the two cores (tried), skew-exporter ran ~40 % slower than alone, so they are not.
+: > "$work/rounds"
+one() { # name command...: one run, "cpu_seconds max_rss_kb" appended to $work/$name.times
+  local name=$1; shift
+  /usr/bin/time -f "%U %S %M" -o "$work/$name.t" "$@" > "$work/$name.out" 2> "$work/$name.err"
+  awk '{printf "%.3f %d\n", $1 + $2, $3}' "$work/$name.t" >> "$work/$name.times"
+}
+: > "$work/mtail.times"
+for round in $(seq "$RUNS"); do
+  : > "$work/regex.times"
+  for _ in 1 2; do one regex "${skew[@]}" --format-from api "$work/python.log"; done
+  one mtail mtail -one_shot -one_shot_format prometheus -progs benches/mtail-follow -logs "$work/python.log"
+  for _ in 1 2; do one regex "${skew[@]}" --format-from api "$work/python.log"; done
+  python3 - "$work" >> "$work/rounds" <<'PY'
+import statistics, sys
+work = sys.argv[1]
+rows = [l.split() for l in open(f"{work}/regex.times")]
+m = open(f"{work}/mtail.times").read().split("\n")[-2].split()
+print(m[0], m[1], statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows), len(rows))
+PY
+done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$work" "$N" <<'PY'
@@ -138,10 +167,16 @@ s, m = total("regex", "skew_jwt_rejections_total", "reason"), total("mtail", "jw
 same = len(s) == 4 and s == m and sum(s.values()) == n // 4
 ok &= same
 print(f"text: skew-exporter and mtail agree on rejections by reason: {'yes' if same else 'NO'} (skew-exporter {s}, mtail {m})")
-jc, jr, jruns = times("json"); rc, rr, rruns = times("regex"); mc, mr, mruns = times("mtail")
+jc, jr, jruns = times("json")
+rounds = [l.split() for l in open(f"{work}/rounds")]
+for r in rounds:
+    r[0], r[2] = max(float(r[0]), 0.001), max(float(r[2]), 0.001)
+ratios = [r[0] / r[2] for r in rounds]
+rc = statistics.median(r[2] for r in rounds); mc = statistics.median(r[0] for r in rounds)
+rr = max(int(r[3]) for r in rounds); mr = max(int(r[1]) for r in rounds)
 print(f"JSON mapping (pino):  median {jc:.3f} CPU-s, {n / jc / 1e6:.2f} M lines per CPU-second, peak RSS {jr / 1024:.1f} MiB (runs: {jruns} CPU-s)")
-print(f"regex (Python text):  median {rc:.3f} CPU-s, {n / rc / 1e6:.2f} M lines per CPU-second, peak RSS {rr / 1024:.1f} MiB (runs: {rruns} CPU-s)")
-print(f"mtail -one_shot:      median {mc:.3f} CPU-s, {n / mc / 1e6:.3f} M lines per CPU-second, peak RSS {mr / 1024:.1f} MiB (runs: {mruns} CPU-s)")
-print(f"ratio: regex {mc / rc:.1f}x mtail per CPU-second")
+print(f"regex (Python text):  median {rc:.3f} CPU-s, {n / rc / 1e6:.2f} M lines per CPU-second, peak RSS {rr / 1024:.1f} MiB (rounds' medians: {' '.join(f'{r[2]:.3f}' for r in rounds)} CPU-s, {sum(int(r[4]) for r in rounds)} runs)")
+print(f"mtail -one_shot:      median {mc:.3f} CPU-s, {n / mc / 1e6:.3f} M lines per CPU-second, peak RSS {mr / 1024:.1f} MiB (rounds: {' '.join(f'{r[0]:.3f}' for r in rounds)} CPU-s)")
+print(f"ratio: regex {statistics.median(ratios):.1f}x mtail per CPU-second, median of {len(ratios)} rounds ({' '.join(f'{x:.1f}' for x in ratios)})")
 sys.exit(0 if ok else 1)
 PY

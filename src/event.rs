@@ -6,7 +6,12 @@
 //! credential, and it may sit in any field of a hostile event.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -116,22 +121,46 @@ impl Reason {
     /// jsonwebtoken, .NET and Spring Security (the table is in docs/events.md), then phrases in
     /// free text, then the `Name` of a `Name: message`. Anything else is `other`. What the first
     /// six libraries really raise, in each form users log it, is checked by
-    /// tests/library_errors.rs. Allocation-free: it runs once per rejected event.
+    /// tests/library_errors.rs.
+    ///
+    /// It runs once per rejected event, and a log repeats a handful of texts: each thread keeps
+    /// the last 256 texts it mapped (of at most 256 bytes: `MEMO_ENTRIES`, `MEMO_TEXT_MAX`), so a
+    /// repeated text costs one hash lookup rather than the tables (~4× less, benches/README.md).
+    /// A text seen the first time allocates its copy; a full memo starts again empty, so
+    /// texts that never repeat cannot grow it.
     pub fn from_text(text: &str) -> Reason {
         // Fast path: verifiers that already speak the contract.
         if let Some(r) = Reason::ALL.iter().find(|r| r.as_str() == text) {
             return *r;
         }
+        if text.len() > MEMO_TEXT_MAX {
+            return Reason::classify(text);
+        }
+        thread_local! {
+            static MEMO: RefCell<HashMap<Box<str>, Reason>> = RefCell::new(HashMap::new());
+        }
+        MEMO.with_borrow_mut(|memo| {
+            if let Some(&r) = memo.get(text) {
+                return r;
+            }
+            let r = Reason::classify(text);
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(text.into(), r);
+            r
+        })
+    }
+
+    /// [`Reason::from_text`] without the memo: normalised spellings, phrases, then the name.
+    fn classify(text: &str) -> Reason {
         let mut buf = [0u8; NORMALIZED_MAX];
         let key = normalize(text, &mut buf);
         if let Some(r) = table_lookup(key) {
             return r;
         }
         // Free text ("Signature has expired", "token has invalid claims: token is expired").
-        if let Some(&(_, r)) = REASON_PHRASES
-            .iter()
-            .find(|(phrase, _)| key.contains(phrase))
-        {
+        if let Some(r) = phrase_lookup(key) {
             return r;
         }
         // `Name: message` whose message told nothing: the name alone
@@ -143,10 +172,34 @@ impl Reason {
     }
 }
 
+/// The texts [`Reason::from_text`] remembers per thread, and the longest it remembers.
+const MEMO_ENTRIES: usize = 256;
+const MEMO_TEXT_MAX: usize = 256;
+
 fn table_lookup(key: &str) -> Option<Reason> {
-    REASON_TABLE
-        .iter()
-        .find(|(spelling, _)| *spelling == key)
+    static TABLE: LazyLock<HashMap<&str, Reason>> =
+        LazyLock::new(|| REASON_TABLE.iter().copied().collect());
+    TABLE.get(key).copied()
+}
+
+/// The first of [`REASON_PHRASES`] (in the list's order, not the text's) that `key` contains.
+/// One pass of an Aho-Corasick automaton over the text finds them all: asking `contains` of
+/// each phrase in turn set up a substring search per phrase, and cost more than the regex that
+/// found the text (benches/README.md).
+fn phrase_lookup(key: &str) -> Option<Reason> {
+    static PHRASES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(REASON_PHRASES.iter().map(|&(phrase, _)| phrase))
+            // A few hundred bytes of constants, far below any of the builder's limits; every
+            // test that maps a reason text builds it.
+            .expect("the reason phrases make an automaton")
+    });
+    PHRASES
+        .find_overlapping_iter(key)
+        .map(|m| m.pattern().as_usize())
+        .min()
+        .and_then(|i| REASON_PHRASES.get(i))
         .map(|&(_, r)| r)
 }
 
@@ -1471,6 +1524,20 @@ mod tests {
         for (text, reason) in cases {
             assert_eq!(Reason::from_text(text), reason, "{text}");
         }
+        // Remembered, the answers are the same; after more distinct texts than the memo holds
+        // (it starts again), too; a text longer than it keeps is still mapped.
+        for (text, reason) in cases {
+            assert_eq!(Reason::from_text(text), reason, "{text} (memo)");
+        }
+        for i in 0..MEMO_ENTRIES * 2 {
+            assert_eq!(Reason::from_text(&format!("odd {i}")), Reason::Other);
+        }
+        for (text, reason) in cases {
+            assert_eq!(Reason::from_text(text), reason, "{text} (memo emptied)");
+        }
+        let long = format!("token is expired: {}", "x".repeat(MEMO_TEXT_MAX));
+        assert_eq!(Reason::from_text(&long), Reason::Expired);
+        assert_eq!(Reason::from_text(&long), Reason::Expired);
     }
 
     #[test]
