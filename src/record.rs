@@ -279,7 +279,8 @@ impl Recorder {
             received_pending: 0,
             transport,
             judge: self.guards.load().judge,
-            cache: Vec::with_capacity(BATCH_CACHE),
+            // Grown as pairs come: a `/v1/verify` request is a batch of one event.
+            cache: Vec::new(),
         }
     }
 

@@ -66,6 +66,8 @@ pub struct Entry {
     pub generation: u64,
     /// The key that verified its signature.
     pub key: Arc<Key>,
+    /// The token header's `kid` (a hit records it without reading the header again).
+    pub kid: Option<Arc<str>>,
     pub claims: Arc<Map<String, Value>>,
     pub times: TokenTimes,
     /// `exp` (whole seconds, as the time check reads it) + leeway: from the next second on the
@@ -79,14 +81,16 @@ impl Entry {
     pub fn new(
         generation: u64,
         key: Arc<Key>,
+        kid: Option<Arc<str>>,
         claims: Arc<Map<String, Value>>,
         times: TokenTimes,
         deadline: Option<u64>,
     ) -> Self {
-        let bytes = entry_bytes(&claims, &times);
+        let bytes = entry_bytes(&claims, &times) + kid.as_ref().map_or(0, |k| k.len() + 16);
         Entry {
             generation,
             key,
+            kid,
             claims,
             times,
             deadline,

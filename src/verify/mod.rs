@@ -126,6 +126,9 @@ pub struct Verdict {
     pub claims: Option<Arc<Map<String, Value>>>,
     /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
     pub unknown_kid: bool,
+    /// The token header's `kid` when the verifier already knows it without reading the header
+    /// again (a cache hit: `Some(None)` for a token without one); `None`: not known here.
+    pub header_kid: Option<Option<Arc<str>>>,
 }
 
 impl Verdict {
@@ -139,6 +142,7 @@ impl Verdict {
             times,
             claims: None,
             unknown_kid: false,
+            header_kid: None,
         }
     }
 
@@ -337,6 +341,7 @@ impl Verifier {
             times: entry.times.clone(),
             claims: reason.is_none().then(|| entry.claims.clone()),
             unknown_kid: false,
+            header_kid: Some(entry.kid.clone()),
         }
     }
 
@@ -401,7 +406,8 @@ impl Verifier {
                     let claims = Arc::new(data.claims);
                     let verdict = self.signed(claims.clone(), now);
                     if let (Some((cache, hash)), true) = (cache, verdict.allowed()) {
-                        self.remember((cache, hash), keys, key, claims, &verdict, now);
+                        let kid = header.kid.as_deref().map(Arc::from);
+                        self.remember((cache, hash), (keys, key, kid), claims, &verdict, now);
                     }
                     return verdict;
                 }
@@ -419,8 +425,7 @@ impl Verifier {
     fn remember(
         &self,
         (cache, hash): (&TokenCache, TokenHash),
-        keys: &KeySet,
-        key: &Arc<keys::Key>,
+        (keys, key, kid): (&KeySet, &Arc<keys::Key>, Option<Arc<str>>),
         claims: Arc<Map<String, Value>>,
         verdict: &Verdict,
         now: f64,
@@ -432,6 +437,7 @@ impl Verifier {
         let entry = Entry::new(
             keys.generation(),
             Arc::clone(key),
+            kid,
             claims,
             verdict.times.clone(),
             deadline,
@@ -498,6 +504,7 @@ impl Verifier {
                 times,
                 claims: Some(claims),
                 unknown_kid: false,
+                header_kid: None,
             },
         }
     }
@@ -971,6 +978,7 @@ pub(crate) mod tests {
                 },
                 claims: None,
                 unknown_kid: true,
+                header_kid: None,
             },
             "no keys loaded"
         );
@@ -1316,8 +1324,17 @@ pub(crate) mod tests {
                 );
                 for round in 0..2 {
                     for dt in offsets {
+                        let answer = v.verify(token, &keys, t + dt);
+                        // A hit also knows the header's kid, which is the header's.
+                        if let Some(kid) = &answer.header_kid {
+                            let header = crate::event::header_kid(token);
+                            assert_eq!(kid.as_deref(), header.as_deref());
+                        }
                         assert_eq!(
-                            v.verify(token, &keys, t + dt),
+                            Verdict {
+                                header_kid: None,
+                                ..answer
+                            },
                             plain.verify(token, &keys, t + dt),
                             "{:?} round {round}, now = t + {dt}",
                             p.required_claims
