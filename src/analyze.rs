@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::config::{AnalyzeArgs, AnalyzeFormat, Settings};
 use crate::ingest::follow::LineFormat;
+use crate::ingest::tail::FollowTable;
 use crate::ingest::Ingest;
 use crate::metrics::{Metrics, Transport};
 use crate::record::Recorder;
@@ -43,6 +44,15 @@ pub enum AnalyzeError {
 /// How `analyze` reads its files: the `[[events.follow]]` table `--format-from` names (by
 /// `name`, or else by `path`), the only table there is, or our event schema when there is none.
 pub fn line_format(args: &AnalyzeArgs, settings: &Settings) -> Result<LineFormat, AnalyzeError> {
+    Ok(follow_table(args, settings)?.map_or(LineFormat::Events, |t| t.format.clone()))
+}
+
+/// The `[[events.follow]]` table `analyze` reads its files with (see [`line_format`]); `None`
+/// for our event schema.
+fn follow_table<'s>(
+    args: &AnalyzeArgs,
+    settings: &'s Settings,
+) -> Result<Option<&'s FollowTable>, AnalyzeError> {
     let tables = &settings.events.tail.follow;
     let table = match &args.format_from {
         Some(name) => tables
@@ -62,7 +72,7 @@ pub fn line_format(args: &AnalyzeArgs, settings: &Settings) -> Result<LineFormat
                 ))
             })?,
         None => match tables.as_slice() {
-            [] => return Ok(LineFormat::Events),
+            [] => return Ok(None),
             [one] => one,
             _ => {
                 return Err(AnalyzeError::Format(format!(
@@ -73,7 +83,7 @@ pub fn line_format(args: &AnalyzeArgs, settings: &Settings) -> Result<LineFormat
             }
         },
     };
-    Ok(table.format.clone())
+    Ok(Some(table))
 }
 
 /// Per (source, issuer) or per issuer: what the metrics say.
@@ -114,6 +124,9 @@ pub struct IssuerSummary {
 pub struct Summary {
     pub events_recorded: u64,
     pub events_invalid: BTreeMap<String, u64>,
+    /// Lines of an `[[events.follow]]` log that are not verifications (the regex did not
+    /// match, `event-when` was absent, blank lines): 0 for our event schema.
+    pub lines_skipped: u64,
     pub label_overflow: BTreeMap<String, u64>,
     pub issuers: Vec<IssuerSummary>,
 }
@@ -157,10 +170,14 @@ pub fn read(
     let metrics = Arc::new(Metrics::with_age_buckets(
         settings.events.age_buckets.clone(),
     )?);
-    let format = line_format(args, settings)?;
+    let table = follow_table(args, settings)?;
+    let format = table.map_or(LineFormat::Events, |t| t.format.clone());
     let recorder = Recorder::new(metrics.clone(), &settings.events.recorder);
     let mut first_error = None;
     let progress = Progress::new(args);
+    // Lines the table does not select, counted as the tailer counts them (its `pattern`
+    // label), so the report says how much of a log was not verifications.
+    let mut skipped = 0;
     {
         let mut batch = recorder.batch(Transport::File);
         let mut ingest = Ingest::new(&mut batch, settings.events.max_line, crate::unix_now());
@@ -168,7 +185,8 @@ pub fn read(
             ingest = ingest.observed_by(o);
         }
         for path in &args.files {
-            if let Err(source) = feed(path, &format, &mut ingest, progress.as_ref()) {
+            let read = feed(path, &format, &mut ingest, progress.as_ref(), &mut skipped);
+            if let Err(source) = read {
                 let path = path.display().to_string();
                 let say = || eprintln!("skew-exporter analyze: cannot read {path}: {source}");
                 match &progress {
@@ -180,6 +198,13 @@ pub fn read(
         }
         // Its counts in the metrics (the report is the metrics themselves here).
         let _ = ingest.finish();
+    }
+    if let Some(t) = table {
+        metrics
+            .tail
+            .skipped
+            .with_label_values(&[t.label()])
+            .inc_by(skipped);
     }
     if let Some(p) = progress {
         p.bar.finish_and_clear();
@@ -271,6 +296,7 @@ fn feed(
     format: &LineFormat,
     ingest: &mut Ingest<'_, '_>,
     progress: Option<&Progress>,
+    skipped: &mut u64,
 ) -> io::Result<()> {
     let inner: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
@@ -289,7 +315,9 @@ fn feed(
             ingest.line(line, counted(number))
         }),
         LineFormat::Mapped(mapping) => feed_from(reader, BLOCK, |line, number| {
-            ingest.mapped_line(mapping, line, counted(number));
+            if ingest.mapped_line(mapping, line, counted(number)) {
+                *skipped += 1;
+            }
         }),
     }
 }
@@ -352,6 +380,7 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
     let mut summary = Summary {
         events_recorded: 0,
         events_invalid: BTreeMap::new(),
+        lines_skipped: 0,
         label_overflow: BTreeMap::new(),
         issuers: Vec::new(),
     };
@@ -373,6 +402,7 @@ pub fn summarize(families: &[MetricFamily]) -> Summary {
 fn add_ingest(summary: &mut Summary, name: &str, m: &Metric, count: u64) -> bool {
     match name {
         "skew_events_received_total" => summary.events_recorded += count,
+        "skew_tail_lines_skipped_total" => summary.lines_skipped += count,
         "skew_events_invalid_total" => {
             if count > 0 {
                 *summary
@@ -708,6 +738,13 @@ fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     )?;
     for (kind, n) in &s.events_invalid {
         writeln!(out, "  refused as {kind}: {n}")?;
+    }
+    if s.lines_skipped > 0 {
+        writeln!(
+            out,
+            "  lines that are not verifications (skipped by the table): {}",
+            s.lines_skipped
+        )?;
     }
     for (label, n) in &s.label_overflow {
         writeln!(out, "  {label} values folded into `other`: {n}")?;

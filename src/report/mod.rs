@@ -306,6 +306,7 @@ mod tests {
         let summary = Summary {
             events_recorded: 0,
             events_invalid: BTreeMap::new(),
+            lines_skipped: 0,
             label_overflow: BTreeMap::new(),
             issuers: vec![
                 issuer("a-quiet", &[("api", quiet.clone())]),
