@@ -17,7 +17,7 @@
 //! pair's own lead window (held by its series), a short uncontended critical section with no
 //! `.await` inside (so a std mutex is right).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use std::cell::OnceCell;
@@ -76,6 +76,10 @@ pub struct Recorder {
     guards: ArcSwap<Guards>,
     /// Slots of [`LEAD_SLOT`] in each pair's lead window (not changed by a reload).
     lead_slots: usize,
+    /// `skew_events_received_total{transport}` and `skew_events_token_unreadable_total{transport}`
+    /// by [`Transport`] index, each resolved by the first batch of its transport: a
+    /// `/v1/verify` request is a batch, and looking them up again was ~1 % of its CPU.
+    per_transport: [OnceLock<(IntCounter, IntCounter)>; Transport::ALL.len()],
 }
 
 /// The cardinality guards of `source`, `issuer` and `kid`.
@@ -231,6 +235,7 @@ impl Recorder {
                 },
             }),
             lead_slots: slots,
+            per_transport: Default::default(),
         }
     }
 
@@ -264,18 +269,20 @@ impl Recorder {
 
     /// A batch: records many events with a small cache of resolved pairs.
     pub fn batch(&self, transport: Transport) -> Batch<'_> {
+        let (received, token_unreadable) = self.per_transport[transport as usize]
+            .get_or_init(|| {
+                let ingest = &self.metrics.ingest;
+                let label = [transport.as_str()];
+                (
+                    ingest.received.with_label_values(&label),
+                    ingest.token_unreadable.with_label_values(&label),
+                )
+            })
+            .clone();
         Batch {
             recorder: self,
-            received: self
-                .metrics
-                .ingest
-                .received
-                .with_label_values(&[transport.as_str()]),
-            token_unreadable: self
-                .metrics
-                .ingest
-                .token_unreadable
-                .with_label_values(&[transport.as_str()]),
+            received,
+            token_unreadable,
             received_pending: 0,
             transport,
             judge: self.guards.load().judge,
