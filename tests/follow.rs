@@ -1,7 +1,8 @@
 //! `[[events.follow]]` against the logs real services write: a node service verifying with
-//! jsonwebtoken and logging with pino (JSON, the claims logged), and a Python service verifying
-//! with PyJWT and logging with the standard `logging` module (text, the PyJWT exception on the
-//! line, a traceback after some) or with structlog (JSON, the Authorization header logged). Each
+//! jsonwebtoken and logging with pino (JSON, the claims logged), and a FastAPI app served by
+//! uvicorn, verifying with PyJWT and logging with the standard `logging` module (text, the
+//! PyJWT exception on the line, a traceback after some, uvicorn's access lines between) or with
+//! structlog (JSON, the Authorization header logged). Each
 //! sends good, expired, premature and forged tokens (tests/libs/follow_*.{js,py}); the real
 //! binary follows the log as it is written and must count every verification under the right
 //! outcome and reason and, where the log carries claims or the token, the token ages and the
@@ -9,7 +10,7 @@
 //! way.
 //!
 //! The writers need node with tests/libs/node_modules (`npm ci`), and the venv
-//! /opt/jwt-libs-python with PyJWT and structlog (tests/libs/requirements.txt): `.ci/run`
+//! /opt/jwt-libs-python with PyJWT, FastAPI, uvicorn and structlog (tests/libs/requirements.txt): `.ci/run`
 //! installs both. Without them a test skips, and fails under `CI=true`.
 
 mod common;
@@ -347,7 +348,7 @@ rejected-when = "/err"
 
 #[test]
 fn python_logging_text_with_pyjwt_exceptions() {
-    if !python_ready("logging") {
+    if !python_ready("fastapi, uvicorn") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -381,8 +382,8 @@ outcome-value = "rejected"
             ("issued_in_future", 1.0),
             ("invalid_signature", 1.0),
         ],
-        // The start-up line, three accepted lines and the traceback: every line but the six
-        // rejections.
+        // uvicorn's start-up, access and shutdown lines, three accepted lines and the
+        // traceback: every line but the six rejections.
         skipped: (text.lines().count() - 6) as f64,
     };
     check_counts(&s, "api", &truth);
@@ -398,7 +399,7 @@ outcome-value = "rejected"
 
 #[test]
 fn structlog_json_with_the_authorization_header() {
-    if !python_ready("structlog") {
+    if !python_ready("fastapi, uvicorn, structlog") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
