@@ -1,4 +1,4 @@
-//! `[[events.follow]]` against the logs real services write: a node service verifying with
+//! `[[events.follow]]` against the logs real services write: a node HTTP service verifying with
 //! jsonwebtoken and logging with pino (JSON, the claims logged), and a FastAPI app served by
 //! uvicorn, verifying with PyJWT and logging with the standard `logging` module (text, the
 //! PyJWT exception on the line, a traceback after some, uvicorn's access lines between) or with

@@ -1,7 +1,10 @@
-// tests/follow.rs: a node service that verifies tokens with jsonwebtoken and logs with pino,
-// as such a service would: one JSON line per verification (the token's claims under `jwt`,
-// pino's standard `err` on a rejection) among its other lines. Usage: node follow_pino.js LOG
+// tests/follow.rs: a node HTTP service that verifies each request's Bearer token with
+// jsonwebtoken and logs with pino, as such a service would: one JSON line per verification (the
+// token's claims under `jwt`, pino's standard `err` on a rejection) among its other lines. The
+// script serves it on 127.0.0.1 (a port the system picks), sends it each token over HTTP,
+// checks each answer (200 or 401) and stops. Usage: node follow_pino.js LOG
 'use strict';
+const http = require('http');
 const jwt = require('jsonwebtoken');
 const pino = require('pino');
 
@@ -25,15 +28,43 @@ const tokens = [
   ['forged', sign({ iat: now - 5, exp: now + 600 }, 'not-the-secret-of-thirty-two-bytes!')],
 ];
 
-log.info({ port: 8080 }, 'server listening');
-for (const [, token] of tokens) {
+const server = http.createServer((req, res) => {
+  log.info({ req: { method: req.method, url: req.url } }, 'request received');
+  const token = (req.headers.authorization || '').replace(/^Bearer /, '');
   const claims = jwt.decode(token);
-  log.info({ req: { method: 'GET', url: '/orders' } }, 'request received');
   try {
     jwt.verify(token, SECRET, { algorithms: ['HS256'] });
     log.info({ svc: 'orders', jwt: claims }, 'token verified');
+    res.writeHead(200).end('{"orders":[]}');
   } catch (err) {
     log.warn({ svc: 'orders', jwt: claims, err }, 'token rejected');
+    res.writeHead(401).end();
   }
-}
-log.info('shutting down');
+});
+
+const get = (port, token) =>
+  new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/orders', headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+  });
+
+server.listen(0, '127.0.0.1', async () => {
+  const { port } = server.address();
+  log.info({ port }, 'server listening');
+  for (const [kind, token] of tokens) {
+    const status = await get(port, token);
+    const want = kind === 'good' ? 200 : 401;
+    if (status !== want) {
+      console.error(`${kind}: the service answered ${status}, not ${want}`);
+      process.exit(1);
+    }
+  }
+  log.info('shutting down');
+  server.close();
+});
