@@ -26,6 +26,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
+use regex_automata::Input;
 use regex_syntax::hir::{Hir, HirKind, Look};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -230,7 +231,13 @@ pub struct LineRegex {
     /// For a pattern anchored at the line's start (`^…`), the same pattern without the lazy
     /// DFA's pass, for lines up to [`SHORT_LINE`] bytes.
     anchored: Option<regex_automata::meta::Regex>,
+    /// Its capture slots (two per group, the whole match included).
+    slots: usize,
 }
+
+/// The most capture slots read into an array on the stack (31 groups and the whole match); a
+/// pattern with more groups is read by the full engine.
+const MAX_SLOTS: usize = 64;
 
 /// One level of the pointers' tree: the members on the way to a pointer, and the fields that
 /// end here.
@@ -677,11 +684,13 @@ impl LineRegex {
                     .build(re)
                     .ok()
             });
+        let slots = anchored.as_ref().map_or(0, |a| a.group_info().slot_len());
         Ok(LineRegex {
             regex,
             groups,
             required,
             anchored,
+            slots,
         })
     }
 
@@ -704,13 +713,18 @@ impl LineRegex {
             return false;
         }
         match &self.anchored {
-            Some(anchored) if line.len() <= SHORT_LINE => {
-                let mut caps = anchored.create_captures();
-                anchored.captures(line, &mut caps);
-                if !caps.is_match() {
+            Some(anchored) if line.len() <= SHORT_LINE && self.slots <= MAX_SLOTS => {
+                // The groups' offsets in an array on the stack: no `Captures` to allocate (and
+                // its group names' `Arc` to count) for every line.
+                let mut offsets = [None; MAX_SLOTS];
+                let offsets = &mut offsets[..self.slots];
+                if anchored.search_slots(&Input::new(line), offsets).is_none() {
                     return false;
                 }
-                self.fill(slots, |g| caps.get_group(g).map(|span| &line[span.range()]));
+                self.fill(slots, |g| match (offsets[2 * g], offsets[2 * g + 1]) {
+                    (Some(start), Some(end)) => line.get(start.get()..end.get()),
+                    _ => None,
+                });
             }
             _ => {
                 let Some(caps) = self.regex.captures(line) else {
@@ -1263,6 +1277,13 @@ mod tests {
                 assert_eq!(a, b, "{p} on {line:?}");
             }
         }
+        // More groups than the stack array holds: the full engine reads the line.
+        let many = LineRegex::new(&format!("^{}(?P<reason>x)", "(a)".repeat(40))).unwrap();
+        assert!(many.slots > MAX_SLOTS);
+        let line = format!("{}x", "a".repeat(40));
+        let mut got = Slots::default();
+        assert!(many.read(line.as_bytes(), &mut got));
+        assert_eq!(got[Field::Reason as usize], Some(Scalar::Str("x".into())));
         // The first pattern is anchored and has a literal: both shortcuts were taken.
         let first = LineRegex::new(patterns[0]).unwrap();
         assert!(first.required.is_some() && first.anchored.is_some());
