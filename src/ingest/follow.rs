@@ -1291,6 +1291,45 @@ mod tests {
         assert!(LineRegex::new(patterns[4]).unwrap().anchored.is_none());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Random lines built from the pieces the patterns look for (the literal cut and
+        /// repeated, digits, spaces, a colon, bytes that are not UTF-8): the shortcuts find
+        /// exactly what the full engine alone finds.
+        #[test]
+        fn the_shortcuts_agree_on_random_lines(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "2026-09-21 14:13:20,250", " ", ": ", "WARNING", "api.v1", "jwt.",
+                    "exceptions.", "jwt.exceptions.", "Expired", "Error", "x", "7", "\t",
+                    "\u{e9}", "\u{ff}", ":",
+                ]),
+                0..24,
+            ),
+            cut in 0usize..4,
+        ) {
+            let mut line: Vec<u8> = pieces.concat().into_bytes();
+            // Sometimes a byte that is not UTF-8, or a line cut inside a character.
+            match cut {
+                1 => line.push(0xff),
+                2 if !line.is_empty() => { line.pop(); }
+                _ => {}
+            }
+            for p in [
+                r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: .*jwt\.exceptions\.(?P<reason>\w+: .*)$",
+                r"^(?P<ts>\S+ \S+) .*?jwt\.exceptions\.(?P<reason>\w*)",
+                r"^(?P<source>[a-z.]+)?.*(?P<reason>Expired|Error)",
+                r"jwt\.(?P<reason>exceptions\.)+",
+            ] {
+                let fast = LineRegex::new(p).unwrap();
+                let plain = LineRegex { required: None, anchored: None, ..fast.clone() };
+                let (mut a, mut b) = (Slots::default(), Slots::default());
+                proptest::prop_assert_eq!(fast.read(&line, &mut a), plain.read(&line, &mut b));
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
+
     /// Linear time: a 1 MB line, and the classic catastrophic-backtracking pattern on input made
     /// to trigger it, are each one pass (a backtracking engine would not finish this test).
     #[test]
