@@ -151,7 +151,7 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Bearer::Missing;
     }
-    // `to_str` let through visible ASCII and tabs only, so a space or a tab is all the
+    // `to_str` lets through visible ASCII and tabs only, so a space or a tab is all the
     // whitespace there can be (a byte search: a `char` walk over an ~800-byte token cost 5 %
     // of a cache hit's CPU).
     match rest.trim() {
