@@ -95,8 +95,17 @@ fn sighup_applies_a_new_config_and_survives_a_broken_one() {
     hangup(&exporter);
     // The stamp is set last, after every part of the new configuration is in force.
     let after = wait_scrape(&exporter, "the reload", |s| reload_stamp(s) > started);
-    assert!(after.has("skew_ntp_falseticker", &[("server", "127.0.0.2:9")]));
-    assert!(after.has("skew_ntp_falseticker", &[("server", "127.0.0.1:7")]));
+    // Seen to fail once in a CI simulation (2026-12-01, fourth session) and not reproduced in
+    // 40 runs since: say what the scrape and the log held if it happens again.
+    for server in ["127.0.0.2:9", "127.0.0.1:7"] {
+        assert!(
+            after.has("skew_ntp_falseticker", &[("server", server)]),
+            "no falseticker series of {server} after the reload (stamp {} > {started}):\n{}\nlog:\n{}",
+            reload_stamp(&after),
+            after.dump("skew_ntp_"),
+            exporter.log_text()
+        );
+    }
     assert!(
         after
             .series("skew_ntp_queries_total")
