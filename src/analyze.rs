@@ -1,5 +1,5 @@
 //! `skew-exporter analyze FILE...`: offline forensics. Reads JSON-lines events (or, with an
-//! `[[events.follow]]` table, a log as a service wrote it: [`line_format`]), records them
+//! `[[events.follow]]` table, a log as a service wrote it: `follow_table`), records them
 //! through the same [`Recorder`] as the daemon, and reports what the metrics say: per issuer and
 //! source, accepted and rejected with reasons, age quantiles from the histogram, issuer lead,
 //! expired rejections within 5 s of `exp`, and a one-line verdict per issuer. `--format html`
@@ -42,13 +42,8 @@ pub enum AnalyzeError {
 }
 
 /// How `analyze` reads its files: the `[[events.follow]]` table `--format-from` names (by
-/// `name`, or else by `path`), the only table there is, or our event schema when there is none.
-pub fn line_format(args: &AnalyzeArgs, settings: &Settings) -> Result<LineFormat, AnalyzeError> {
-    Ok(follow_table(args, settings)?.map_or(LineFormat::Events, |t| t.format.clone()))
-}
-
-/// The `[[events.follow]]` table `analyze` reads its files with (see [`line_format`]); `None`
-/// for our event schema.
+/// `name`, or else by `path`), the only table there is, or `None` (our event schema) when there
+/// is none.
 fn follow_table<'s>(
     args: &AnalyzeArgs,
     settings: &'s Settings,
