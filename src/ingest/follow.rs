@@ -649,14 +649,7 @@ impl LineRegex {
                 "no named group: name what a match holds, as in `(?P<reason>\\w+)`",
             ));
         }
-        // The same pattern read again as a syntax tree, for what the engine does not use.
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .dot_matches_new_line(true)
-            .build()
-            .parse(re)
-            .ok();
+        let hir = syntax_tree(re);
         let required = hir
             .as_ref()
             .and_then(required_literal)
@@ -751,6 +744,18 @@ impl LineRegex {
             });
         }
     }
+}
+
+/// A pattern read again as a syntax tree, with the flags [`LineRegex::new`] compiles it with,
+/// for what the engine does not tell (its required literal, its anchoring).
+fn syntax_tree(re: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true)
+        .build()
+        .parse(re)
+        .ok()
 }
 
 /// The longest literal that every match of a pattern contains (`jwt.exceptions.` in
@@ -1205,13 +1210,7 @@ mod tests {
     }
 
     fn literal(re: &str) -> Option<String> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(re)
-            .unwrap();
-        required_literal(&hir).map(|l| String::from_utf8(l).unwrap())
+        required_literal(&syntax_tree(re).unwrap()).map(|l| String::from_utf8(l).unwrap())
     }
 
     #[test]
