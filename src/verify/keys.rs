@@ -8,15 +8,16 @@
 //! refusable before any signature check.
 //!
 //! A key is refused at load when RFC 7518 forbids it (RSA under 2048 bits, §3.3; an HMAC secret
-//! shorter than the hash, §3.2) or when it could never verify: the checks are those the
-//! verification runs on every token with jsonwebtoken's `rust_crypto` backend (it builds an
+//! shorter than the hash, §3.2) or when it could never verify: the checks are those
+//! jsonwebtoken's `rust_crypto` backend runs on every token (it builds an
 //! `rsa::RsaPublicKey`, a `p256`/`p384` `VerifyingKey` from the SEC1 point, an `ed25519_dalek`
 //! `VerifyingKey`), so a key that passes here fails a token only on its signature. They run
-//! whichever backend the build verifies with (the `rust-crypto` feature, the default, or
-//! `aws-lc`), so both accept the same keys: AWS-LC's own limits are as wide or wider
-//! (RSA: 2048 to 8192 bits, an odd exponent above 1 of at most 33 bits; EC points are checked
-//! on the curve when a signature is verified), and what it would take beyond them (RSA keys of
-//! 4097 to 8192 bits) is refused here as under `rust_crypto`. A JWK is used
+//! whichever library verifies (the default build's `ring` for RSA and ECDSA,
+//! `verify/crypto.rs`, or `aws-lc`), so all accept the same keys: ring's and AWS-LC's
+//! own limits are as wide or wider (RSA: 2048 to 8192 bits, an odd exponent of at most 33
+//! bits; EC points are checked on the curve when a signature is verified), and what they
+//! would take beyond them (RSA keys of 4097 to 8192 bits) is refused here as under
+//! `rust_crypto`. A JWK is used
 //! only when `use` and `key_ops` allow verification (RFC 7517 §4.2, §4.3). A JWKS keeps its
 //! usable keys and reports each one it skipped ([`Skipped`]: which, and why) for the caller to log.
 //!

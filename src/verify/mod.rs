@@ -37,6 +37,8 @@
 
 pub mod cache;
 pub mod config;
+#[cfg(feature = "rust-crypto")]
+pub mod crypto;
 pub mod http;
 pub mod keys;
 pub mod refresh;
@@ -227,6 +229,8 @@ impl Verifier {
     }
 
     pub fn new(policy: Policy) -> Self {
+        #[cfg(feature = "rust-crypto")]
+        crypto::install();
         let mut library_required: Vec<&str> = policy
             .required_claims
             .iter()
