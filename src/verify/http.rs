@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -128,7 +128,8 @@ pub fn router(state: VerifyState) -> Router {
     Router::new()
         .route("/v1/verify", any(verify))
         .route("/v1/verify/{*rest}", any(verify))
-        .with_state(state)
+        // One `Arc`: axum clones the state for every request.
+        .with_state(Arc::new(state))
 }
 
 /// What the `Authorization` header holds.
@@ -161,8 +162,9 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
     }
 }
 
-async fn verify(State(s): State<VerifyState>, headers: HeaderMap) -> Response {
-    answer(&s, &headers, crate::unix_now())
+// The request by value: the `HeaderMap` extractor would copy every header.
+async fn verify(State(s): State<Arc<VerifyState>>, request: Request) -> Response {
+    answer(&s, request.headers(), crate::unix_now())
 }
 
 /// The whole answer to one request, judged and recorded at `now`: the one clock reading the
