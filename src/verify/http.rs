@@ -319,8 +319,9 @@ mod tests {
 
     /// The handler itself (routing and methods are covered by tests/verify.rs).
     async fn call(st: &VerifyState, auth: Option<&str>) -> Response {
-        let h = auth.map(headers).unwrap_or_default();
-        verify(State(st.clone()), h).await
+        let mut request = Request::new(axum::body::Body::empty());
+        *request.headers_mut() = auth.map(headers).unwrap_or_default();
+        verify(State(Arc::new(st.clone())), request).await
     }
 
     #[tokio::test]
