@@ -373,7 +373,6 @@ impl Batch<'_> {
                 if self.cache.len() == BATCH_CACHE {
                     self.cache.remove(0).flush(self.recorder);
                 }
-                let ages = r.series.age_bounds().len();
                 self.cache.push(Cached {
                     key,
                     source: source.map(Box::from),
@@ -381,10 +380,8 @@ impl Batch<'_> {
                     resolved: r,
                     pending: Pending {
                         verifications: [0; 2],
-                        age: [LocalHistogram::new(ages), LocalHistogram::new(ages)],
-                        delay: LocalHistogram::new(
-                            self.recorder.metrics.verdicts.delay.bounds().len(),
-                        ),
+                        age: [LocalHistogram::new(), LocalHistogram::new()],
+                        delay: LocalHistogram::new(),
                     },
                 });
                 self.cache.len() - 1

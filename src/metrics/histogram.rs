@@ -183,20 +183,20 @@ pub(super) fn label_pair(name: &str, value: &str) -> proto::LabelPair {
 
 /// A histogram's counts held by one thread: what [`AtomicHistogram::merge`] adds.
 #[derive(Debug, Clone)]
+#[derive(Default)]
 pub struct LocalHistogram {
+    /// Empty until the first observation (`/v1/verify` records one event per batch, and most
+    /// of a pair's histograms never see one there), then one counter per bound plus one.
     counts: Box<[u64]>,
     sum: f64,
     observations: u64,
 }
 
 impl LocalHistogram {
-    /// Empty, for `bounds` bounds (plus the counter above the last).
-    pub fn new(bounds: usize) -> Self {
-        LocalHistogram {
-            counts: vec![0; bounds + 1].into_boxed_slice(),
-            sum: 0.0,
-            observations: 0,
-        }
+    /// Empty; its counters (one per bound, plus the one above the last) are allocated by the
+    /// first observation.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Whether it holds no observation.
@@ -207,6 +207,9 @@ impl LocalHistogram {
     /// One observation, in the bucket [`AtomicHistogram::observe`] would choose.
     #[inline]
     pub fn observe(&mut self, bounds: &[f64], v: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; bounds.len() + 1].into_boxed_slice();
+        }
         let i = bucket_index(bounds, v);
         self.counts[i] += 1;
         self.sum += v;
@@ -307,7 +310,7 @@ mod tests {
         let values = [0.0625, 0.25, 0.5, 3.0, 7.0, -1.0, 0.125, 1024.0];
         let direct = AtomicHistogram::new(bounds.len());
         let merged = AtomicHistogram::new(bounds.len());
-        let mut local = LocalHistogram::new(bounds.len());
+        let mut local = LocalHistogram::new();
         for (i, v) in values.iter().enumerate() {
             direct.observe(&bounds, *v);
             local.observe(&bounds, *v);
@@ -357,7 +360,7 @@ mod tests {
         let r = prometheus::Registry::new();
         r.register(Box::new(h.clone())).unwrap();
         assert!(r.gather().is_empty(), "no series yet");
-        let mut local = LocalHistogram::new(h.bounds().len());
+        let mut local = LocalHistogram::new();
         for v in [0.25, 0.75, 2.0] {
             local.observe(h.bounds(), v);
         }

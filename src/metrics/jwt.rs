@@ -1135,7 +1135,7 @@ mod tests {
 
     /// One age observation, as a batch of one adds it.
     fn observe_age(p: &PairSeries, o: Outcome, v: f64) {
-        let mut l = LocalHistogram::new(p.age_bounds().len());
+        let mut l = LocalHistogram::new();
         l.observe(p.age_bounds(), v);
         p.merge_age(o, &mut l);
     }
