@@ -182,8 +182,7 @@ pub(super) fn label_pair(name: &str, value: &str) -> proto::LabelPair {
 }
 
 /// A histogram's counts held by one thread: what [`AtomicHistogram::merge`] adds.
-#[derive(Debug, Clone)]
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LocalHistogram {
     /// Empty until the first observation (`/v1/verify` records one event per batch, and most
     /// of a pair's histograms never see one there), then one counter per bound plus one.

@@ -310,7 +310,9 @@ impl Verifier {
 
     /// Verifies `token` with `keys`; `now` is the verifier's clock (Unix seconds).
     pub fn verify(&self, token: &str, keys: &KeySet, now: f64) -> Verdict {
-        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|&b| b == b'.').count() != 2 {
+        // memchr's count: a byte filter over an ~800-byte token was ~2 000 instructions, a
+        // tenth of a cache hit's own work.
+        if token.len() > MAX_TOKEN_LEN || memchr::memchr_iter(b'.', token.as_bytes()).count() != 2 {
             return Verdict::reject(Reason::Malformed, TokenTimes::default());
         }
         let Some(cache) = &self.cache else {
