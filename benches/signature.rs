@@ -38,11 +38,17 @@ fn bench(c: &mut Criterion) {
             .expect("base64");
         for (name, factory) in [
             ("ours", PROVIDER.verifier_factory),
-            ("rust_crypto", rust_crypto::DEFAULT_PROVIDER.verifier_factory),
+            (
+                "rust_crypto",
+                rust_crypto::DEFAULT_PROVIDER.verifier_factory,
+            ),
         ] {
             c.bench_function(&format!("{alg:?}/{name}"), |b| {
                 b.iter(|| {
-                    let ok = factory(&alg, &public).expect("key").verify(&msg, &sig).is_ok();
+                    let ok = factory(&alg, &public)
+                        .expect("key")
+                        .verify(&msg, &sig)
+                        .is_ok();
                     assert!(ok);
                 })
             });
