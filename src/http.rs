@@ -127,6 +127,7 @@ mod tests {
             claim_headers: Arc::from(Vec::new()),
             reason_header: Some(header::HeaderName::from_static("x-auth-reason")),
             refetch: false,
+            pairs: Default::default(),
         };
         let router = router(AppState {
             metrics: metrics.clone(),

@@ -12,7 +12,7 @@
 //! check failed. Every answer is recorded as an event with `transport="verify"` and `ts` = now.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -28,7 +28,7 @@ use super::keys::{Key, KeyStore, StoreMetrics};
 use super::{refresh, Verdict, Verifier, VerifySettings};
 use crate::event::Reason;
 use crate::metrics::{Metrics, Transport};
-use crate::record::Recorder;
+use crate::record::{PairCache, Recorder};
 
 /// Claim values longer than this are not copied into a header.
 const MAX_CLAIM_HEADER: usize = 4096;
@@ -43,7 +43,14 @@ pub struct VerifyState {
     pub reason_header: Option<HeaderName>,
     /// A JWKS URL is configured: an unknown `kid` asks for a refetch.
     pub refetch: bool,
+    /// The resolved pairs of finished requests' batches, for the next requests (one a request
+    /// in flight at most; [`MAX_PAIR_CACHES`] kept).
+    pub pairs: Arc<Mutex<Vec<PairCache>>>,
 }
+
+/// How many finished batches' pairs are kept for reuse: more than requests are recorded at
+/// once (the runtime's workers), so a request rarely starts without one.
+const MAX_PAIR_CACHES: usize = 16;
 
 /// The `skew_verify_*` handles, created (at 0) only when verification is on.
 pub fn store_metrics(m: &Metrics) -> StoreMetrics {
@@ -121,6 +128,7 @@ pub fn start(
         claim_headers: settings.claim_headers.clone().into(),
         reason_header: settings.reason_header.clone(),
         refetch: settings.jwks_url.is_some(),
+        pairs: Default::default(),
     }))
 }
 
@@ -190,9 +198,16 @@ fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
     // Its own leeway, as a verifier that reports one: skew_jwt_verifier_leeway_seconds{source}.
     event.leeway = Some(s.verifier.leeway());
     event.kid = kid;
-    let mut batch = s.recorder.batch(Transport::Verify);
+    // A poisoned pool (a panic while it was held) only means no reuse.
+    let reuse = s.pairs.lock().ok().and_then(|mut p| p.pop());
+    let mut batch = s.recorder.batch_reusing(Transport::Verify, reuse);
     batch.record(&event);
-    batch.flush();
+    let done = batch.finish();
+    if let Ok(mut p) = s.pairs.lock() {
+        if p.len() < MAX_PAIR_CACHES {
+            p.push(done);
+        }
+    }
     if let Some(r) = verdict.reason {
         tracing::debug!(reason = r.as_str(), "token refused");
     }
@@ -314,6 +329,7 @@ mod tests {
                 .into(),
             reason_header: Some(HeaderName::from_static("x-auth-reason")),
             refetch: false,
+            pairs: Default::default(),
         }
     }
 
@@ -495,6 +511,7 @@ mod tests {
                 claim_headers: vec![("sub".to_string(), HeaderName::from_static("x-sub"))].into(),
                 reason_header: Some(HeaderName::from_static("x-auth-reason")),
                 refetch: false,
+                pairs: Default::default(),
             };
             let mut answers = Vec::new();
             for (i, (now, token)) in sequence.iter().enumerate() {
