@@ -20,6 +20,7 @@ use crate::http::{router, AppState};
 use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
 use crate::reload::{web_config, Generation, Reloader, Switch};
+use crate::verify::http::VerifyState;
 use crate::webconfig::LiveWebConfig;
 
 /// Why the daemon could not run. `exit_code` maps it onto the process exit status.
@@ -211,7 +212,7 @@ struct Tasks {
     verify: Generation,
     verify_enabled: bool,
     events_switch: Switch,
-    verify_switch: Switch,
+    verify_switch: Switch<VerifyState>,
     probe_switch: Switch,
     probe_refused: prometheus::IntCounterVec,
 }
@@ -236,16 +237,16 @@ impl Tasks {
         // The live page's five-minute counts: one snapshot of the counters per slot.
         tracker.spawn(recent_snapshots(metrics.clone(), cancel.clone()));
         let tail = Reloader::start_tail(settings, recorder, cancel);
-        let (verify, verify_router) = Reloader::start_verify(settings, recorder, cancel);
+        let (verify, verify_state) = Reloader::start_verify(settings, recorder, cancel);
         let probe_refused = crate::probe::jwt_http::register(metrics)?;
         Ok(Tasks {
             ntp,
             probe,
             tail,
             verify,
-            verify_enabled: verify_router.is_some(),
+            verify_enabled: verify_state.is_some(),
             events_switch: Switch::new(Some(Reloader::events_router(settings, recorder))),
-            verify_switch: Switch::new(verify_router),
+            verify_switch: Switch::new(verify_state),
             probe_switch: Switch::new(crate::probe::jwt_http::router(
                 &settings.jwt_probe,
                 &probe_refused,
@@ -323,9 +324,7 @@ impl Sides<'_> {
         // /v1/verify: on its own listener when one is set, else on the main one. A verify
         // listener exists only with keys configured at start-up (configuration refuses one
         // without); on the main listener a reload can turn /v1/verify on or off.
-        let verify_routes = tasks
-            .verify_switch
-            .routes(&["/v1/verify", "/v1/verify/{*rest}"]);
+        let verify_routes = crate::verify::http::routes(tasks.verify_switch.clone());
         match listeners.verify {
             Some(_) if !tasks.verify_enabled => {}
             verify => app = self.place(app, "verify", verify, web.verify.as_ref(), verify_routes),

@@ -113,6 +113,7 @@ pub mod reload;
 pub mod report;
 pub mod server;
 pub mod summary;
+pub mod switch;
 pub mod synth;
 pub mod verdict;
 pub mod verify;

@@ -21,19 +21,19 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt;
 
 use crate::config::{Settings, WebConfigSource};
 use crate::metrics::{Metrics, ReloadMetrics};
 use crate::record::Recorder;
+pub use crate::switch::Switch;
+use crate::verify::http::VerifyState;
 use crate::webconfig::{LiveWebConfig, WebConfig};
 
 /// Tasks started together and stopped together when their settings change.
@@ -56,44 +56,6 @@ impl Generation {
         self.cancel.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-    }
-}
-
-/// A router that a reload can replace while it serves: the routes stay, what answers them
-/// changes. `None` answers 404, as if the routes did not exist.
-#[derive(Clone, Default)]
-pub struct Switch(Arc<ArcSwapOption<Router>>);
-
-impl Switch {
-    pub fn new(router: Option<Router>) -> Self {
-        Switch(Arc::new(ArcSwapOption::from_pointee(router)))
-    }
-
-    pub fn replace(&self, router: Option<Router>) {
-        self.0.store(router.map(Arc::new));
-    }
-
-    fn current(&self) -> Option<Router> {
-        self.0.load().as_deref().cloned()
-    }
-
-    /// `paths`, each answered by whatever router is current.
-    pub fn routes(&self, paths: &[&str]) -> Router {
-        let mut r = Router::new();
-        for p in paths {
-            r = r.route(p, axum::routing::any(switched));
-        }
-        r.with_state(self.clone())
-    }
-}
-
-async fn switched(State(switch): State<Switch>, request: Request) -> Response {
-    match switch.current() {
-        Some(router) => match router.oneshot(request).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        },
-        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -149,7 +111,7 @@ pub struct Reloader {
     pub tail: Generation,
     pub verify: Generation,
     pub events_switch: Switch,
-    pub verify_switch: Switch,
+    pub verify_switch: Switch<VerifyState>,
     /// `/probe` (its modules are swapped by a reload; its listener stays) and its web config.
     pub probe_switch: Switch,
     pub probe_refused: prometheus::IntCounterVec,
@@ -205,15 +167,15 @@ impl Reloader {
         settings: &Settings,
         recorder: &Arc<Recorder>,
         cancel: &CancellationToken,
-    ) -> (Generation, Option<Router>) {
+    ) -> (Generation, Option<VerifyState>) {
         let g = Generation::new(cancel);
-        let router = crate::verify::http::start(
+        let state = crate::verify::http::start(
             &settings.verify,
             recorder.clone(),
             g.cancel.clone(),
             &g.tracker,
         );
-        (g, router)
+        (g, state)
     }
 
     pub fn events_router(settings: &Settings, recorder: &Arc<Recorder>) -> Router {
@@ -364,9 +326,9 @@ impl Reloader {
 
         let old = std::mem::replace(&mut self.verify, Generation::new(&self.cancel));
         old.stop().await;
-        let (verify, router) = Self::start_verify(&new, &self.recorder, &self.cancel);
+        let (verify, state) = Self::start_verify(&new, &self.recorder, &self.cancel);
         self.verify = verify;
-        self.verify_switch.replace(router);
+        self.verify_switch.replace(state);
 
         if new.events.recorder != self.current.events.recorder {
             self.recorder.reconfigure(&new.events.recorder);

@@ -29,6 +29,7 @@ use super::{refresh, Verdict, Verifier, VerifySettings};
 use crate::event::Reason;
 use crate::metrics::{Metrics, Transport};
 use crate::record::{PairCache, Recorder};
+use crate::switch::Switch;
 
 /// Claim values longer than this are not copied into a header.
 const MAX_CLAIM_HEADER: usize = 4096;
@@ -72,13 +73,14 @@ pub fn cache_metrics(m: &Metrics) -> CacheMetrics {
 }
 
 /// Builds the key store from the keys loaded at configuration time, spawns the tasks that keep
-/// it current, and returns the router; `None` when no key source is configured.
+/// it current, and returns the handler's state ([`routes`] serve it); `None` when no key
+/// source is configured.
 pub fn start(
     settings: &VerifySettings,
     recorder: Arc<Recorder>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
-) -> Option<Router> {
+) -> Option<VerifyState> {
     // Its source verifies on this host: its lead gives skew_jwt_issuer_clock_error_seconds.
     recorder
         .metrics()
@@ -120,7 +122,7 @@ pub fn start(
         }
         size => TokenCache::new(size, Some(cache_metrics(metrics))),
     };
-    Some(router(VerifyState {
+    Some(VerifyState {
         verifier: Arc::new(Verifier::new(settings.policy.clone()).with_cache(cache)),
         keys: store,
         recorder,
@@ -129,15 +131,21 @@ pub fn start(
         reason_header: settings.reason_header.clone(),
         refetch: settings.jwks_url.is_some(),
         pairs: Default::default(),
-    }))
+    })
 }
 
+/// `/v1/verify` and below, answered with `state`.
 pub fn router(state: VerifyState) -> Router {
+    routes(Switch::new(Some(state)))
+}
+
+/// `/v1/verify` and below, answered with whatever state `switch` holds (404 without one): a
+/// reload replaces the state, not the routes.
+pub fn routes(switch: Switch<VerifyState>) -> Router {
     Router::new()
         .route("/v1/verify", any(verify))
         .route("/v1/verify/{*rest}", any(verify))
-        // One `Arc`: axum clones the state for every request.
-        .with_state(Arc::new(state))
+        .with_state(switch)
 }
 
 /// What the `Authorization` header holds.
@@ -171,8 +179,11 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
 }
 
 // The request by value: the `HeaderMap` extractor would copy every header.
-async fn verify(State(s): State<Arc<VerifyState>>, request: Request) -> Response {
-    answer(&s, request.headers(), crate::unix_now())
+async fn verify(State(switch): State<Switch<VerifyState>>, request: Request) -> Response {
+    match switch.load().as_deref() {
+        Some(s) => answer(s, request.headers(), crate::unix_now()),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The whole answer to one request, judged and recorded at `now`: the one clock reading the
@@ -337,7 +348,28 @@ mod tests {
     async fn call(st: &VerifyState, auth: Option<&str>) -> Response {
         let mut request = Request::new(axum::body::Body::empty());
         *request.headers_mut() = auth.map(headers).unwrap_or_default();
-        verify(State(Arc::new(st.clone())), request).await
+        verify(State(Switch::new(Some(st.clone()))), request).await
+    }
+
+    /// The routes answer with whatever state the switch holds now: 404 without one (a
+    /// reload that turned verification off), the new state's answer after a replace.
+    #[tokio::test]
+    async fn the_routes_follow_the_switch() {
+        use tower::ServiceExt as _;
+        let get = |router: Router| async move {
+            let request = Request::get("/v1/verify/some/path")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        };
+        let switch = Switch::new(None);
+        let router = routes(switch.clone());
+        assert_eq!(get(router.clone()).await, StatusCode::NOT_FOUND);
+        let signer = Signer::new(Algorithm::HS256, None);
+        switch.replace(Some(state(&signer)));
+        assert_eq!(get(router.clone()).await, StatusCode::UNAUTHORIZED);
+        switch.replace(None);
+        assert_eq!(get(router).await, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]
