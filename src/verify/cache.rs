@@ -3,8 +3,11 @@
 //! microseconds where everything else of a request costs a few. So a token whose signature
 //! verified and that was allowed is remembered, and the next request with the same token skips
 //! the header decoding, the key selection and the signature check — and nothing else: its time
-//! claims and the policy are checked again against that request's `now` by
-//! [`Verifier`](super::Verifier), so a hit can still be `expired`.
+//! claims (`exp`, `nbf`, `iat`, kept in the entry as the checks read them) are checked again
+//! against that request's `now` by [`Verifier`](super::Verifier), so a hit can still be
+//! `expired`. Its claims passed the verifier's policy (required claims, `iss`, `aud`) when it
+//! entered; a cache belongs to one verifier, whose policy never changes (a reload builds a new
+//! verifier with a new cache), so that answer stands for the entry's life.
 //!
 //! What it holds, per token: the SHA-256 of the whole compact token (the token itself is a
 //! credential and is never stored), the verified claims, the token's times for the event, the
@@ -40,7 +43,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::keys::Key;
-use super::TokenTimes;
+use super::{TimeClaims, TokenTimes};
 
 /// `verify.cache-size` when not set.
 pub const DEFAULT_SIZE: usize = 10_000;
@@ -70,8 +73,11 @@ pub struct Entry {
     pub kid: Option<Arc<str>>,
     pub claims: Arc<Map<String, Value>>,
     pub times: TokenTimes,
-    /// `exp` (whole seconds, as the time check reads it) + leeway: from the next second on the
-    /// token is expired and the entry dead. `None`: the token has no `exp`.
+    /// `exp`, `nbf` and `iat` as the time checks read them: a hit checks them against its
+    /// `now` from here, without walking the claims (cold memory after a thousand other tokens).
+    pub time: TimeClaims,
+    /// `exp` + leeway: from the next second on the token is expired and the entry dead.
+    /// `None`: the token has no `exp`.
     pub deadline: Option<u64>,
     /// Its size in [`ENTRY_BUDGET`]s (at least 1).
     weight: u64,
@@ -84,7 +90,7 @@ impl Entry {
         kid: Option<Arc<str>>,
         claims: Arc<Map<String, Value>>,
         times: TokenTimes,
-        deadline: Option<u64>,
+        (time, leeway): (TimeClaims, u64),
     ) -> Self {
         let bytes = entry_bytes(&claims, &times) + kid.as_ref().map_or(0, |k| k.len() + 16);
         Entry {
@@ -93,7 +99,8 @@ impl Entry {
             kid,
             claims,
             times,
-            deadline,
+            time,
+            deadline: time.exp.map(|exp| exp.saturating_add(leeway)),
             weight: bytes.div_ceil(ENTRY_BUDGET).max(1) as u64,
         }
     }

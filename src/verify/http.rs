@@ -44,8 +44,8 @@ pub struct VerifyState {
     pub reason_header: Option<HeaderName>,
     /// A JWKS URL is configured: an unknown `kid` asks for a refetch.
     pub refetch: bool,
-    /// The resolved pairs of finished requests' batches, for the next requests (one a request
-    /// in flight at most; [`MAX_PAIR_CACHES`] kept).
+    /// The resolved pairs of finished requests' batches, for the next requests (a request
+    /// takes one out while it records; at most [`MAX_PAIR_CACHES`] are kept).
     pub pairs: Arc<Mutex<Vec<PairCache>>>,
 }
 

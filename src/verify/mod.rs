@@ -214,11 +214,8 @@ pub struct Verifier {
     validations: HashMap<Algorithm, Validation>,
     /// Required claims jsonwebtoken does not check itself (`iat`, `jti`, custom ones).
     extra_required: Vec<String>,
-    /// Required claims jsonwebtoken checks (with `iss`/`aud` when they have allow-lists):
-    /// checked again on a cache hit.
-    library_required: Vec<String>,
+    /// The `iss` allow-list, for the issuer label of refused tokens.
     issuers: Option<HashSet<String>>,
-    audiences: Option<HashSet<String>>,
     cache: Option<TokenCache>,
 }
 
@@ -282,11 +279,6 @@ impl Verifier {
             .collect();
         Verifier {
             issuers: policy.issuers.as_ref().map(|i| i.iter().cloned().collect()),
-            audiences: policy
-                .audiences
-                .as_ref()
-                .map(|a| a.iter().cloned().collect()),
-            library_required: library_required.into_iter().map(str::to_owned).collect(),
             policy,
             validations,
             extra_required,
@@ -325,20 +317,17 @@ impl Verifier {
         }
     }
 
-    /// A token the cache holds: its signature was verified under this key set, and the
-    /// policy and its times are checked again against `now`, in the order of a full
-    /// verification (required claims, `exp`/`nbf`, other required claims and `iat`, `iss`,
-    /// `aud`). Expired, it leaves the cache.
+    /// A token the cache holds: its signature was verified under this key set and its claims
+    /// passed this verifier's policy (required claims, `iss`, `aud`): both are fixed for the
+    /// entry's life, since a reload builds a new verifier with a new cache. What depends on
+    /// `now` is checked again, in a full verification's order: `exp`, `nbf`, then `iat`.
+    /// Expired, it leaves the cache.
     fn hit(&self, cache: &TokenCache, hash: &TokenHash, entry: &Entry, now: f64) -> Verdict {
-        let claims = &entry.claims;
-        let reason = self
-            .library_required
-            .iter()
-            .any(|c| !claims.contains_key(c))
-            .then_some(Reason::MissingClaim)
-            .or_else(|| self.time_checks(claims, now))
-            .or_else(|| self.own_checks(claims, now))
-            .or_else(|| self.issuer_and_audience(claims));
+        let leeway = self.policy.leeway;
+        let reason = entry
+            .time
+            .exp_nbf(now, leeway)
+            .or_else(|| entry.time.iat(now, leeway));
         if reason == Some(Reason::Expired) {
             cache.remove(hash);
         }
@@ -349,33 +338,6 @@ impl Verifier {
             unknown_kid: false,
             header_kid: Some(entry.kid.clone()),
         }
-    }
-
-    /// `iss` and `aud` against their allow-lists, as jsonwebtoken checks them (`aud` a string
-    /// or an array of them, one of which must be allowed).
-    fn issuer_and_audience(&self, claims: &Map<String, Value>) -> Option<Reason> {
-        if let Some(allowed) = &self.issuers {
-            if !claims
-                .get("iss")
-                .and_then(Value::as_str)
-                .is_some_and(|iss| allowed.contains(iss))
-            {
-                return Some(Reason::InvalidIssuer);
-            }
-        }
-        if let Some(allowed) = &self.audiences {
-            let ok = match claims.get("aud") {
-                Some(Value::String(a)) => allowed.contains(a.as_str()),
-                Some(Value::Array(list)) => list
-                    .iter()
-                    .any(|a| a.as_str().is_some_and(|a| allowed.contains(a))),
-                _ => false,
-            };
-            if !ok {
-                return Some(Reason::InvalidAudience);
-            }
-        }
-        None
     }
 
     /// The verification past the cache: header, key, signature, claims. An allowed token is
@@ -436,17 +398,19 @@ impl Verifier {
         verdict: &Verdict,
         now: f64,
     ) {
-        let deadline = claims
-            .get("exp")
-            .and_then(whole_seconds)
-            .map(|exp| exp.saturating_add(self.policy.leeway));
+        // Allowed, so every present time claim is well-formed.
+        let time = TimeClaims {
+            exp: claims.get("exp").and_then(whole_seconds),
+            nbf: claims.get("nbf").and_then(whole_seconds),
+            iat: claims.get("iat").and_then(numeric_date),
+        };
         let entry = Entry::new(
             keys.generation(),
             Arc::clone(key),
             kid,
             claims,
             verdict.times.clone(),
-            deadline,
+            (time, self.policy.leeway),
         );
         cache.insert(hash, entry, now);
     }
@@ -523,22 +487,12 @@ impl Verifier {
         if exp == Some(None) || nbf == Some(None) {
             return Some(Reason::Malformed); // jsonwebtoken's InvalidClaimFormat
         }
-        // `as` saturates: a negative or NaN clock is 0, as far from any token as it gets.
-        let now = now as u64;
-        let leeway = self.policy.leeway;
-        if exp
-            .flatten()
-            .is_some_and(|exp| exp < now.saturating_sub(leeway))
-        {
-            return Some(Reason::Expired);
-        }
-        if nbf
-            .flatten()
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
-            return Some(Reason::NotYetValid);
-        }
-        None
+        let time = TimeClaims {
+            exp: exp.flatten(),
+            nbf: nbf.flatten(),
+            iat: None,
+        };
+        time.exp_nbf(now, self.policy.leeway)
     }
 
     /// The checks jsonwebtoken does not do: other required claims, then `iat`.
@@ -546,13 +500,14 @@ impl Verifier {
         if self.extra_required.iter().any(|c| !claims.contains_key(c)) {
             return Some(Reason::MissingClaim);
         }
-        match claims.get("iat") {
+        match claims.get("iat").map(numeric_date) {
             None => None,
-            Some(v) => match numeric_date(v) {
-                None => Some(Reason::Malformed),
-                Some(iat) if iat > now + self.policy.leeway as f64 => Some(Reason::IssuedInFuture),
-                Some(_) => None,
-            },
+            Some(None) => Some(Reason::Malformed),
+            Some(iat) => TimeClaims {
+                iat,
+                ..TimeClaims::default()
+            }
+            .iat(now, self.policy.leeway),
         }
     }
 
@@ -579,6 +534,38 @@ impl Verifier {
             nbf: time("nbf"),
             exp: time("exp"),
         }
+    }
+}
+
+/// A token's time claims as the checks read them: `exp` and `nbf` in whole seconds (as
+/// jsonwebtoken reads them: [`whole_seconds`]), `iat` as a NumericDate; `None` when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeClaims {
+    pub exp: Option<u64>,
+    pub nbf: Option<u64>,
+    pub iat: Option<f64>,
+}
+
+impl TimeClaims {
+    /// `exp`, then `nbf`, against `now`, with jsonwebtoken's semantics: `now` truncated to the
+    /// second, expired when `exp < now − leeway`, not yet valid when `nbf > now + leeway`.
+    fn exp_nbf(&self, now: f64, leeway: u64) -> Option<Reason> {
+        // `as` saturates: a negative or NaN clock is 0, as far from any token as it gets.
+        let now = now as u64;
+        if self.exp.is_some_and(|exp| exp < now.saturating_sub(leeway)) {
+            return Some(Reason::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Some(Reason::NotYetValid);
+        }
+        None
+    }
+
+    /// `iat` further in the future than the leeway: `issued_in_future`.
+    fn iat(&self, now: f64, leeway: u64) -> Option<Reason> {
+        self.iat
+            .is_some_and(|iat| iat > now + leeway as f64)
+            .then_some(Reason::IssuedInFuture)
     }
 }
 
