@@ -116,7 +116,7 @@ impl Entry {
 fn entry_bytes(claims: &Map<String, Value>, times: &TokenTimes) -> usize {
     const FIXED: usize =
         std::mem::size_of::<Entry>() + std::mem::size_of::<Map<String, Value>>() + 32 + 96;
-    FIXED + map_bytes(claims) + times.issuer.as_ref().map_or(0, String::capacity)
+    FIXED + map_bytes(claims) + times.issuer.as_ref().map_or(0, |i| i.len() + 16)
 }
 
 fn map_bytes(m: &Map<String, Value>) -> usize {

@@ -112,7 +112,8 @@ pub const ALL_ALGORITHMS: [Algorithm; 12] = [
 pub struct TokenTimes {
     /// The issuer label to record: `iss` when it is a string, `other` when an `issuers`
     /// allow-list is configured and does not hold it (forged tokens cannot create series).
-    pub issuer: Option<String>,
+    /// Shared: a cache hit's verdict copies it from the entry.
+    pub issuer: Option<Arc<str>>,
     pub iat: Option<f64>,
     pub nbf: Option<f64>,
     pub exp: Option<f64>,
@@ -524,8 +525,8 @@ impl Verifier {
             .get("iss")
             .and_then(Value::as_str)
             .map(|iss| match &self.issuers {
-                Some(allowed) if !allowed.contains(iss) => crate::labels::OTHER.to_owned(),
-                _ => iss.to_owned(),
+                Some(allowed) if !allowed.contains(iss) => Arc::from(crate::labels::OTHER),
+                _ => Arc::from(iss),
             });
         let time = |k| claims.get(k).and_then(numeric_date);
         TokenTimes {
