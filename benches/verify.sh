@@ -3,7 +3,8 @@
 #  1. throughput, wrk -t1 -c64 (a Lua script sets `Authorization: Bearer`, round robin over a
 #     token file): /healthz (the peer); RS256 with every request a distinct token (cache misses,
 #     checked: the exporter's hit counter must not move); RS256 and ES256 with 1 000 tokens in
-#     rotation (the cache's case); each figure also as a ratio to /healthz;
+#     rotation (the cache's case); each figure also as a ratio to /healthz; then the hits again
+#     in $ROUNDS rounds, each against a /healthz just before it, and the median of those ratios;
 #  2. latency at a steady $RATE requests/s (examples/verify_load.rs `pace`, 50 keep-alive
 #     connections): /healthz, RS256 over the 1 000 tokens, RS256 with distinct tokens; the
 #     added p99 is the difference to /healthz;
@@ -22,9 +23,10 @@ cd "$(dirname "$0")/.."
 
 if [ "${SMOKE:-0}" = 1 ] || [ "${1:-}" = smoke ]; then
   SMOKE=1 DURATION=${DURATION:-2} MISS_DURATION=${MISS_DURATION:-1} PACE=${PACE:-2}
-  MISS_TOKENS=${MISS_TOKENS:-4000}
+  MISS_TOKENS=${MISS_TOKENS:-4000} ROUNDS=${ROUNDS:-1} ROUND_DURATION=${ROUND_DURATION:-1}
 else
   SMOKE=0 DURATION=${DURATION:-10} MISS_DURATION=${MISS_DURATION:-4} PACE=${PACE:-10}
+  ROUNDS=${ROUNDS:-3} ROUND_DURATION=${ROUND_DURATION:-5}
   # The miss phases must never run out: wrk's misses (measured up to ~14 000/s here) plus a
   # pace at $RATE, plus margin. Checked after each phase by the exporter's hit counter.
   MISS_TOKENS=${MISS_TOKENS:-130000}
@@ -123,6 +125,7 @@ throughput() { # name path tokens-file seconds
   errs=$(grep -o 'Socket errors:.*' <<<"$out" || true)
   [ -n "$healthz_rps" ] || healthz_rps=$rps
   ratio=$(awk -v a="$rps" -v b="$healthz_rps" 'BEGIN {print a / b}')
+  last_ratio=$ratio
   local h=$(( $(hits) - h0 )) m=$(( $(misses) - m0 ))
   printf '%-22s %9s req/s  %5.3fx healthz  p99 %-8s cache hits %d misses %d%s%s\n' \
     "$1" "$rps" "$ratio" "$p99" "$h" "$m" "${bad:+   non-2xx $bad}" "${errs:+   $errs}"
@@ -142,6 +145,22 @@ throughput "RS256 distinct (miss)" /v1/verify "$work/rs-distinct" "$MISS_DURATIO
 throughput "RS256 1000 (hits)" /v1/verify "$work/rs-rotation" "$DURATION"
 throughput "ES256 1000 (hits)" /v1/verify "$work/es-rotation" "$DURATION"
 throughput "healthz again" /healthz "" "$DURATION"
+
+# The hits again in rounds, each against a /healthz measured just before it: on this shared
+# machine /healthz alone moves by 10-15 % within one run, so the median of the rounds' ratios
+# is the steadier figure (benches/README.md).
+echo "== hits in $ROUNDS rounds of ${ROUND_DURATION}s, each against the /healthz just before it"
+rs_ratios=() es_ratios=()
+for r in $(seq "$ROUNDS"); do
+  healthz_rps=
+  throughput "round $r healthz" /healthz "" "$ROUND_DURATION"
+  throughput "round $r RS256 hits" /v1/verify "$work/rs-rotation" "$ROUND_DURATION"
+  rs_ratios+=("$last_ratio")
+  throughput "round $r ES256 hits" /v1/verify "$work/es-rotation" "$ROUND_DURATION"
+  es_ratios+=("$last_ratio")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+echo "median of the rounds: RS256 hits $(median "${rs_ratios[@]}")x healthz, ES256 hits $(median "${es_ratios[@]}")x healthz"
 
 echo "== latency at a steady $RATE requests/s for ${PACE}s each (50 keep-alive connections)"
 pace() { # name path tokens-file
