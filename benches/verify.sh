@@ -147,7 +147,7 @@ throughput "ES256 1000 (hits)" /v1/verify "$work/es-rotation" "$DURATION"
 throughput "healthz again" /healthz "" "$DURATION"
 
 # The hits again in rounds, each against a /healthz measured just before it: on this shared
-# machine /healthz alone moves by 10-15 % within one run, so the median of the rounds' ratios
+# machine /healthz alone moved by up to 25 % within one run, so the median of the rounds' ratios
 # is the steadier figure (benches/README.md).
 echo "== hits in $ROUNDS rounds of ${ROUND_DURATION}s, each against the /healthz just before it"
 rs_ratios=() es_ratios=()
