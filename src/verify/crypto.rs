@@ -147,15 +147,13 @@ mod tests {
     use base64::Engine as _;
     use jsonwebtoken::EncodingKey;
     use proptest::prelude::*;
+
+    // The verify tests' reader of tests/data/verify.
+    use super::super::tests::data as file;
     use rsa::pkcs8::DecodePublicKey as _;
     use rsa::traits::PublicKeyParts as _;
 
     type Factory = fn(&Algorithm, &DecodingKey) -> Result<Box<dyn JwtVerifier>>;
-
-    fn file(name: &str) -> Vec<u8> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/verify/");
-        std::fs::read(format!("{dir}{name}")).expect("test key")
-    }
 
     /// The answers of ours and of jsonwebtoken's RustCrypto provider to one signature: `None`
     /// when the factory refuses the key, else whether the signature verifies.
