@@ -298,7 +298,6 @@ impl Recorder {
             token_unreadable,
             received_pending: 0,
             transport,
-            judge: guards.judge,
             guards,
             cache,
         }
@@ -362,9 +361,8 @@ pub struct Batch<'r> {
     received_pending: u64,
     /// `skew_events_token_unreadable_total{transport}`, resolved once per batch.
     token_unreadable: IntCounter,
-    /// The cause thresholds and the lead's minimum, read once per batch.
-    judge: Judge,
-    /// The guards in force when the batch began: what its [`PairCache`] is valid under.
+    /// The guards in force when the batch began: their cause thresholds and lead minimum judge
+    /// its events, and its [`PairCache`] is valid under them.
     guards: Arc<Guards>,
     cache: Vec<Cached>,
 }
@@ -444,7 +442,7 @@ impl Batch<'_> {
                 .set(leeway);
         }
         count_kid(recorder, &mut c.resolved, e);
-        record_into(&c.resolved.series, &mut c.pending, e, &self.judge);
+        record_into(&c.resolved.series, &mut c.pending, e, &self.guards.judge);
         if self.received_pending >= FLUSH_EVERY {
             self.flush();
         }
