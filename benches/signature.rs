@@ -1,15 +1,18 @@
 //! One JWT signature check, the cost of a `/v1/verify` cache miss that is not HTTP (issue 18):
-//! the default build's verifier factory (`skew_exporter::verify::crypto`: `ring` for RSA and
-//! ECDSA) against jsonwebtoken's RustCrypto provider, the peer in the same run, each called as
-//! jsonwebtoken calls it (the factory, then `verify`). RS256 with the 2048-bit test key, ES256
-//! with the P-256 one, over a 600-byte signing input (a real token's header and claims).
+//! our verifier factory (`skew_exporter::verify::crypto`: AWS-LC with the default `aws-lc`
+//! feature, `ring` without) against jsonwebtoken's RustCrypto provider, each called as
+//! jsonwebtoken calls it (the factory, then `verify`), and `ring` called directly (the key
+//! read again for every signature, as `ring` must), all in the same run. RS256 with the
+//! 2048-bit test key, ES256 with the P-256 one, over a 600-byte signing input (a real token's
+//! header and claims).
 //!
-//! `cargo bench --bench signature`.
+//! `cargo bench --bench signature`; `cargo bench --no-default-features --bench signature` for
+//! the `ring` build.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::crypto::rust_crypto;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use skew_exporter::verify::crypto::PROVIDER;
+use skew_exporter::verify::crypto::{LIBRARY, PROVIDER};
 
 fn key(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/verify/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -36,10 +39,21 @@ fn bench(c: &mut Criterion) {
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(b64)
             .expect("base64");
+        let bytes = public.try_get_as_bytes().expect("key bytes").to_vec();
+        let ring_alg: &'static dyn ring::signature::VerificationAlgorithm = match alg {
+            Algorithm::RS256 => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            _ => &ring::signature::ECDSA_P256_SHA256_FIXED,
+        };
+        c.bench_function(&format!("{alg:?}/ring-direct"), |b| {
+            b.iter(|| {
+                let key = ring::signature::UnparsedPublicKey::new(ring_alg, &bytes);
+                assert!(key.verify(&msg, &sig).is_ok());
+            })
+        });
         for (name, factory) in [
-            ("ours", PROVIDER.verifier_factory),
+            (format!("ours-{LIBRARY}"), PROVIDER.verifier_factory),
             (
-                "rust_crypto",
+                "rust_crypto".to_owned(),
                 rust_crypto::DEFAULT_PROVIDER.verifier_factory,
             ),
         ] {

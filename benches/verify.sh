@@ -17,7 +17,7 @@
 #   bash benches/verify.sh            # full run
 #   SMOKE=1 bash benches/verify.sh    # seconds: CI's check that the script still works
 #   BIN=path/to/skew-exporter bash benches/verify.sh   # measure a prebuilt binary (e.g. built
-#                                                      # with --no-default-features --features rust-crypto)
+#                                                      # with --no-default-features: ring)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

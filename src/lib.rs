@@ -84,16 +84,6 @@
 //! `verify::Verifier::verify` returns a `Verdict`, whose `event()` goes to the same
 //! `record::Batch::record` with `transport="verify"`.
 
-// jsonwebtoken's crypto backend is chosen by exactly one of our features (Cargo.toml); with
-// none or both it would panic at the first verification instead.
-#[cfg(not(any(feature = "aws-lc", feature = "rust-crypto")))]
-compile_error!("enable one JWT crypto backend: feature `rust-crypto` (the default) or `aws-lc`");
-#[cfg(all(feature = "aws-lc", feature = "rust-crypto"))]
-compile_error!(
-    "features `aws-lc` and `rust-crypto` exclude each other: for aws-lc build with \
-     `--no-default-features --features aws-lc`"
-);
-
 pub mod analyze;
 pub mod app;
 pub mod cli;

@@ -1,28 +1,47 @@
-//! The signature checks behind jsonwebtoken in the default build (feature `rust-crypto`):
-//! RSA (RS256/384/512, PS256/384/512) and ECDSA (ES256, ES384) through `ring`, everything else
-//! (HMAC, EdDSA, and every signing, which only tests and `examples/verify_load` do) through
-//! jsonwebtoken's own RustCrypto provider.
+//! The signature checks behind jsonwebtoken: RSA (RS256/384/512, PS256/384/512) and ECDSA
+//! (ES256, ES384) through AWS-LC (`aws-lc-rs`, the default `aws-lc` feature) or, built without
+//! it, through `ring`; everything else (HMAC, EdDSA, and every signing, which only tests and
+//! `examples/verify_load` do) through jsonwebtoken's own RustCrypto provider.
 //!
-//! Why: an RS256 check costs ~30 µs with `ring` on the bench machine against 165–235 µs with
-//! RustCrypto's `rsa`, ES256 ~90 µs against 320–450 µs (`cargo bench --bench signature`,
-//! benches/README.md). `ring` is already in the
-//! build (rustls's provider for `--web.config.file` TLS), so this adds no compile time, unlike
-//! the `aws-lc` feature's C build. jsonwebtoken's [`CryptoProvider`] is the seam it offers for
-//! exactly this; the JWT parsing, the claims and their validation stay jsonwebtoken's.
+//! Why: an RS256 check costs 165–235 µs with RustCrypto's `rsa` on the bench machine, ~30 µs
+//! with `ring` and ~23 µs with AWS-LC, which, unlike `ring`, can keep a key parsed across
+//! tokens (`ring` computes the modulus's Montgomery constants again for every signature:
+//! a quarter of its RS256 check). `cargo bench --bench signature`, benches/README.md.
+//! jsonwebtoken's [`CryptoProvider`] is the seam it offers for exactly this; the JWT parsing,
+//! the claims and their validation stay jsonwebtoken's.
 //!
-//! Same keys, same answers: [`keys`](super::keys) refuses at load every key outside what both
-//! libraries take (RSA 2048 to 4096 bits with an odd exponent of at most 33 bits; EC points on
-//! their curve), so the two differ only in speed. An EC key that is not an uncompressed point
-//! of its curve's length (SEC1 also allows compressed ones, which `ring` does not read) goes to
-//! RustCrypto. The tests below check every algorithm against jsonwebtoken's RustCrypto provider
-//! on valid, altered, truncated and foreign signatures.
+//! The parsed keys: jsonwebtoken asks its provider for a verifier per token, with the
+//! [`DecodingKey`] alone, so each thread keeps the last [`PARSED_PER_THREAD`] keys it parsed,
+//! found again by algorithm and exact key bytes. Bounded, and keys come only from the
+//! configuration and JWKS documents, never from tokens.
+//!
+//! Same keys, same answers: [`keys`](super::keys) refuses at load every key outside what all
+//! three libraries take (RSA 2048 to 4096 bits with an odd exponent of at most 33 bits; EC
+//! points on their curve), so they differ only in speed. An EC key that is not an uncompressed
+//! point of its curve's length (SEC1 also allows compressed ones, which `ring` does not read)
+//! goes to RustCrypto with either library. The tests below check every algorithm against
+//! jsonwebtoken's RustCrypto provider on valid, altered, truncated and foreign signatures.
 
 use std::sync::{LazyLock, Once};
 
 use jsonwebtoken::crypto::{rust_crypto, CryptoProvider, JwtVerifier};
 use jsonwebtoken::errors::Result;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
-use ring::signature::{self as ring_sig, RsaParameters, VerificationAlgorithm};
+
+#[cfg(feature = "aws-lc")]
+use aws_lc_rs::signature as sig;
+#[cfg(not(feature = "aws-lc"))]
+use ring::signature as sig;
+
+/// The library that checks RSA and ECDSA signatures in this build.
+pub const LIBRARY: &str = if cfg!(feature = "aws-lc") {
+    "aws-lc"
+} else {
+    "ring"
+};
+
+/// How many parsed keys each thread keeps (AWS-LC only).
+pub const PARSED_PER_THREAD: usize = 32;
 
 /// jsonwebtoken's RustCrypto provider with [`verifier`] in place of its verifier factory.
 pub static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
@@ -43,71 +62,57 @@ pub fn install() {
     });
 }
 
-/// What `ring` checks a signature with.
+/// What the library checks a signature with.
 #[derive(Clone, Copy)]
 enum Scheme {
-    Rsa(&'static RsaParameters),
+    Rsa(&'static sig::RsaParameters),
     /// The algorithm and the length of an uncompressed point of its curve.
-    Ecdsa(&'static ring_sig::EcdsaVerificationAlgorithm, usize),
+    Ecdsa(&'static sig::EcdsaVerificationAlgorithm, usize),
 }
 
 fn scheme(alg: Algorithm) -> Option<Scheme> {
     Some(match alg {
-        Algorithm::RS256 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA256),
-        Algorithm::RS384 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA384),
-        Algorithm::RS512 => Scheme::Rsa(&ring_sig::RSA_PKCS1_2048_8192_SHA512),
-        Algorithm::PS256 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA256),
-        Algorithm::PS384 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA384),
-        Algorithm::PS512 => Scheme::Rsa(&ring_sig::RSA_PSS_2048_8192_SHA512),
-        Algorithm::ES256 => Scheme::Ecdsa(&ring_sig::ECDSA_P256_SHA256_FIXED, 65),
-        Algorithm::ES384 => Scheme::Ecdsa(&ring_sig::ECDSA_P384_SHA384_FIXED, 97),
+        Algorithm::RS256 => Scheme::Rsa(&sig::RSA_PKCS1_2048_8192_SHA256),
+        Algorithm::RS384 => Scheme::Rsa(&sig::RSA_PKCS1_2048_8192_SHA384),
+        Algorithm::RS512 => Scheme::Rsa(&sig::RSA_PKCS1_2048_8192_SHA512),
+        Algorithm::PS256 => Scheme::Rsa(&sig::RSA_PSS_2048_8192_SHA256),
+        Algorithm::PS384 => Scheme::Rsa(&sig::RSA_PSS_2048_8192_SHA384),
+        Algorithm::PS512 => Scheme::Rsa(&sig::RSA_PSS_2048_8192_SHA512),
+        Algorithm::ES256 => Scheme::Ecdsa(&sig::ECDSA_P256_SHA256_FIXED, 65),
+        Algorithm::ES384 => Scheme::Ecdsa(&sig::ECDSA_P384_SHA384_FIXED, 97),
         _ => return None,
     })
 }
 
-/// The public key as `ring` reads it.
-enum Public {
+/// The public key as the library reads it, borrowed from the [`DecodingKey`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Public<'a> {
     /// PKCS#1 `RSAPublicKey` DER (a PEM key) or a SEC1 uncompressed EC point.
-    Bytes(Vec<u8>),
+    Bytes(&'a [u8]),
     /// An RSA key from a JWK: modulus and exponent, big-endian, without leading zeros.
-    RsaComponents { n: Vec<u8>, e: Vec<u8> },
+    RsaComponents { n: &'a [u8], e: &'a [u8] },
 }
 
-struct RingVerifier {
-    alg: Algorithm,
-    scheme: Scheme,
-    public: Public,
-}
-
-/// The verifier factory of [`PROVIDER`]: `ring` for RSA and ECDSA keys it reads, jsonwebtoken's
-/// RustCrypto for the rest (including the errors a key of the wrong family gets).
-fn verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-    let fallback = rust_crypto::DEFAULT_PROVIDER.verifier_factory;
-    let Some(scheme) = scheme(*alg) else {
-        return fallback(alg, key);
-    };
-    let public = match (scheme, key.family(), key.kind()) {
+/// The key in the form `scheme` reads, or `None` for RustCrypto's (a key of another family,
+/// a compressed EC point).
+fn public(scheme: Scheme, key: &DecodingKey) -> Option<Public<'_>> {
+    match (scheme, key.family(), key.kind()) {
         (Scheme::Rsa(_), AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
-            Public::Bytes(der.clone())
+            Some(Public::Bytes(der))
         }
         (Scheme::Rsa(_), AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, e }) => {
-            Public::RsaComponents {
-                n: without_leading_zeros(n).to_vec(),
-                e: without_leading_zeros(e).to_vec(),
-            }
+            Some(Public::RsaComponents {
+                n: without_leading_zeros(n),
+                e: without_leading_zeros(e),
+            })
         }
         (Scheme::Ecdsa(_, len), AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point))
             if point.len() == len && point.first() == Some(&4) =>
         {
-            Public::Bytes(point.clone())
+            Some(Public::Bytes(point))
         }
-        _ => return fallback(alg, key),
-    };
-    Ok(Box::new(RingVerifier {
-        alg: *alg,
-        scheme,
-        public,
-    }))
+        _ => None,
+    }
 }
 
 fn without_leading_zeros(b: &[u8]) -> &[u8] {
@@ -115,29 +120,183 @@ fn without_leading_zeros(b: &[u8]) -> &[u8] {
     &b[zeros..]
 }
 
-impl signature::Verifier<Vec<u8>> for RingVerifier {
+/// The verifier factory of [`PROVIDER`]: the library's for RSA and ECDSA keys it reads,
+/// jsonwebtoken's RustCrypto for the rest (including the errors a key of the wrong family gets).
+fn verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    let fallback = rust_crypto::DEFAULT_PROVIDER.verifier_factory;
+    let Some((scheme, public)) = scheme(*alg).and_then(|s| Some((s, public(s, key)?))) else {
+        return fallback(alg, key);
+    };
+    Ok(Box::new(Checker {
+        alg: *alg,
+        check: backend::check(*alg, scheme, public),
+    }))
+}
+
+/// One token's signature check.
+struct Checker {
+    alg: Algorithm,
+    check: backend::Check,
+}
+
+impl signature::Verifier<Vec<u8>> for Checker {
     fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> std::result::Result<(), signature::Error> {
-        let checked = match (&self.public, self.scheme) {
-            (Public::Bytes(der), Scheme::Rsa(params)) => {
-                ring_sig::UnparsedPublicKey::new(params as &dyn VerificationAlgorithm, der)
-                    .verify(msg, sig)
-            }
-            (Public::RsaComponents { n, e }, Scheme::Rsa(params)) => {
-                ring_sig::RsaPublicKeyComponents { n, e }.verify(params, msg, sig)
-            }
-            (Public::Bytes(point), Scheme::Ecdsa(alg, _)) => {
-                ring_sig::UnparsedPublicKey::new(alg as &dyn VerificationAlgorithm, point)
-                    .verify(msg, sig)
-            }
-            (Public::RsaComponents { .. }, Scheme::Ecdsa(..)) => Err(ring::error::Unspecified),
-        };
-        checked.map_err(|_| signature::Error::new())
+        self.check
+            .verify(msg, sig)
+            .map_err(|_| signature::Error::new())
     }
 }
 
-impl JwtVerifier for RingVerifier {
+impl JwtVerifier for Checker {
     fn algorithm(&self) -> Algorithm {
         self.alg
+    }
+}
+
+/// `ring`: the key as bytes, read again for every signature (it has no parsed public key).
+#[cfg(not(feature = "aws-lc"))]
+mod backend {
+    use super::{sig, Public, Scheme};
+    use jsonwebtoken::Algorithm;
+    use ring::error::Unspecified;
+    use sig::VerificationAlgorithm;
+
+    pub struct Check {
+        scheme: Scheme,
+        public: Owned,
+    }
+
+    enum Owned {
+        Bytes(Vec<u8>),
+        RsaComponents { n: Vec<u8>, e: Vec<u8> },
+    }
+
+    pub fn check(_: Algorithm, scheme: Scheme, public: Public<'_>) -> Check {
+        let public = match public {
+            Public::Bytes(b) => Owned::Bytes(b.to_vec()),
+            Public::RsaComponents { n, e } => Owned::RsaComponents {
+                n: n.to_vec(),
+                e: e.to_vec(),
+            },
+        };
+        Check { scheme, public }
+    }
+
+    impl Check {
+        pub fn verify(&self, msg: &[u8], signature: &[u8]) -> Result<(), Unspecified> {
+            match (&self.public, self.scheme) {
+                (Owned::Bytes(der), Scheme::Rsa(params)) => {
+                    sig::UnparsedPublicKey::new(params as &dyn VerificationAlgorithm, der)
+                        .verify(msg, signature)
+                }
+                (Owned::RsaComponents { n, e }, Scheme::Rsa(params)) => {
+                    sig::RsaPublicKeyComponents { n, e }.verify(params, msg, signature)
+                }
+                (Owned::Bytes(point), Scheme::Ecdsa(alg, _)) => {
+                    sig::UnparsedPublicKey::new(alg as &dyn VerificationAlgorithm, point)
+                        .verify(msg, signature)
+                }
+                (Owned::RsaComponents { .. }, Scheme::Ecdsa(..)) => Err(Unspecified),
+            }
+        }
+    }
+}
+
+/// AWS-LC: each key parsed once per thread ([`PARSED_PER_THREAD`](super::PARSED_PER_THREAD)).
+#[cfg(feature = "aws-lc")]
+mod backend {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use super::{sig, Public, Scheme, PARSED_PER_THREAD};
+    use aws_lc_rs::error::Unspecified;
+    use jsonwebtoken::Algorithm;
+    use sig::ParsedPublicKey;
+
+    /// A parsed key, or `None` for bytes the library refused (every signature then fails, as
+    /// with `ring`, which reads the key only when it verifies).
+    pub struct Check(Option<Arc<ParsedPublicKey>>);
+
+    /// A key parsed by this thread: the algorithm and the exact bytes it was parsed from.
+    struct Parsed {
+        alg: Algorithm,
+        bytes: Vec<u8>,
+        /// Where the exponent starts in `bytes` (JWK components: `n` then `e`); `None` for
+        /// a key given as one byte string.
+        e_at: Option<usize>,
+        key: Arc<ParsedPublicKey>,
+    }
+
+    impl Parsed {
+        fn is(&self, alg: Algorithm, public: Public<'_>) -> bool {
+            self.alg == alg
+                && match (public, self.e_at) {
+                    (Public::Bytes(b), None) => self.bytes == b,
+                    (Public::RsaComponents { n, e }, Some(at)) => {
+                        self.bytes[..at] == *n && self.bytes[at..] == *e
+                    }
+                    _ => false,
+                }
+        }
+    }
+
+    thread_local! {
+        static PARSED: RefCell<VecDeque<Parsed>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    pub fn check(alg: Algorithm, scheme: Scheme, public: Public<'_>) -> Check {
+        let found = PARSED.with_borrow(|parsed| {
+            parsed
+                .iter()
+                .find(|p| p.is(alg, public))
+                .map(|p| Arc::clone(&p.key))
+        });
+        if let Some(key) = found {
+            return Check(Some(key));
+        }
+        let parsed = match (scheme, public) {
+            (Scheme::Rsa(params), Public::Bytes(der)) => ParsedPublicKey::new(params, der),
+            (Scheme::Rsa(params), Public::RsaComponents { n, e }) => {
+                sig::RsaPublicKeyComponents { n, e }.to_parsed_public_key(params)
+            }
+            (Scheme::Ecdsa(alg, _), Public::Bytes(point)) => ParsedPublicKey::new(alg, point),
+            (Scheme::Ecdsa(..), Public::RsaComponents { .. }) => return Check(None),
+        };
+        let Ok(key) = parsed.map(Arc::new) else {
+            return Check(None);
+        };
+        let (bytes, e_at) = match public {
+            Public::Bytes(b) => (b.to_vec(), None),
+            Public::RsaComponents { n, e } => ([n, e].concat(), Some(n.len())),
+        };
+        PARSED.with_borrow_mut(|parsed| {
+            if parsed.len() >= PARSED_PER_THREAD {
+                parsed.pop_front();
+            }
+            parsed.push_back(Parsed {
+                alg,
+                bytes,
+                e_at,
+                key: Arc::clone(&key),
+            });
+        });
+        Check(Some(key))
+    }
+
+    /// How many keys this thread holds parsed.
+    #[cfg(test)]
+    pub fn parsed_here() -> usize {
+        PARSED.with_borrow(VecDeque::len)
+    }
+
+    impl Check {
+        pub fn verify(&self, msg: &[u8], signature: &[u8]) -> Result<(), Unspecified> {
+            match &self.0 {
+                Some(key) => key.verify_sig(msg, signature),
+                None => Err(Unspecified),
+            }
+        }
     }
 }
 
@@ -302,6 +461,50 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(answers(Algorithm::HS256, &hs, msg, &sig), [Some(true); 2]);
+    }
+
+    #[test]
+    fn many_keys_each_answer_for_itself_and_the_parsed_ones_stay_bounded() {
+        use p256::ecdsa::signature::Signer as _;
+        // More keys than a thread keeps parsed, each asked for twice: evicted keys are parsed
+        // again, and a key is never taken for another (a signature verifies only with its own
+        // key, under its own algorithm).
+        let msg = b"header.payload";
+        let keys: Vec<_> = (1..=PARSED_PER_THREAD as u8 + 8)
+            .map(|i| {
+                let signing = p256::ecdsa::SigningKey::from_bytes(&[i; 32].into()).unwrap();
+                let point = signing.verifying_key().to_encoded_point(false);
+                let sig: p256::ecdsa::Signature = signing.sign(msg);
+                (
+                    DecodingKey::from_ec_der(point.as_bytes()),
+                    sig.to_bytes().to_vec(),
+                )
+            })
+            .collect();
+        for _ in 0..2 {
+            for (i, (key, sig)) in keys.iter().enumerate() {
+                let next = &keys[(i + 1) % keys.len()].1;
+                assert_eq!(answers(Algorithm::ES256, key, msg, sig), [Some(true); 2]);
+                assert_eq!(answers(Algorithm::ES256, key, msg, next), [Some(false); 2]);
+                assert_eq!(answers(Algorithm::ES384, key, msg, sig), [None; 2]);
+            }
+        }
+        // The same RSA key as PEM bytes and as components, under RS256 and PS256.
+        let msg = b"another signing input";
+        for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::RS256] {
+            let sig = sign(alg, "rsa.key.pem", msg);
+            let other = if alg == Algorithm::RS256 {
+                Algorithm::PS256
+            } else {
+                Algorithm::RS256
+            };
+            for (form, key) in rsa_keys() {
+                assert_eq!(answers(alg, &key, msg, &sig), [Some(true); 2], "{form}");
+                assert_eq!(answers(other, &key, msg, &sig), [Some(false); 2], "{form}");
+            }
+        }
+        #[cfg(feature = "aws-lc")]
+        assert_eq!(backend::parsed_here(), PARSED_PER_THREAD);
     }
 
     proptest! {

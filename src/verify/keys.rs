@@ -12,8 +12,8 @@
 //! jsonwebtoken's `rust_crypto` backend runs on every token (it builds an
 //! `rsa::RsaPublicKey`, a `p256`/`p384` `VerifyingKey` from the SEC1 point, an `ed25519_dalek`
 //! `VerifyingKey`), so a key that passes here fails a token only on its signature. They run
-//! whichever library verifies (the default build's `ring` for RSA and ECDSA,
-//! `verify/crypto.rs`, or `aws-lc`), so all accept the same keys: ring's and AWS-LC's
+//! whichever library verifies RSA and ECDSA (AWS-LC by default, `ring` without the `aws-lc`
+//! feature: `verify/crypto.rs`), so all accept the same keys: ring's and AWS-LC's
 //! own limits are as wide or wider (RSA: 2048 to 8192 bits, an odd exponent of at most 33
 //! bits; EC points are checked on the curve when a signature is verified), and what they
 //! would take beyond them (RSA keys of 4097 to 8192 bits) is refused here as under
@@ -254,8 +254,8 @@ fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(err) => Err(match err {
             rsa::Error::ModulusTooLarge => format!(
-                "an RSA key of {bits} bits; this exporter takes at most {} (the limit of the \
-                 rust-crypto verification backend, kept for both)",
+                "an RSA key of {bits} bits; this exporter takes at most {} (RustCrypto's limit, \
+                 kept whichever library verifies)",
                 rsa::RsaPublicKey::MAX_SIZE
             ),
             rsa::Error::InvalidModulus => {

@@ -37,7 +37,6 @@
 
 pub mod cache;
 pub mod config;
-#[cfg(feature = "rust-crypto")]
 pub mod crypto;
 pub mod http;
 pub mod keys;
@@ -227,7 +226,6 @@ impl Verifier {
     }
 
     pub fn new(policy: Policy) -> Self {
-        #[cfg(feature = "rust-crypto")]
         crypto::install();
         let mut library_required: Vec<&str> = policy
             .required_claims
