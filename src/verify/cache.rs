@@ -10,7 +10,9 @@
 //! verifier with a new cache), so that answer stands for the entry's life.
 //!
 //! What it holds, per token: the SHA-256 of the whole compact token (the token itself is a
-//! credential and is never stored), the verified claims, the token's times for the event, the
+//! credential and is never stored), the verified claims (`/v1/verify` keeps only those its
+//! claim headers read: [`Verifier::keeping_claims`](super::Verifier::keeping_claims)), the
+//! token's times for the event, the
 //! key that verified it and the key set generation that key belonged to. Only allowed tokens
 //! enter (a flood of forged or refused tokens never does), and an entry never outlives the
 //! token's `exp` + leeway: a hit past it is `expired` and removes it, and a sweep at most once

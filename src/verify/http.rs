@@ -123,7 +123,11 @@ pub fn start(
         size => TokenCache::new(size, Some(cache_metrics(metrics))),
     };
     Some(VerifyState {
-        verifier: Arc::new(Verifier::new(settings.policy.clone()).with_cache(cache)),
+        verifier: Arc::new(
+            Verifier::new(settings.policy.clone())
+                .with_cache(cache)
+                .keeping_claims(settings.claim_headers.iter().map(|(c, _)| c.clone())),
+        ),
         keys: store,
         recorder,
         source: Arc::from(settings.source.as_str()),
@@ -533,7 +537,12 @@ mod tests {
                 .then(|| TokenCache::new(100, Some(cache_metrics(&metrics))))
                 .flatten();
             let st = VerifyState {
-                verifier: Arc::new(Verifier::new(Policy::default()).with_cache(cache)),
+                // As `start` builds it: the cache keeps only the claim headers' claims.
+                verifier: Arc::new(
+                    Verifier::new(Policy::default())
+                        .with_cache(cache)
+                        .keeping_claims(["sub".to_owned()]),
+                ),
                 keys: Arc::new(KeyStore::new(
                     vec![vec![rs.key()], vec![es.key()]],
                     Some(store_metrics(&metrics)),

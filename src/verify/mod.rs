@@ -124,7 +124,8 @@ pub struct Verdict {
     /// `None`: allow. Otherwise why the token is refused.
     pub reason: Option<Reason>,
     pub times: TokenTimes,
-    /// The verified claims, only when allowed (for the claim → header mapping).
+    /// The verified claims, only when allowed (for the claim → header mapping). From a cache
+    /// hit, only the claims the cache keeps ([`Verifier::keeping_claims`]).
     pub claims: Option<Arc<Map<String, Value>>>,
     /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
     pub unknown_kid: bool,
@@ -217,6 +218,8 @@ pub struct Verifier {
     /// The `iss` allow-list, for the issuer label of refused tokens.
     issuers: Option<HashSet<String>>,
     cache: Option<TokenCache>,
+    /// The claims a cache entry keeps for a hit's verdict; `None`: all of them.
+    kept_claims: Option<Box<[String]>>,
 }
 
 impl Verifier {
@@ -282,12 +285,21 @@ impl Verifier {
             validations,
             extra_required,
             cache: None,
+            kept_claims: None,
         }
     }
 
     /// The same verifier, remembering the tokens it allows in `cache` (`None`: no cache).
     pub fn with_cache(mut self, cache: Option<TokenCache>) -> Self {
         self.cache = cache;
+        self
+    }
+
+    /// The same verifier, its cache keeping only `claims` of an allowed token (those the claim
+    /// headers read) for a hit's verdict: a smaller entry, quicker to read on a hit and to
+    /// drop when evicted, than the token's whole claims map. A miss's verdict has them all.
+    pub fn keeping_claims(mut self, claims: impl IntoIterator<Item = String>) -> Self {
+        self.kept_claims = Some(claims.into_iter().collect());
         self
     }
 
@@ -402,6 +414,14 @@ impl Verifier {
             exp: claims.get("exp").and_then(whole_seconds),
             nbf: claims.get("nbf").and_then(whole_seconds),
             iat: claims.get("iat").and_then(numeric_date),
+        };
+        let claims = match &self.kept_claims {
+            None => claims,
+            Some(kept) => Arc::new(
+                kept.iter()
+                    .filter_map(|c| Some((c.clone(), claims.get(c)?.clone())))
+                    .collect(),
+            ),
         };
         let entry = Entry::new(
             keys.generation(),
@@ -1335,6 +1355,40 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// A cache keeping some claims: a hit's verdict carries those (the ones the token has),
+    /// with everything else as a full verification's; a miss's verdict has every claim.
+    #[test]
+    fn a_cache_keeping_some_claims_keeps_only_those_for_a_hit() {
+        let s = Signer::new(Algorithm::RS256, Some("k1"));
+        let keys = KeySet::new(vec![s.key()]);
+        let t = PAST;
+        let token = s.sign(&with(good(t), "email", "alice@example.org".into()));
+        let plain = Verifier::new(policy()).verify(&token, &keys, t);
+        let v = cached(policy(), 16).keeping_claims(["sub".to_owned(), "groups".to_owned()]);
+        let miss = v.verify(&token, &keys, t);
+        assert_eq!(miss, plain);
+        let all = plain.claims.clone().unwrap();
+        assert!(all.contains_key("email") && all.contains_key("iss"));
+        let hit = v.verify(&token, &keys, t + 1.0);
+        let kept = hit.claims.clone().unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["sub"], all["sub"]);
+        assert_eq!(
+            Verdict {
+                claims: plain.claims.clone(),
+                header_kid: None,
+                ..hit
+            },
+            Verifier::new(policy()).verify(&token, &keys, t + 1.0)
+        );
+        // Keeping none: a hit still allows, with an empty map.
+        let none = cached(policy(), 16).keeping_claims([]);
+        none.verify(&token, &keys, t);
+        let hit = none.verify(&token, &keys, t);
+        assert!(hit.allowed());
+        assert_eq!(hit.claims.as_deref(), Some(&Map::new()));
     }
 
     /// A cached token expires on time: a hit one second past `exp` + leeway is `expired`
