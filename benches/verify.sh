@@ -11,8 +11,8 @@
 #  3. memory: the distinct tokens above (more than verify.cache-size) fill the default cache;
 #     the exporter's peak RSS (VmHWM) with `skew_verify_cache_entries` beside it.
 # Every request is checked: a non-2xx answer or a socket error fails the run. Tokens are signed
-# before the exporter starts (verify_load sign --count, every core): a full run signs ~130 000
-# RSA tokens first (a minute or two).
+# before the exporter starts (verify_load sign --count, every core, RSA with ring): a full run
+# signs ~200 000 RSA tokens first (about a minute and a half here).
 #
 #   bash benches/verify.sh            # full run
 #   SMOKE=1 bash benches/verify.sh    # seconds: CI's check that the script still works
@@ -27,9 +27,9 @@ if [ "${SMOKE:-0}" = 1 ] || [ "${1:-}" = smoke ]; then
 else
   SMOKE=0 DURATION=${DURATION:-10} MISS_DURATION=${MISS_DURATION:-4} PACE=${PACE:-10}
   ROUNDS=${ROUNDS:-3} ROUND_DURATION=${ROUND_DURATION:-5}
-  # The miss phases must never run out: wrk's misses (measured up to ~14 000/s here) plus a
+  # The miss phases must never run out: wrk's misses (measured up to ~25 000/s here) plus a
   # pace at $RATE, plus margin. Checked after each phase by the exporter's hit counter.
-  MISS_TOKENS=${MISS_TOKENS:-130000}
+  MISS_TOKENS=${MISS_TOKENS:-200000}
 fi
 RATE=${RATE:-5000}
 ROTATION=${ROTATION:-1000}
