@@ -4,7 +4,7 @@
 //!   [--count N]` prints a token signed with a private key (PEM) or HMAC secret file,
 //!   `iss` = `https://bench.example`, with the claims of a typical OpenID Connect access token;
 //!   with `--count`, N distinct tokens (a `jti` each), one per line, signed on every core
-//!   (RS256/384/512 with `ring`, ~4× RustCrypto's speed here; the rest through jsonwebtoken).
+//!   (RS256/384/512 with `ring`, ~3.5× RustCrypto's speed here; the rest through jsonwebtoken).
 //! - `verify_load pace --url http://127.0.0.1:PORT/PATH [--token T | --tokens FILE] --rate N
 //!   --duration D [--connections C]` sends GET requests at a steady `rate` per second over `C`
 //!   keep-alive connections (connection `i` sends requests `i`, `i + C`, …, each at its
