@@ -29,20 +29,11 @@ data=tests/data/verify
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$load" sign --alg RS256 --key "$data/rsa.key.pem" --kid r1 --count 1000 >"$work/tokens"
-cat >"$work/skew.toml" <<EOF
-[verify]
-issuers = ["https://bench.example"]
-[verify.claim-headers]
-sub = "X-Auth-Subject"
-[[verify.keys]]
-file = "$PWD/$data/rsa.pub.pem"
-kid = "r1"
-EOF
 
 total() { # seconds path -> the exporter's total instructions
   local out=$work/cg.out log=$work/log pid addr
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" "$BIN" \
-    --config.file "$work/skew.toml" --web.listen-address 127.0.0.1:0 --ntp.server 127.0.0.1:9 \
+    --config.file benches/verify.toml --web.listen-address 127.0.0.1:0 --ntp.server 127.0.0.1:9 \
     --log.level warn,skew_exporter::app=info 2>"$log" &
   pid=$!
   for _ in $(seq 600); do grep -q listening "$log" && break; sleep 0.05; done

@@ -61,19 +61,7 @@ printf '== tokens: %d distinct RS256, %d RS256 and %d ES256 in rotation (%s byte
   "$MISS_TOKENS" "$ROTATION" "$ROTATION" "$(head -c 2000 "$work/rs-rotation" | head -1 | tr -d '\n' | wc -c)" \
   "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')"
 
-cat >"$work/skew.toml" <<EOF
-[verify]
-issuers = ["https://bench.example"]
-[verify.claim-headers]
-sub = "X-Auth-Subject"
-[[verify.keys]]
-file = "$PWD/$data/rsa.pub.pem"
-kid = "r1"
-[[verify.keys]]
-file = "$PWD/$data/ec.pub.pem"
-kid = "e1"
-EOF
-"$BIN" --config.file "$work/skew.toml" --web.listen-address 127.0.0.1:0 --ntp.server 127.0.0.1:9 \
+"$BIN" --config.file benches/verify.toml --web.listen-address 127.0.0.1:0 --ntp.server 127.0.0.1:9 \
   --log.level warn,skew_exporter::app=info 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q 'listening' "$work/log" && break; sleep 0.05; done
