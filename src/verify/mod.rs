@@ -18,8 +18,9 @@
 //! Shape and size → header (`alg` must be a known algorithm: `none` never is) → `alg` in the
 //! allow-list → key by `kid` (keys without a `kid` answer to any; a `kid` no key has:
 //! `unknown_key`; the named key, or without `kid` every key, of another type:
-//! `invalid_algorithm`) → signature → (jsonwebtoken:) required `exp`/`nbf`/`iss`/`aud`/`sub`
-//! → `exp`, `nbf` → other required claims → `iat` → `iss` → `aud`. The signature comes before
+//! `invalid_algorithm`) → signature (`jsonwebtoken::crypto::verify`) → (jsonwebtoken's rules,
+//! [`claims`]:) required `exp`/`nbf`/`iss`/`aud`/`sub` → `exp`, `nbf` → other required claims
+//! → `iat` → `iss` → `aud`. The signature comes before
 //! every claim, so a forged token is `invalid_signature` whatever its times say; times come
 //! before issuer and audience, as most libraries order them. jsonwebtoken never reads `iat`:
 //! `iat` further in the future than the leeway is ours, `issued_in_future`.
@@ -36,32 +37,31 @@
 //! a part of one.
 
 pub mod cache;
+mod claims;
 pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod keys;
 pub mod refresh;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 pub use config::VerifySettings;
 
-use crate::event::{Event, Outcome, Reason, MAX_TIME};
+use crate::event::{Event, Outcome, Reason};
 use cache::{Entry, TokenCache, TokenHash};
+use claims::{numeric_date, Claims, Reading, Refusal, Rules, SPEC_CLAIMS};
 use keys::{KeySet, Selection};
 
 /// Longer tokens are `malformed` without being decoded.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// The claims jsonwebtoken itself can require; any other required claim is checked here.
-const LIBRARY_CLAIMS: [&str; 5] = ["exp", "nbf", "iss", "aud", "sub"];
 
 /// What a token must satisfy (from `[verify]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -124,8 +124,8 @@ pub struct Verdict {
     /// `None`: allow. Otherwise why the token is refused.
     pub reason: Option<Reason>,
     pub times: TokenTimes,
-    /// The verified claims, only when allowed (for the claim → header mapping). From a cache
-    /// hit, only the claims the cache keeps ([`Verifier::keeping_claims`]).
+    /// The verified claims, only when allowed (for the claim → header mapping): only those
+    /// named by [`Verifier::keeping_claims`] when it was called, else all of them.
     pub claims: Option<Arc<Map<String, Value>>>,
     /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
     pub unknown_kid: bool,
@@ -206,19 +206,18 @@ pub fn reason_for(kind: &ErrorKind) -> Reason {
     }
 }
 
-/// The verifier: a policy, with one jsonwebtoken `Validation` per allowed algorithm built
-/// once (jsonwebtoken wants every algorithm of a validation to fit the key), and optionally
-/// the verified-token cache ([`cache`]; its answers are the same as without it, by test).
+/// The verifier: a policy, the claim checks it asks of jsonwebtoken's rules ([`claims`]),
+/// and optionally the verified-token cache ([`cache`]; its answers are the same as without
+/// it, by test).
 #[derive(Debug)]
 pub struct Verifier {
     policy: Policy,
-    validations: HashMap<Algorithm, Validation>,
-    /// Required claims jsonwebtoken does not check itself (`iat`, `jti`, custom ones).
+    /// Required `exp`/`nbf`/`sub`/`iss`/`aud`, and the `iss` and `aud` allow-lists.
+    rules: Rules,
+    /// Other required claims (`iat`, `jti`, custom ones): present, whatever their value.
     extra_required: Vec<String>,
-    /// The `iss` allow-list, for the issuer label of refused tokens.
-    issuers: Option<HashSet<String>>,
     cache: Option<TokenCache>,
-    /// The claims a cache entry keeps for a hit's verdict; `None`: all of them.
+    /// The claims an allowed token's verdict and cache entry keep; `None`: all of them.
     kept_claims: Option<Box<[String]>>,
 }
 
@@ -230,59 +229,38 @@ impl Verifier {
 
     pub fn new(policy: Policy) -> Self {
         crypto::install();
-        let mut library_required: Vec<&str> = policy
+        let spec = |c: &str| SPEC_CLAIMS.iter().position(|s| *s == c);
+        let mut required: Vec<usize> = policy
             .required_claims
             .iter()
-            .map(String::as_str)
-            .filter(|c| LIBRARY_CLAIMS.contains(c))
+            .filter_map(|c| spec(c))
             .collect();
-        // jsonwebtoken checks `iss` and `aud` against their lists only when present: with a
-        // list, a token without the claim must not slip through.
-        if policy.issuers.is_some() && !library_required.contains(&"iss") {
-            library_required.push("iss");
+        // jsonwebtoken's rules check `iss` and `aud` against their lists only when present:
+        // with a list, a token without the claim must not slip through.
+        for (list, claim) in [
+            (policy.issuers.is_some(), "iss"),
+            (policy.audiences.is_some(), "aud"),
+        ] {
+            if let (true, Some(i)) = (list, spec(claim)) {
+                required.push(i);
+            }
         }
-        if policy.audiences.is_some() && !library_required.contains(&"aud") {
-            library_required.push("aud");
-        }
+        let mut seen = HashSet::new();
+        required.retain(|i| seen.insert(*i));
         let extra_required = policy
             .required_claims
             .iter()
-            .filter(|c| !LIBRARY_CLAIMS.contains(&c.as_str()))
+            .filter(|c| spec(c).is_none())
             .cloned()
             .collect();
-        let validations = policy
-            .algorithms
-            .iter()
-            .map(|&alg| {
-                let mut v = Validation::new(alg);
-                // Time validation reads the system clock: `time_checks` does it against `now`.
-                v.leeway = policy.leeway;
-                v.validate_exp = false;
-                v.validate_nbf = false;
-                v.reject_tokens_expiring_in_less_than = 0;
-                v.set_required_spec_claims(&library_required);
-                v.sub = None;
-                v.iss = None;
-                if let Some(iss) = &policy.issuers {
-                    v.set_issuer(iss);
-                }
-                match &policy.audiences {
-                    Some(aud) => {
-                        v.set_audience(aud);
-                        v.validate_aud = true;
-                    }
-                    None => {
-                        v.aud = None;
-                        v.validate_aud = false;
-                    }
-                }
-                (alg, v)
-            })
-            .collect();
+        let set = |l: &Option<Vec<String>>| l.as_ref().map(|l| l.iter().cloned().collect());
         Verifier {
-            issuers: policy.issuers.as_ref().map(|i| i.iter().cloned().collect()),
+            rules: Rules {
+                required,
+                issuers: set(&policy.issuers),
+                audiences: set(&policy.audiences),
+            },
             policy,
-            validations,
             extra_required,
             cache: None,
             kept_claims: None,
@@ -295,9 +273,9 @@ impl Verifier {
         self
     }
 
-    /// The same verifier, its cache keeping only `claims` of an allowed token (those the claim
-    /// headers read) for a hit's verdict: a smaller entry, quicker to read on a hit and to
-    /// drop when evicted, than the token's whole claims map. A miss's verdict has them all.
+    /// The same verifier, keeping only `claims` of an allowed token (those the claim headers
+    /// read) in its verdict and cache entry: a smaller entry, quicker to read on a hit and to
+    /// drop when evicted, and fewer values built on a miss, than the token's whole claims.
     pub fn keeping_claims(mut self, claims: impl IntoIterator<Item = String>) -> Self {
         self.kept_claims = Some(claims.into_iter().collect());
         self
@@ -364,9 +342,9 @@ impl Verifier {
             Ok(h) => h,
             Err(_) => return self.refuse(header_problem(token), token),
         };
-        let Some(validation) = self.validations.get(&header.alg) else {
+        if !self.policy.algorithms.contains(&header.alg) {
             return self.refuse(Reason::InvalidAlgorithm, token);
-        };
+        }
         let candidates = match keys.select(header.kid.as_deref(), header.alg) {
             Selection::Keys(k) => k,
             Selection::UnknownKid | Selection::NoKeys => {
@@ -376,28 +354,92 @@ impl Verifier {
             }
             Selection::WrongAlgorithm => return self.refuse(Reason::InvalidAlgorithm, token),
         };
-        // Each fitting key until one verifies the signature; after that, the first error is
-        // the token's (its signature is good).
+        // Two dots, counted by `verify`.
+        let Some((message, signature)) = token.rsplit_once('.') else {
+            return self.refuse(Reason::Malformed, token);
+        };
+        // Each fitting key until one verifies the signature (`decode` without its second and
+        // third reading of the header); an unusable key sets the reason unless a key already
+        // did, and the next is tried.
         let mut reason = Reason::InvalidSignature;
         for key in candidates {
-            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
-                Ok(data) => {
-                    let claims = Arc::new(data.claims);
-                    let verdict = self.signed(claims.clone(), now);
-                    if let (Some((cache, hash)), true) = (cache, verdict.allowed()) {
+            match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, header.alg)
+            {
+                Ok(true) => {
+                    let (verdict, time) = self.signed(token, message, now);
+                    if let (Some((cache, hash)), Some(time)) = (cache, time) {
                         let kid = header.kid.as_deref().map(Arc::from);
-                        self.remember((cache, hash), (keys, key, kid), claims, &verdict, now);
+                        self.remember((cache, hash), (keys, key, kid), time, &verdict, now);
                     }
                     return verdict;
                 }
-                Err(e) => {
-                    if let Some(v) = self.after_error(e.kind(), token, now, &mut reason) {
-                        return v;
+                Ok(false) => {}
+                Err(e) => match e.kind() {
+                    k @ (ErrorKind::InvalidKeyFormat
+                    | ErrorKind::InvalidRsaKey(_)
+                    | ErrorKind::InvalidEcdsaKey
+                    | ErrorKind::InvalidEddsaKey) => {
+                        if reason == Reason::InvalidSignature {
+                            reason = reason_for(k);
+                        }
                     }
-                }
+                    // The signature is not base64url: no key can verify it.
+                    k => return self.refuse(reason_for(k), token),
+                },
             }
         }
         self.refuse(reason, token)
+    }
+
+    /// After a good signature: the claims read once, jsonwebtoken's checks ([`claims`]), the
+    /// time checks, ours. With the verdict, an allowed token's time claims (for the cache).
+    fn signed(&self, token: &str, message: &str, now: f64) -> (Verdict, Option<TimeClaims>) {
+        let payload = message.split_once('.').map_or("", |(_, p)| p);
+        let reading = Reading {
+            extra_required: &self.extra_required,
+            kept: self.kept_claims.as_deref(),
+        };
+        let Some(claims) = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|json| Claims::read(&json, reading))
+        else {
+            return (self.refuse(Reason::Malformed, token), None);
+        };
+        let times = self.claims_times(&claims);
+        let later = || {
+            self.time_checks(&claims, now)
+                .or_else(|| self.own_checks(&claims, now))
+        };
+        let reason = match claims.check(&self.rules) {
+            // jsonwebtoken calls a claim of the wrong type (`"exp": "soon"`) missing; present
+            // but unreadable is malformed.
+            Err(Refusal::MissingRequired(c)) if claims.seen(c) => Some(Reason::Malformed),
+            Err(Refusal::MissingRequired(_)) => Some(Reason::MissingClaim),
+            // The time and other claim checks come before issuer and audience.
+            Err(Refusal::InvalidIssuer) => Some(later().unwrap_or(Reason::InvalidIssuer)),
+            Err(Refusal::InvalidAudience) => Some(later().unwrap_or(Reason::InvalidAudience)),
+            Ok(()) => later(),
+        };
+        match reason {
+            Some(r) => (Verdict::reject(r, times), None),
+            None => {
+                // Allowed, so every present time claim is well-formed.
+                let time = TimeClaims {
+                    exp: claims.exp.flatten(),
+                    nbf: claims.nbf.flatten(),
+                    iat: claims.iat.flatten(),
+                };
+                let verdict = Verdict {
+                    reason: None,
+                    times,
+                    claims: Some(Arc::new(claims.kept)),
+                    unknown_kid: false,
+                    header_kid: None,
+                };
+                (verdict, Some(time))
+            }
+        }
     }
 
     /// Puts an allowed token in the cache, until its `exp` + leeway.
@@ -405,121 +447,41 @@ impl Verifier {
         &self,
         (cache, hash): (&TokenCache, TokenHash),
         (keys, key, kid): (&KeySet, &Arc<keys::Key>, Option<Arc<str>>),
-        claims: Arc<Map<String, Value>>,
+        time: TimeClaims,
         verdict: &Verdict,
         now: f64,
     ) {
-        // Allowed, so every present time claim is well-formed.
-        let time = TimeClaims {
-            exp: claims.get("exp").and_then(whole_seconds),
-            nbf: claims.get("nbf").and_then(whole_seconds),
-            iat: claims.get("iat").and_then(numeric_date),
-        };
-        let claims = match &self.kept_claims {
-            None => claims,
-            Some(kept) => Arc::new(
-                kept.iter()
-                    .filter_map(|c| Some((c.clone(), claims.get(c)?.clone())))
-                    .collect(),
-            ),
-        };
         let entry = Entry::new(
             keys.generation(),
             Arc::clone(key),
             kid,
-            claims,
+            verdict.claims.clone().unwrap_or_default(),
             verdict.times.clone(),
             (time, self.policy.leeway),
         );
         cache.insert(hash, entry, now);
     }
 
-    /// What one key's error says: the token's verdict, or `None` to try the next key (a bad
-    /// signature, or an unusable key, which sets `reason` unless a key already did).
-    fn after_error(
-        &self,
-        kind: &ErrorKind,
-        token: &str,
-        now: f64,
-        reason: &mut Reason,
-    ) -> Option<Verdict> {
-        match kind {
-            ErrorKind::InvalidSignature => None,
-            k @ (ErrorKind::InvalidKeyFormat
-            | ErrorKind::InvalidRsaKey(_)
-            | ErrorKind::InvalidEcdsaKey
-            | ErrorKind::InvalidEddsaKey) => {
-                // This key is unusable; another may still verify.
-                if *reason == Reason::InvalidSignature {
-                    *reason = reason_for(k);
-                }
-                None
-            }
-            ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
-                // The signature and the required claims passed: the time and other claim
-                // checks come before issuer and audience.
-                let claims = read_claims(token).unwrap_or_default();
-                let r = self
-                    .time_checks(&claims, now)
-                    .or_else(|| self.own_checks(&claims, now))
-                    .unwrap_or(reason_for(kind));
-                Some(Verdict::reject(r, self.times(&claims)))
-            }
-            ErrorKind::MissingRequiredClaim(c) => {
-                // jsonwebtoken calls a claim of the wrong type (`"exp": "soon"`) missing;
-                // present but unreadable is malformed.
-                let claims = read_claims(token).unwrap_or_default();
-                let r = if claims.contains_key(c) {
-                    Reason::Malformed
-                } else {
-                    Reason::MissingClaim
-                };
-                Some(Verdict::reject(r, self.times(&claims)))
-            }
-            k => Some(self.refuse(reason_for(k), token)),
-        }
-    }
-
-    /// After a good signature and jsonwebtoken's checks.
-    fn signed(&self, claims: Arc<Map<String, Value>>, now: f64) -> Verdict {
-        let times = self.times(&claims);
-        match self
-            .time_checks(&claims, now)
-            .or_else(|| self.own_checks(&claims, now))
-        {
-            Some(r) => Verdict::reject(r, times),
-            None => Verdict {
-                reason: None,
-                times,
-                claims: Some(claims),
-                unknown_kid: false,
-                header_kid: None,
-            },
-        }
-    }
-
     /// `exp` and `nbf` against `now`, exactly as jsonwebtoken checks them against the system
     /// clock: both claims' format first, then `exp`, then `nbf`, in whole seconds.
-    fn time_checks(&self, claims: &Map<String, Value>, now: f64) -> Option<Reason> {
-        let exp = claims.get("exp").map(whole_seconds);
-        let nbf = claims.get("nbf").map(whole_seconds);
-        if exp == Some(None) || nbf == Some(None) {
+    fn time_checks(&self, claims: &Claims, now: f64) -> Option<Reason> {
+        if claims.exp == Some(None) || claims.nbf == Some(None) {
             return Some(Reason::Malformed); // jsonwebtoken's InvalidClaimFormat
         }
         let time = TimeClaims {
-            exp: exp.flatten(),
-            nbf: nbf.flatten(),
+            exp: claims.exp.flatten(),
+            nbf: claims.nbf.flatten(),
             iat: None,
         };
         time.exp_nbf(now, self.policy.leeway)
     }
 
     /// The checks jsonwebtoken does not do: other required claims, then `iat`.
-    fn own_checks(&self, claims: &Map<String, Value>, now: f64) -> Option<Reason> {
-        if self.extra_required.iter().any(|c| !claims.contains_key(c)) {
+    fn own_checks(&self, claims: &Claims, now: f64) -> Option<Reason> {
+        if !claims.extra_required_present() {
             return Some(Reason::MissingClaim);
         }
-        match claims.get("iat").map(numeric_date) {
+        match claims.iat {
             None => None,
             Some(None) => Some(Reason::Malformed),
             Some(iat) => TimeClaims {
@@ -539,19 +501,34 @@ impl Verifier {
     }
 
     fn times(&self, claims: &Map<String, Value>) -> TokenTimes {
-        let issuer = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .map(|iss| match &self.issuers {
-                Some(allowed) if !allowed.contains(iss) => Arc::from(crate::labels::OTHER),
-                _ => Arc::from(iss),
-            });
         let time = |k| claims.get(k).and_then(numeric_date);
         TokenTimes {
-            issuer,
+            issuer: claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .map(|i| self.issuer(i)),
             iat: time("iat"),
             nbf: time("nbf"),
             exp: time("exp"),
+        }
+    }
+
+    /// [`Self::times`] of claims read by [`Claims::read`].
+    fn claims_times(&self, claims: &Claims) -> TokenTimes {
+        TokenTimes {
+            issuer: claims.issuer.as_deref().map(|i| self.issuer(i)),
+            iat: claims.iat.flatten(),
+            nbf: claims.nbf_date,
+            exp: claims.exp_date,
+        }
+    }
+
+    /// The issuer label: `iss`, or `other` when an allow-list does not hold it (forged tokens
+    /// cannot create series).
+    fn issuer(&self, iss: &str) -> Arc<str> {
+        match &self.rules.issuers {
+            Some(allowed) if !allowed.contains(iss) => Arc::from(crate::labels::OTHER),
+            _ => Arc::from(iss),
         }
     }
 }
@@ -588,25 +565,6 @@ impl TimeClaims {
     }
 }
 
-/// A NumericDate in range (as `event` accepts them), or `None`.
-fn numeric_date(v: &Value) -> Option<f64> {
-    v.as_f64()
-        .filter(|t| t.is_finite() && (0.0..=MAX_TIME).contains(t))
-}
-
-/// A NumericDate as jsonwebtoken reads `exp` and `nbf`: a non-negative integer, or a finite
-/// non-negative number below 2^64 rounded to the nearest second; `None` for anything else
-/// (a string, a negative number, `null`).
-fn whole_seconds(v: &Value) -> Option<u64> {
-    let Value::Number(n) = v else { return None };
-    if let Some(u) = n.as_u64() {
-        return Some(u);
-    }
-    n.as_f64()
-        .filter(|f| n.is_f64() && f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
-        .map(|f| f.round() as u64)
-}
-
 /// The claims of a token, unverified: only its times and issuer are used, for the event.
 fn read_claims(token: &str) -> Option<Map<String, Value>> {
     jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).ok()
@@ -635,6 +593,7 @@ pub(crate) mod tests {
 
     use jsonwebtoken::{encode, EncodingKey, Header};
 
+    use super::claims::whole_seconds;
     use super::keys::{parse_file, FileKind, FileSpec, Key};
     use super::*;
 
@@ -1357,38 +1316,55 @@ pub(crate) mod tests {
         }
     }
 
-    /// A cache keeping some claims: a hit's verdict carries those (the ones the token has),
-    /// with everything else as a full verification's; a miss's verdict has every claim.
+    /// A verifier keeping some claims: its verdicts, miss or hit, carry those (the ones the
+    /// token has), with everything else as a full verification's; its own checks still read
+    /// the claims it does not keep (`iss`, times, other required claims).
     #[test]
-    fn a_cache_keeping_some_claims_keeps_only_those_for_a_hit() {
+    fn a_verifier_keeping_some_claims_keeps_only_those() {
         let s = Signer::new(Algorithm::RS256, Some("k1"));
         let keys = KeySet::new(vec![s.key()]);
         let t = PAST;
         let token = s.sign(&with(good(t), "email", "alice@example.org".into()));
         let plain = Verifier::new(policy()).verify(&token, &keys, t);
-        let v = cached(policy(), 16).keeping_claims(["sub".to_owned(), "groups".to_owned()]);
-        let miss = v.verify(&token, &keys, t);
-        assert_eq!(miss, plain);
         let all = plain.claims.clone().unwrap();
         assert!(all.contains_key("email") && all.contains_key("iss"));
-        let hit = v.verify(&token, &keys, t + 1.0);
-        let kept = hit.claims.clone().unwrap();
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept["sub"], all["sub"]);
-        assert_eq!(
-            Verdict {
-                claims: plain.claims.clone(),
-                header_kid: None,
-                ..hit
-            },
-            Verifier::new(policy()).verify(&token, &keys, t + 1.0)
-        );
-        // Keeping none: a hit still allows, with an empty map.
+        for cache in [0, 16] {
+            let v = cached(policy(), cache).keeping_claims(["sub".to_owned(), "groups".to_owned()]);
+            for (dt, what) in [(0.0, "miss"), (1.0, "hit")] {
+                let answer = v.verify(&token, &keys, t + dt);
+                let kept = answer.claims.clone().unwrap();
+                assert_eq!(kept.len(), 1, "{what}");
+                assert_eq!(kept["sub"], all["sub"], "{what}");
+                assert_eq!(
+                    Verdict {
+                        claims: plain.claims.clone(),
+                        header_kid: None,
+                        ..answer
+                    },
+                    Verifier::new(policy()).verify(&token, &keys, t + dt),
+                    "{what}, cache size {cache}"
+                );
+            }
+            // Refusals read what they need without keeping it.
+            let p = Policy {
+                required_claims: vec!["exp".into(), "jti".into()],
+                ..policy()
+            };
+            let strict = cached(p, cache).keeping_claims([]);
+            let answer = strict.verify(&token, &keys, t);
+            assert_eq!(answer.reason, Some(Reason::MissingClaim));
+            assert_eq!(answer.times, plain.times);
+            let future = s.sign(&with(good(t), "iat", (t + 60.0).into()));
+            let answer = v.verify(&future, &keys, t);
+            assert_eq!(answer.reason, Some(Reason::IssuedInFuture));
+        }
+        // Keeping none: still allows, with an empty map.
         let none = cached(policy(), 16).keeping_claims([]);
-        none.verify(&token, &keys, t);
-        let hit = none.verify(&token, &keys, t);
-        assert!(hit.allowed());
-        assert_eq!(hit.claims.as_deref(), Some(&Map::new()));
+        for _ in 0..2 {
+            let answer = none.verify(&token, &keys, t);
+            assert!(answer.allowed());
+            assert_eq!(answer.claims.as_deref(), Some(&Map::new()));
+        }
     }
 
     /// A cached token expires on time: a hit one second past `exp` + leeway is `expired`
