@@ -200,7 +200,8 @@ fn answer(s: &VerifyState, headers: &HeaderMap, now: f64) -> Response {
         Bearer::Token(token) => s.verifier.verify(token, &s.keys.current(), now),
     };
     // The key id for skew_jwt_key_verifications_total, from the header as any token carries it
-    // (bounded by the recorder's kid guard, as an event's kid is); a cache hit knows it.
+    // (bounded by the recorder's kid guard, as an event's kid is); known to the verdict of any
+    // token whose header the verifier read.
     let kid: Option<Cow<'_, str>> = match (&verdict.header_kid, b) {
         (Some(known), _) => known.as_deref().map(Cow::Borrowed),
         (None, Bearer::Token(token)) => crate::event::header_kid(token).map(Cow::Owned),

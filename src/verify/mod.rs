@@ -129,8 +129,9 @@ pub struct Verdict {
     pub claims: Option<Arc<Map<String, Value>>>,
     /// The token named a `kid` no loaded key has (or no key is loaded): worth a JWKS refetch.
     pub unknown_kid: bool,
-    /// The token header's `kid` when the verifier already knows it without reading the header
-    /// again (a cache hit: `Some(None)` for a token without one); `None`: not known here.
+    /// The token header's `kid` when the verifier already read the header (every token whose
+    /// header jsonwebtoken reads, and a cache hit: `Some(None)` for a header without one);
+    /// `None`: not known here.
     pub header_kid: Option<Option<Arc<str>>>,
 }
 
@@ -342,6 +343,22 @@ impl Verifier {
             Ok(h) => h,
             Err(_) => return self.refuse(header_problem(token), token),
         };
+        let kid: Option<Arc<str>> = header.kid.as_deref().map(Arc::from);
+        let mut verdict = self.verify_header(token, (&header, &kid), keys, now, cache);
+        // The `kid` label needs it: no other reading of the header.
+        verdict.header_kid = Some(kid);
+        verdict
+    }
+
+    /// [`Self::verify_signed`] after the header.
+    fn verify_header(
+        &self,
+        token: &str,
+        (header, kid): (&jsonwebtoken::Header, &Option<Arc<str>>),
+        keys: &KeySet,
+        now: f64,
+        cache: Option<(&TokenCache, TokenHash)>,
+    ) -> Verdict {
         if !self.policy.algorithms.contains(&header.alg) {
             return self.refuse(Reason::InvalidAlgorithm, token);
         }
@@ -368,7 +385,7 @@ impl Verifier {
                 Ok(true) => {
                     let (verdict, time) = self.signed(token, message, now);
                     if let (Some((cache, hash)), Some(time)) = (cache, time) {
-                        let kid = header.kid.as_deref().map(Arc::from);
+                        let kid = kid.clone();
                         self.remember((cache, hash), (keys, key, kid), time, &verdict, now);
                     }
                     return verdict;
@@ -949,7 +966,7 @@ pub(crate) mod tests {
                 },
                 claims: None,
                 unknown_kid: true,
-                header_kid: None,
+                header_kid: Some(None),
             },
             "no keys loaded"
         );
@@ -1288,6 +1305,9 @@ pub(crate) mod tests {
                 // Filled at t (a miss), then asked at every offset, then again.
                 let first = v.verify(token, &keys, t);
                 assert_eq!(first, plain.verify(token, &keys, t));
+                // Verdicts past the header know its kid, which is the one the event reads.
+                let header = crate::event::header_kid(token);
+                assert_eq!(first.header_kid, Some(header.as_deref().map(Arc::from)));
                 assert_eq!(
                     v.cache().unwrap().len(),
                     usize::from(first.allowed()),
@@ -1296,16 +1316,8 @@ pub(crate) mod tests {
                 for round in 0..2 {
                     for dt in offsets {
                         let answer = v.verify(token, &keys, t + dt);
-                        // A hit also knows the header's kid, which is the header's.
-                        if let Some(kid) = &answer.header_kid {
-                            let header = crate::event::header_kid(token);
-                            assert_eq!(kid.as_deref(), header.as_deref());
-                        }
                         assert_eq!(
-                            Verdict {
-                                header_kid: None,
-                                ..answer
-                            },
+                            answer,
                             plain.verify(token, &keys, t + dt),
                             "{:?} round {round}, now = t + {dt}",
                             p.required_claims
@@ -1338,7 +1350,6 @@ pub(crate) mod tests {
                 assert_eq!(
                     Verdict {
                         claims: plain.claims.clone(),
-                        header_kid: None,
                         ..answer
                     },
                     Verifier::new(policy()).verify(&token, &keys, t + dt),
