@@ -72,6 +72,9 @@ fn check_config(settings: &Settings) -> ExitCode {
 /// The daemon: logging, the runtime, [`crate::app::run`] until a signal.
 fn serve(settings: Settings) -> ExitCode {
     crate::logging::init(&settings.log);
+    // Before anything signs or verifies a JWT: jsonwebtoken fixes its crypto provider on first
+    // use, and the JWT probes, started before `/v1/verify`, sign tokens from their own tasks.
+    crate::verify::crypto::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -50,9 +50,9 @@ pub static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider 
 });
 
 /// Makes [`PROVIDER`] jsonwebtoken's process-wide provider. Idempotent; must run before the
-/// first verification (jsonwebtoken otherwise fixes its feature default on first use), so
-/// [`Verifier::new`](super::Verifier::new) calls it. If another provider was installed first,
-/// that one stays: it answers the same, slower.
+/// first signature or verification (jsonwebtoken otherwise fixes its feature default on first
+/// use), so the daemon calls it first thing and [`Verifier::new`](super::Verifier::new) calls it
+/// too. If another provider was installed first, that one stays: it answers the same, slower.
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
