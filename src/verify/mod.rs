@@ -19,7 +19,7 @@
 //! allow-list → key by `kid` (keys without a `kid` answer to any; a `kid` no key has:
 //! `unknown_key`; the named key, or without `kid` every key, of another type:
 //! `invalid_algorithm`) → signature (`jsonwebtoken::crypto::verify`) → (jsonwebtoken's rules,
-//! [`claims`]:) required `exp`/`nbf`/`iss`/`aud`/`sub` → `exp`, `nbf` → other required claims
+//! `claims`:) required `exp`/`nbf`/`iss`/`aud`/`sub` → `exp`, `nbf` → other required claims
 //! → `iat` → `iss` → `aud`. The signature comes before
 //! every claim, so a forged token is `invalid_signature` whatever its times say; times come
 //! before issuer and audience, as most libraries order them. jsonwebtoken never reads `iat`:
@@ -207,7 +207,7 @@ pub fn reason_for(kind: &ErrorKind) -> Reason {
     }
 }
 
-/// The verifier: a policy, the claim checks it asks of jsonwebtoken's rules ([`claims`]),
+/// The verifier: a policy, the claim checks it asks of jsonwebtoken's rules (`claims`),
 /// and optionally the verified-token cache ([`cache`]; its answers are the same as without
 /// it, by test).
 #[derive(Debug)]
@@ -408,7 +408,7 @@ impl Verifier {
         self.refuse(reason, token)
     }
 
-    /// After a good signature: the claims read once, jsonwebtoken's checks ([`claims`]), the
+    /// After a good signature: the claims read once, jsonwebtoken's checks (`claims`), the
     /// time checks, ours. With the verdict, an allowed token's time claims (for the cache).
     fn signed(&self, token: &str, message: &str, now: f64) -> (Verdict, Option<TimeClaims>) {
         let payload = message.split_once('.').map_or("", |(_, p)| p);
@@ -551,7 +551,7 @@ impl Verifier {
 }
 
 /// A token's time claims as the checks read them: `exp` and `nbf` in whole seconds (as
-/// jsonwebtoken reads them: [`whole_seconds`]), `iat` as a NumericDate; `None` when absent.
+/// jsonwebtoken reads them: `claims::whole_seconds`), `iat` as a NumericDate; `None` when absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TimeClaims {
     pub exp: Option<u64>,
