@@ -78,8 +78,6 @@ pub(super) struct Claims {
     /// `exp` and `nbf` as NumericDates in range, for the event.
     pub exp_date: Option<f64>,
     pub nbf_date: Option<f64>,
-    /// `iss` when it is a string.
-    pub issuer: Option<String>,
     /// [`SPEC_CLAIMS`] as jsonwebtoken read them, and whether each key was there at all.
     spec: [Spec; 5],
     seen: [bool; 5],
@@ -124,6 +122,14 @@ impl Claims {
             .is_some_and(|i| self.seen[i])
     }
 
+    /// `iss` when it is a string.
+    pub fn issuer(&self) -> Option<&str> {
+        match &self.spec[3] {
+            Spec::Read(Some(Strings::One(iss))) => Some(iss),
+            _ => None,
+        }
+    }
+
     /// Whether every [`Reading::extra_required`] claim is present.
     pub fn extra_required_present(&self) -> bool {
         self.extra_present.iter().all(|p| *p)
@@ -156,9 +162,9 @@ impl Claims {
         Ok(())
     }
 
-    /// Takes one claim's value; `Err`: the payload is unreadable as jsonwebtoken reads it.
-    fn take(&mut self, name: &str, value: Value, reading: &Reading<'_>) -> Result<(), ()> {
-        let keep = reading.kept.is_none_or(|k| k.iter().any(|c| c == name));
+    /// Takes one claim's value, and keeps it when `keep`; `Err`: the payload is unreadable as
+    /// jsonwebtoken reads it.
+    fn take(&mut self, name: &str, value: Value, keep: bool) -> Result<(), ()> {
         if let Some(i) = SPEC_CLAIMS.iter().position(|c| *c == name) {
             if std::mem::replace(&mut self.seen[i], true) {
                 return Err(()); // serde's `duplicate field`
@@ -187,30 +193,15 @@ impl Claims {
                     Value::Array(_) | Value::Object(_) => return Err(()),
                     _ => Spec::NotRead,
                 },
-                _ => {
-                    if i == 3 {
-                        self.issuer = value.as_str().map(str::to_owned);
-                    }
-                    strings(&value)
-                }
+                _ => strings(&value),
             };
         } else if name == "iat" {
             self.iat = Some(numeric_date(&value));
-        }
-        if let Some(i) = reading.extra_required.iter().position(|c| c == name) {
-            self.extra_present[i] = true;
         }
         if keep {
             self.kept.insert(name.to_owned(), value);
         }
         Ok(())
-    }
-
-    /// Whether `name`'s value must be read as a value (the others are only checked).
-    fn wanted(name: &str, reading: &Reading<'_>) -> bool {
-        SPEC_CLAIMS.contains(&name)
-            || name == "iat"
-            || reading.kept.is_none_or(|k| k.iter().any(|c| c == name))
     }
 }
 
@@ -270,16 +261,18 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
             ..Claims::default()
         };
         while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
-            if Claims::wanted(&name, &reading) {
+            let keep = reading.kept.is_none_or(|k| k.iter().any(|c| *c == *name));
+            // The checks' claims and the kept ones as values; the others only checked.
+            if keep || name == "iat" || SPEC_CLAIMS.contains(&&*name) {
                 let value: Value = map.next_value()?;
                 claims
-                    .take(&name, value, &reading)
+                    .take(&name, value, keep)
                     .map_err(|()| de::Error::custom("unreadable claims"))?;
             } else {
                 map.next_value_seed(Check)?;
-                if let Some(i) = reading.extra_required.iter().position(|c| *c == *name) {
-                    claims.extra_present[i] = true;
-                }
+            }
+            if let Some(i) = reading.extra_required.iter().position(|c| *c == *name) {
+                claims.extra_present[i] = true;
             }
         }
         Ok(claims)
@@ -452,7 +445,7 @@ mod tests {
         assert_eq!(read.exp_date, map.get("exp").and_then(numeric_date));
         assert_eq!(read.nbf_date, map.get("nbf").and_then(numeric_date));
         let iss = map.get("iss").and_then(Value::as_str);
-        assert_eq!(read.issuer.as_deref(), iss, "{payload}");
+        assert_eq!(read.issuer(), iss, "{payload}");
         for c in SPEC_CLAIMS {
             assert_eq!(read.seen(c), map.contains_key(c), "{payload}: {c}");
         }

@@ -442,11 +442,7 @@ impl Verifier {
             Some(r) => (Verdict::reject(r, times), None),
             None => {
                 // Allowed, so every present time claim is well-formed.
-                let time = TimeClaims {
-                    exp: claims.exp.flatten(),
-                    nbf: claims.nbf.flatten(),
-                    iat: claims.iat.flatten(),
-                };
+                let time = TimeClaims::of(&claims);
                 let verdict = Verdict {
                     reason: None,
                     times,
@@ -485,12 +481,7 @@ impl Verifier {
         if claims.exp == Some(None) || claims.nbf == Some(None) {
             return Some(Reason::Malformed); // jsonwebtoken's InvalidClaimFormat
         }
-        let time = TimeClaims {
-            exp: claims.exp.flatten(),
-            nbf: claims.nbf.flatten(),
-            iat: None,
-        };
-        time.exp_nbf(now, self.policy.leeway)
+        TimeClaims::of(claims).exp_nbf(now, self.policy.leeway)
     }
 
     /// The checks jsonwebtoken does not do: other required claims, then `iat`.
@@ -501,11 +492,7 @@ impl Verifier {
         match claims.iat {
             None => None,
             Some(None) => Some(Reason::Malformed),
-            Some(iat) => TimeClaims {
-                iat,
-                ..TimeClaims::default()
-            }
-            .iat(now, self.policy.leeway),
+            Some(_) => TimeClaims::of(claims).iat(now, self.policy.leeway),
         }
     }
 
@@ -533,7 +520,7 @@ impl Verifier {
     /// [`Self::times`] of claims read by [`Claims::read`].
     fn claims_times(&self, claims: &Claims) -> TokenTimes {
         TokenTimes {
-            issuer: claims.issuer.as_deref().map(|i| self.issuer(i)),
+            issuer: claims.issuer().map(|i| self.issuer(i)),
             iat: claims.iat.flatten(),
             nbf: claims.nbf_date,
             exp: claims.exp_date,
@@ -560,6 +547,15 @@ pub struct TimeClaims {
 }
 
 impl TimeClaims {
+    /// The readable time claims of a payload (an unreadable one as absent).
+    fn of(claims: &Claims) -> Self {
+        TimeClaims {
+            exp: claims.exp.flatten(),
+            nbf: claims.nbf.flatten(),
+            iat: claims.iat.flatten(),
+        }
+    }
+
     /// `exp`, then `nbf`, against `now`, with jsonwebtoken's semantics: `now` truncated to the
     /// second, expired when `exp < now − leeway`, not yet valid when `nbf > now + leeway`.
     fn exp_nbf(&self, now: f64, leeway: u64) -> Option<Reason> {
