@@ -3,8 +3,9 @@
 #  1. throughput, wrk -t1 -c64 (a Lua script sets `Authorization: Bearer`, round robin over a
 #     token file): /healthz (the peer); RS256 with every request a distinct token (cache misses,
 #     checked: the exporter's hit counter must not move); RS256 and ES256 with 1 000 tokens in
-#     rotation (the cache's case); each figure also as a ratio to /healthz; then the hits again
-#     in $ROUNDS rounds, each against a /healthz just before it, and the median of those ratios;
+#     rotation (the cache's case); each figure also as a ratio to /healthz; then the misses and
+#     the hits again in $ROUNDS rounds, each against a /healthz just before it, and the median of
+#     those ratios;
 #  2. latency at a steady $RATE requests/s (examples/verify_load.rs `pace`, 50 keep-alive
 #     connections): /healthz, RS256 over the 1 000 tokens, RS256 with distinct tokens; the
 #     added p99 is the difference to /healthz;
@@ -27,8 +28,10 @@ if [ "${SMOKE:-0}" = 1 ] || [ "${1:-}" = smoke ]; then
 else
   SMOKE=0 DURATION=${DURATION:-10} MISS_DURATION=${MISS_DURATION:-4} PACE=${PACE:-10}
   ROUNDS=${ROUNDS:-3} ROUND_DURATION=${ROUND_DURATION:-5}
-  # The miss phases must never run out: wrk's misses (measured up to ~25 000/s here) plus a
-  # pace at $RATE, plus margin. Checked after each phase by the exporter's hit counter.
+  # The distinct tokens are sent in a cycle (below): one phase must never come round to the
+  # tokens it sent itself, nor to the last verify.cache-size ones of any phase. 200 000 is over
+  # six times the most misses measured per phase here (~33 000/s for 4 s). Checked after each
+  # phase by the exporter's hit counter.
   MISS_TOKENS=${MISS_TOKENS:-200000}
 fi
 RATE=${RATE:-5000}
@@ -76,8 +79,9 @@ metric() { curl -fsS "$base/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 hits() { metric 'skew_verify_cache_requests_total{result="hit"}'; }
 misses() { metric 'skew_verify_cache_requests_total{result="miss"}'; }
 
-# The distinct tokens are consumed in order across phases: each phase starts where the last
-# stopped (the offset file), so no token is ever sent twice.
+# The distinct tokens are consumed in order across phases, in a cycle: each phase starts where
+# the last stopped (the offset file), so a token comes round again only after all the others
+# were sent, long after the cache (10 000 entries) dropped it. A hit would fail the run.
 echo 1 >"$work/offset"
 # Every request is formatted once, in `init` (before wrk starts its clock): `request()` only
 # hands the next one out. `wrk.format` on every call cost the load generator CPU that, on the
@@ -130,7 +134,7 @@ throughput() { # name path tokens-file seconds
   if [ -n "$bad" ] || [ -n "$errs" ]; then fail=1; fi
   if [ "$3" = "$work/rs-distinct" ]; then
     # wrk counts completed requests; up to one per connection was sent and not counted.
-    echo $((offset + $(cat "$work/sent") + CONNECTIONS)) >"$work/offset"
+    echo $(((offset - 1 + $(cat "$work/sent") + CONNECTIONS) % MISS_TOKENS + 1)) >"$work/offset"
     if [ "$h" != 0 ]; then
       echo "  the distinct tokens ran out (hits > 0): raise MISS_TOKENS" >&2
       # A smoke run signs few tokens (its figures mean nothing): a note, not a failure.
@@ -144,21 +148,23 @@ throughput "RS256 1000 (hits)" /v1/verify "$work/rs-rotation" "$DURATION"
 throughput "ES256 1000 (hits)" /v1/verify "$work/es-rotation" "$DURATION"
 throughput "healthz again" /healthz "" "$DURATION"
 
-# The hits again in rounds, each against a /healthz measured just before it: on this shared
-# machine /healthz alone moved by up to 25 % within one run, so the median of the rounds' ratios
-# is the steadier figure (benches/README.md).
-echo "== hits in $ROUNDS rounds of ${ROUND_DURATION}s, each against the /healthz just before it"
-rs_ratios=() es_ratios=()
+# The misses and the hits again in rounds, each against a /healthz measured just before it: on
+# this shared machine /healthz alone moved by up to 40 % within one run, so the median of the
+# rounds' ratios is the steadier figure (benches/README.md).
+echo "== misses (${MISS_DURATION}s) and hits (${ROUND_DURATION}s) in $ROUNDS rounds, each against the /healthz just before it"
+miss_ratios=() rs_ratios=() es_ratios=()
 for r in $(seq "$ROUNDS"); do
   healthz_rps=
   throughput "round $r healthz" /healthz "" "$ROUND_DURATION"
+  throughput "round $r RS256 distinct" /v1/verify "$work/rs-distinct" "$MISS_DURATION"
+  miss_ratios+=("$last_ratio")
   throughput "round $r RS256 hits" /v1/verify "$work/rs-rotation" "$ROUND_DURATION"
   rs_ratios+=("$last_ratio")
   throughput "round $r ES256 hits" /v1/verify "$work/es-rotation" "$ROUND_DURATION"
   es_ratios+=("$last_ratio")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
-echo "median of the rounds: RS256 hits $(median "${rs_ratios[@]}")x healthz, ES256 hits $(median "${es_ratios[@]}")x healthz"
+echo "median of the rounds: RS256 distinct (misses) $(median "${miss_ratios[@]}")x healthz, RS256 hits $(median "${rs_ratios[@]}")x healthz, ES256 hits $(median "${es_ratios[@]}")x healthz"
 
 echo "== latency at a steady $RATE requests/s for ${PACE}s each (50 keep-alive connections)"
 pace() { # name path tokens-file
@@ -169,11 +175,11 @@ pace() { # name path tokens-file
 }
 pace healthz /healthz ""
 pace "RS256 1000" /v1/verify "$work/rs-rotation"
-# Distinct tokens for the paced misses: the ones wrk has not sent.
-offset=$(cat "$work/offset")
-# One sed, not `tail | head`: head closing the pipe early is a SIGPIPE that pipefail turns
-# into the script's failure (exit 141 on a full run).
-sed -n "${offset},$((offset + RATE * PACE - 1))p" "$work/rs-distinct" >"$work/rs-pace"
+# Distinct tokens for the paced misses: the next ones of the cycle. One awk over the file twice
+# (for the wrap), not `tail | head`: head closing the pipe early is a SIGPIPE that pipefail
+# turns into the script's failure (exit 141 on a full run).
+awk -v from="$(cat "$work/offset")" -v n=$((RATE * PACE)) \
+  'FNR == NR && FNR < from {next} c < n {print; c++}' "$work/rs-distinct" "$work/rs-distinct" >"$work/rs-pace"
 if [ "$(wc -l <"$work/rs-pace")" -lt $((RATE * PACE)) ]; then
   echo "  not enough distinct tokens left for the paced misses: raise MISS_TOKENS" >&2
   # A smoke run skips that phase rather than send requests without a token.
