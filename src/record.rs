@@ -367,7 +367,7 @@ pub struct Batch<'r> {
     cache: Vec<Cached>,
 }
 
-/// The pairs a finished batch resolved (at most [`BATCH_CACHE`], each with its key-id
+/// The pairs a finished batch resolved (at most `BATCH_CACHE`, each with its key-id
 /// counters), for a later batch of the same recorder: [`Recorder::batch_reusing`]. Resolving a
 /// pair looks up its labels, its series and its counters; `/v1/verify` records one event per
 /// request, and doing that again for each one was ~3 400 instructions of a cache hit. It holds

@@ -14,7 +14,7 @@
 //! - with TLS (`--web.config.file`, [`crate::webconfig`]) the handshake must finish within
 //!   `read_header_timeout` too, and counts as a `header` timeout when it does not. A handshake
 //!   the server refuses (a client certificate turned away, plain HTTP, no common version) is
-//!   logged at warn, once a minute per reason ([`HandshakeLog`]); a client that just hangs up
+//!   logged at warn, once a minute per reason (`HandshakeLog`); a client that just hangs up
 //!   mid-handshake only at debug;
 //! - an accept error (out of file descriptors) is logged and retried after a pause; an error in
 //!   one connection is logged at debug and never reaches the accept loop;

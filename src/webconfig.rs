@@ -28,7 +28,7 @@
 //! as Go verifies them for exporter-toolkit: against `client_ca_file`, or without one against
 //! the system trust store (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set); chains by webpki, and a
 //! certificate byte-identical to one of `client_ca_file` (a self-signed client that is its own
-//! CA) trusted as it is ([`VerifiedClientCert`]).
+//! CA) trusted as it is (`VerifiedClientCert`).
 //!
 //! What exporter-toolkit has and this exporter refuses with a clear error rather than ignores:
 //! `client_allowed_sans` and `rate_limit`. Only TLS 1.2 and 1.3 exist in rustls: a

@@ -1,7 +1,7 @@
 //! `[[events.follow]]` mappings: reading the logs services already write. A [`Mapping`] turns
 //! one line of a JSON log (fields found by RFC 6901 pointers) or of a text log (fields found by
-//! the named groups of a regex) into the same [`crate::event::Wire`] the event format fills,
-//! and from there into an [`Event`] through [`crate::event::from_wire`]: one set of checks, one
+//! the named groups of a regex) into the same `crate::event::Wire` the event format fills,
+//! and from there into an [`Event`] through `crate::event::from_wire`: one set of checks, one
 //! recording path, whatever the shape of the line.
 //!
 //! It is pure: bytes in, [`Mapped`] out. The tailer ([`super::tail`]) and `analyze` feed it

@@ -203,7 +203,7 @@ impl LocalHistogram {
         self.observations == 0
     }
 
-    /// One observation, in the bucket [`AtomicHistogram::observe`] would choose.
+    /// One observation, in the bucket `AtomicHistogram::observe` would choose.
     #[inline]
     pub fn observe(&mut self, bounds: &[f64], v: f64) {
         if self.counts.is_empty() {

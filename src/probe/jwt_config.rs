@@ -1,9 +1,9 @@
 //! The `[probe]` table: the `/probe` listener and the `[probe.jwt.modules.NAME]` modules of the
-//! JWT tolerance probe, validated into [`ProbeSettings`]; and each module's target allow-list,
+//! JWT tolerance probe, validated into [`JwtProbeSettings`]; and each module's target allow-list,
 //! the check that keeps the probe from becoming a token oracle.
 //!
-//! The same stages as the areas of `crate::config`: [`RawProbe`] is the TOML as written (unknown
-//! keys refused), [`validate`] checks it (pure), [`ProbeSettings::read`] reads and parses each
+//! The same stages as the areas of `crate::config`: [`RawJwtProbe`] is the TOML as written (unknown
+//! keys refused), [`validate`] checks it (pure), [`JwtProbeSettings::read`] reads and parses each
 //! signing key once (so `--check-config` and start-up name a broken key file). The key is read
 //! again at every probe, so a replaced key file is used from the next probe on. Outside
 //! `crate::probe` it uses only `crate::config::base`, so `crate::config` imports it without a

@@ -43,7 +43,8 @@ pub const LIBRARY: &str = if cfg!(feature = "aws-lc") {
 /// How many parsed keys each thread keeps (AWS-LC only).
 pub const PARSED_PER_THREAD: usize = 32;
 
-/// jsonwebtoken's RustCrypto provider with [`verifier`] in place of its verifier factory.
+/// jsonwebtoken's RustCrypto provider with this module's verifier factory in place of its own
+/// (RSA and ECDSA through the library above, each key parsed once per thread).
 pub static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
     verifier_factory: verifier,
     ..rust_crypto::DEFAULT_PROVIDER.clone()

@@ -45,7 +45,7 @@ pub struct VerifyState {
     /// A JWKS URL is configured: an unknown `kid` asks for a refetch.
     pub refetch: bool,
     /// The resolved pairs of finished requests' batches, for the next requests (a request
-    /// takes one out while it records; at most [`MAX_PAIR_CACHES`] are kept).
+    /// takes one out while it records; at most `MAX_PAIR_CACHES` are kept).
     pub pairs: Arc<Mutex<Vec<PairCache>>>,
 }
 
