@@ -25,6 +25,16 @@
 //! multiple of the shard count (quick_cache gives each shard `ceil(capacity / shards)`), so the
 //! shards together never hold more than the configured bound.
 //!
+//! Which entries go: quick_cache's policy (CLOCK-Pro-like), not least-recently-used. A new
+//! entry goes to the hot section (97 % of the capacity) while that has room, as the first
+//! entries of an empty cache do, and to the cold rest otherwise; a token seen only once leaves
+//! from the cold rest without displacing anything hot. A token used again while cold, or sent
+//! again soon after it left (quick_cache remembers recent keys), moves to the hot section in
+//! place of a hot entry not used since. So after a start or a reload, under a flood of one-time
+//! tokens the first ~97 % stay until their `exp` + leeway (the sweep) and the flood churns
+//! through the rest; with tokens reused, as a gateway sees them, the hot section turns over to
+//! them. `benches/verify.sh` sends its distinct tokens again in a cycle that skips the first.
+//!
 //! Keys and policy: a [`Verifier`](super::Verifier) has one policy for its life and a reload
 //! builds a new one (with a new, empty cache). Every [`KeySet`](super::keys::KeySet) carries a
 //! generation number; an entry is used only under the generation it was verified with, and

@@ -1553,6 +1553,69 @@ pub(crate) mod tests {
         assert!(v.cache().unwrap().is_empty());
     }
 
+    /// What the cache's module docs say of quick_cache's policy (and `benches/verify.sh` relies
+    /// on): a flood of one-time tokens leaves the first entries of an empty cache in place, and
+    /// tokens used again take their place.
+    #[test]
+    fn one_time_tokens_leave_the_first_entries_and_reused_ones_replace_them() {
+        let s = Signer::new(Algorithm::HS256, None);
+        let keys = KeySet::new(vec![s.key()]);
+        let t = now();
+        let v = cached(policy(), 1000);
+        let c = v.cache().unwrap();
+        let capacity = c.capacity() as usize;
+        let mut next = 0u64;
+        let mut tokens = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|_| {
+                    next += 1;
+                    s.sign(&with(good(t), "jti", next.into()))
+                })
+                .collect()
+        };
+        let send = |tokens: &[String]| {
+            for token in tokens {
+                assert_eq!(v.verify(token, &keys, t).reason, None);
+            }
+        };
+        let held = |tokens: &[String]| {
+            tokens
+                .iter()
+                .filter(|t| c.lookup(&cache::token_hash(t), keys.generation()).is_some())
+                .count()
+        };
+        // (`held` looks up, which marks what it finds as used: only where that cannot help.)
+        // Half the capacity: however the hashes fall into the shards, all of it fits.
+        let first = tokens(capacity / 2);
+        send(&first);
+        assert_eq!(c.len(), first.len());
+        let flood = tokens(5 * capacity);
+        send(&flood);
+        let after_flood = held(&first);
+        let early = [&first[..], &flood[..capacity / 2]].concat();
+        let before = held(&early);
+        assert!(
+            after_flood * 100 >= first.len() * 95,
+            "{after_flood} of {}",
+            first.len()
+        );
+        // Used twice in a row (the second a hit), beside as many sent once; then another flood.
+        let (reused, once) = (tokens(capacity / 4), tokens(capacity / 4));
+        for (r, o) in reused.iter().zip(&once) {
+            send(&[r.clone(), r.clone(), o.clone()]);
+        }
+        send(&tokens(5 * capacity));
+        let (kept, gone) = (held(&reused), once.len() - held(&once));
+        // (232 or 233 of 248 in six runs: quick_cache's hasher is seeded per process.)
+        assert!(kept * 10 >= reused.len() * 8, "{kept} of {}", reused.len());
+        assert!(gone * 10 >= once.len() * 9, "{gone} of {}", once.len());
+        // They took the places of some that entered an empty cache: the first, or the flood's
+        // first tokens that filled the rest of the hot section (even though `before` marked
+        // those as used once).
+        let after = held(&early);
+        assert!(after + kept / 2 <= before, "{after} + {kept} of {before}");
+    }
+
     #[test]
     fn size_zero_is_no_cache() {
         assert!(TokenCache::new(0, None).is_none());
