@@ -1584,7 +1584,8 @@ pub(crate) mod tests {
                 .filter(|t| c.lookup(&cache::token_hash(t), keys.generation()).is_some())
                 .count()
         };
-        // (`held` looks up, which marks what it finds as used: only where that cannot help.)
+        // `held` looks the tokens up, which marks those found as used: it is called only where
+        // that cannot help the assertion that follows.
         // Half the capacity: however the hashes fall into the shards, all of it fits.
         let first = tokens(capacity / 2);
         send(&first);
