@@ -3,9 +3,9 @@
 #  1. throughput, wrk -t1 -c64 (a Lua script sets `Authorization: Bearer`, round robin over a
 #     token file): /healthz (the peer); RS256 with every request a distinct token (cache misses,
 #     checked: the exporter's hit counter must not move); RS256 and ES256 with 1 000 tokens in
-#     rotation (the cache's case); each figure also as a ratio to /healthz; then the misses and
-#     the hits again in $ROUNDS rounds, each against a /healthz just before it, and the median of
-#     those ratios;
+#     rotation (the cache's case); each figure also as a ratio to /healthz, and with the
+#     exporter's CPU time per request; then the misses and the hits again in $ROUNDS rounds, each
+#     against a /healthz just before it, and the median of those ratios and CPU times;
 #  2. latency at a steady $RATE requests/s (examples/verify_load.rs `pace`, 50 keep-alive
 #     connections): /healthz, RS256 over the 1 000 tokens, RS256 with distinct tokens; the
 #     added p99 is the difference to /healthz;
@@ -125,25 +125,31 @@ done = function(summary, latency, requests)
 end
 EOF
 
+# The exporter's CPU time (user + system, clock ticks) from /proc, per request wrk completed:
+# what a request costs the exporter alone, without the load generator's share of the cores.
+exporter_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 fail=0
 healthz_rps=
 echo "== throughput: wrk -t1 -c$CONNECTIONS (load generator on the same machine)"
 throughput() { # name path tokens-file seconds
   local offset=1 from=1
   if [ "$3" = "$work/rs-distinct" ]; then offset=$(cat "$work/offset") from=$cycle_from; fi
-  local h0 m0 out rps p99 bad errs ratio
+  local h0 m0 c0 out rps p99 bad errs ratio cpu
   h0=$(hits) m0=$(misses)
+  c0=$(exporter_cpu)
   out=$(TOKENS=$3 OFFSET=$offset CYCLE_FROM=$from WORK=$work wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$work/tokens.lua" "$base$2")
+  cpu=$(awk -v a="$c0" -v b="$(exporter_cpu)" -v n="$(cat "$work/sent")" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.1f", (b - a) / hz / n * 1e6}')
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   errs=$(grep -o 'Socket errors:.*' <<<"$out" || true)
   [ -n "$healthz_rps" ] || healthz_rps=$rps
   ratio=$(awk -v a="$rps" -v b="$healthz_rps" 'BEGIN {print a / b}')
-  last_ratio=$ratio
+  last_ratio=$ratio last_cpu=$cpu
   local h=$(( $(hits) - h0 )) m=$(( $(misses) - m0 ))
-  printf '%-22s %9s req/s  %5.3fx healthz  p99 %-8s cache hits %d misses %d%s%s\n' \
-    "$1" "$rps" "$ratio" "$p99" "$h" "$m" "${bad:+   non-2xx $bad}" "${errs:+   $errs}"
+  printf '%-22s %9s req/s  %5.3fx healthz  exporter %5s us/req  p99 %-8s cache hits %d misses %d%s%s\n' \
+    "$1" "$rps" "$ratio" "$cpu" "$p99" "$h" "$m" "${bad:+   non-2xx $bad}" "${errs:+   $errs}"
   if [ -n "$bad" ] || [ -n "$errs" ]; then fail=1; fi
   if [ "$3" = "$work/rs-distinct" ]; then
     # wrk counts completed requests; up to one per connection was sent and not counted.
@@ -167,12 +173,13 @@ throughput "healthz again" /healthz "" "$DURATION"
 # this shared machine /healthz alone moved by up to 40 % within one run, so the median of the
 # rounds' ratios is the steadier figure (benches/README.md).
 echo "== misses (${MISS_DURATION}s) and hits (${ROUND_DURATION}s) in $ROUNDS rounds, each against the /healthz just before it"
-miss_ratios=() rs_ratios=() es_ratios=()
+miss_ratios=() rs_ratios=() es_ratios=() healthz_cpus=() miss_cpus=()
 for r in $(seq "$ROUNDS"); do
   healthz_rps=
   throughput "round $r healthz" /healthz "" "$ROUND_DURATION"
+  healthz_cpus+=("$last_cpu")
   throughput "round $r RS256 distinct" /v1/verify "$work/rs-distinct" "$MISS_DURATION"
-  miss_ratios+=("$last_ratio")
+  miss_ratios+=("$last_ratio") miss_cpus+=("$last_cpu")
   throughput "round $r RS256 hits" /v1/verify "$work/rs-rotation" "$ROUND_DURATION"
   rs_ratios+=("$last_ratio")
   throughput "round $r ES256 hits" /v1/verify "$work/es-rotation" "$ROUND_DURATION"
@@ -180,6 +187,7 @@ for r in $(seq "$ROUNDS"); do
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
 echo "median of the rounds: RS256 distinct (misses) $(median "${miss_ratios[@]}")x healthz, RS256 hits $(median "${rs_ratios[@]}")x healthz, ES256 hits $(median "${es_ratios[@]}")x healthz"
+echo "median exporter CPU per request in the rounds: healthz $(median "${healthz_cpus[@]}") us, RS256 distinct (misses) $(median "${miss_cpus[@]}") us"
 
 echo "== latency at a steady $RATE requests/s for ${PACE}s each (50 keep-alive connections)"
 pace() { # name path tokens-file
