@@ -128,18 +128,20 @@ EOF
 # The exporter's CPU time (user + system, clock ticks) from /proc, per request wrk completed:
 # what a request costs the exporter alone, without the load generator's share of the cores.
 exporter_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks=$(getconf CLK_TCK)
 fail=0
 healthz_rps=
 echo "== throughput: wrk -t1 -c$CONNECTIONS (load generator on the same machine)"
 throughput() { # name path tokens-file seconds
   local offset=1 from=1
   if [ "$3" = "$work/rs-distinct" ]; then offset=$(cat "$work/offset") from=$cycle_from; fi
-  local h0 m0 c0 out rps p99 bad errs ratio cpu
+  local h0 m0 c0 out sent rps p99 bad errs ratio cpu
   h0=$(hits) m0=$(misses)
   c0=$(exporter_cpu)
   out=$(TOKENS=$3 OFFSET=$offset CYCLE_FROM=$from WORK=$work wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$work/tokens.lua" "$base$2")
-  cpu=$(awk -v a="$c0" -v b="$(exporter_cpu)" -v n="$(cat "$work/sent")" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.1f", (b - a) / hz / n * 1e6}')
+  sent=$(cat "$work/sent")
+  cpu=$(awk -v a="$c0" -v b="$(exporter_cpu)" -v n="$sent" -v hz="$ticks" \
+    'BEGIN {if (n > 0) printf "%.1f", (b - a) / hz / n * 1e6; else print "-"}')
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
@@ -153,7 +155,7 @@ throughput() { # name path tokens-file seconds
   if [ -n "$bad" ] || [ -n "$errs" ]; then fail=1; fi
   if [ "$3" = "$work/rs-distinct" ]; then
     # wrk counts completed requests; up to one per connection was sent and not counted.
-    local next=$((offset + $(cat "$work/sent") + CONNECTIONS))
+    local next=$((offset + sent + CONNECTIONS))
     [ "$next" -le "$MISS_TOKENS" ] || next=$(((next - cycle_from) % (MISS_TOKENS - cycle_from + 1) + cycle_from))
     echo "$next" >"$work/offset"
     if [ "$h" != 0 ]; then
